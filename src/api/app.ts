@@ -1,0 +1,46 @@
+// The Express app factory: thin routes over the domain, one error handler, request logs
+// with a request id. It opens no connections itself; main.ts hands it what it needs.
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Redis } from 'ioredis';
+import type { Db } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { errorHandler, notFound } from './errors.js';
+import { healthRouter } from './health.js';
+import { ingestRouter, type IngestDeps } from './ingest.js';
+
+export interface AppDeps {
+  log: Logger;
+  redis: Redis;
+  db: Db;
+  maxBody: string;
+  ingest: Omit<IngestDeps, 'log'>;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Probes every few seconds would drown the log.
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(healthRouter({ redis: deps.redis, db: deps.db }));
+  const api = express.Router();
+  api.use(express.json({ limit: deps.maxBody, type: ['application/json', 'application/*+json'] }));
+  api.use(ingestRouter({ ...deps.ingest, log: deps.log }));
+  app.use('/api/v1', api);
+  app.use(notFound);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,172 @@
+// Every setting pulse reads from the environment, validated once at start-up.
+// Nothing else in the tree reads process.env: pass the resolved Config down instead.
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { formatDuration, parseDuration } from './infra/duration.js';
+
+/** A duration env var: "5s", "500ms", "90d" or a bare number of milliseconds. */
+function duration(fallback: string, min = 1) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null || ms < min) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 500ms, 5s, 10m, 1h or 90d (at least ${formatDuration(min)})`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function int(fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const url = (protocols: string[]) =>
+  optionalText.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const token = optionalText.refine((v) => v === undefined || v.length >= 16, {
+  message: 'expected at least 16 characters (a guessable token is no protection)',
+});
+
+/** Each variable, its default, and what it allows. The README table mirrors this list. */
+export const envSchema = z.object({
+  PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
+  PORT: int(3000, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  DATA_DIR: z.string().default('.data'),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  EMBEDDED_REDIS_PORT: int(63790, 1, 65535),
+  PULSE_PREFIX: z
+    .string()
+    .default('pulse')
+    .refine((v) => /^[a-zA-Z0-9_:{}.-]{1,64}$/.test(v), {
+      message: 'expected 1-64 characters of letters, digits and _ : { } . -',
+    }),
+  DB_POOL_SIZE: int(10, 1, 200),
+  INGEST_TOKEN: token,
+  INGEST_MAX_BODY: z
+    .string()
+    .default('16mb')
+    .refine((v) => /^\d+(b|kb|mb)$/i.test(v), { message: 'expected a size such as 512kb or 16mb' }),
+  INGEST_MAX_POINTS: int(10_000, 1, 100_000),
+  BUFFER_MAX_POINTS: int(2_000_000, 1_000),
+  FLUSH_INTERVAL: duration('5s', 100),
+  FLUSH_BATCH: int(10_000, 1),
+  FLUSH_CONCURRENCY: int(2, 1, 16),
+  FLUSH_READ_ENTRIES: int(100, 1, 10_000),
+  FLUSH_CLAIM_IDLE: duration('30s', 100),
+  FLUSH_ATTEMPTS: int(8, 1, 100),
+  RAW_RETENTION: duration('90d', 3_600_000),
+  SHUTDOWN_TIMEOUT: duration('10s', 100),
+  ENVIRONMENT: z.string().default('development'),
+  INSTANCE_ID: z.string().default(`${os.hostname()}:${process.pid}`),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  role: 'all' | 'worker' | 'api';
+  http: { port: number; host: string };
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  postgres: { url: string | undefined; embeddedPort: number; poolSize: number };
+  redis: { url: string | undefined; embeddedPort: number };
+  /** Namespaces every Redis key and BullMQ queue, so several pulse systems can share one Redis. */
+  prefix: string;
+  ingest: { token: string | undefined; maxBody: string; maxPoints: number };
+  buffer: { maxPoints: number };
+  flush: {
+    intervalMs: number;
+    batchPoints: number;
+    concurrency: number;
+    readEntries: number;
+    claimIdleMs: number;
+    attempts: number;
+  };
+  retention: { rawMs: number };
+  shutdownTimeoutMs: number;
+  environment: string;
+  instanceId: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment into a Config, or throws one ConfigError that names every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const value = env[name];
+      const shown = value === undefined ? '(unset)' : JSON.stringify(redact(name, value));
+      return `  ${name}=${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    role: e.PULSE_ROLE,
+    http: { port: e.PORT, host: e.HOST },
+    logLevel: e.LOG_LEVEL,
+    dataDir: path.resolve(e.DATA_DIR),
+    postgres: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_PG_PORT, poolSize: e.DB_POOL_SIZE },
+    redis: { url: e.REDIS_URL, embeddedPort: e.EMBEDDED_REDIS_PORT },
+    prefix: e.PULSE_PREFIX,
+    ingest: { token: e.INGEST_TOKEN, maxBody: e.INGEST_MAX_BODY, maxPoints: e.INGEST_MAX_POINTS },
+    buffer: { maxPoints: e.BUFFER_MAX_POINTS },
+    flush: {
+      intervalMs: e.FLUSH_INTERVAL,
+      batchPoints: e.FLUSH_BATCH,
+      concurrency: e.FLUSH_CONCURRENCY,
+      readEntries: e.FLUSH_READ_ENTRIES,
+      claimIdleMs: e.FLUSH_CLAIM_IDLE,
+      attempts: e.FLUSH_ATTEMPTS,
+    },
+    retention: { rawMs: e.RAW_RETENTION },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    environment: e.ENVIRONMENT,
+    instanceId: e.INSTANCE_ID,
+  };
+}
+
+function redact(name: string, value: string): string {
+  if (name.endsWith('_TOKEN')) return '***';
+  if (name.endsWith('_URL')) return value.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return value;
+}

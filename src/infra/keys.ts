@@ -1,0 +1,23 @@
+// Every Redis key pulse writes outside BullMQ's own queue keys, in one place.
+// With a Redis Cluster, set PULSE_PREFIX to a hash tag such as "{pulse}" so the
+// buffer's keys (touched together by one Lua script) share a slot.
+
+export interface Keys {
+  /** Redis stream holding accepted, not yet stored points (one entry per chunk of a request). */
+  bufferStream: string;
+  /** Number of points in bufferStream; kept by the same scripts that add and remove entries. */
+  bufferDepth: string;
+  /** Entries that could not be decoded, kept for a person to look at instead of dropped. */
+  bufferDead: string;
+}
+
+/** Consumer group that flush jobs read the buffer stream with. */
+export const BUFFER_GROUP = 'flush';
+
+export function keysFor(prefix: string): Keys {
+  return {
+    bufferStream: `${prefix}:buffer`,
+    bufferDepth: `${prefix}:buffer:depth`,
+    bufferDead: `${prefix}:buffer:dead`,
+  };
+}

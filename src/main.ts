@@ -1,0 +1,162 @@
+// Entry point. Roles: `all` (default, what `npm start` runs), `worker`, `api`. Start-up order:
+// config → Redis and PostgreSQL (embedded when no URL) → migrations → queues → roles.
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createApp } from './api/app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createDb, type Db } from './infra/db.js';
+import { ensurePostgres, ensureRedis, type Service } from './infra/embedded.js';
+import { keysFor } from './infra/keys.js';
+import { createLogger, type Logger } from './infra/logger.js';
+import { migrate } from './infra/migrate.js';
+import { createRedis } from './infra/redis.js';
+import { createShutdown, onSignals, type Step } from './infra/shutdown.js';
+import { PointBuffer } from './metrics/buffer.js';
+import { ensurePartitions } from './metrics/partitions.js';
+import { PointStore } from './metrics/store.js';
+import { startFlushWorker } from './workers/flush-worker.js';
+import { createQueues, requestFlush } from './workers/queues.js';
+import { ensureSchedulers } from './workers/schedulers.js';
+
+export interface Running {
+  /** The HTTP port actually bound (api and all roles). */
+  port: number | undefined;
+  stop(): Promise<boolean>;
+}
+
+export async function start(config: Config, log: Logger): Promise<Running> {
+  const steps: Step[] = [];
+  const stop = createShutdown(steps, log);
+  // Later steps are unshifted, so shutdown runs in the reverse order of start-up.
+  const onStop = (name: string, run: Step['run']) => steps.unshift({ name, run });
+  try {
+    const redisService: Service = config.redis.url
+      ? { url: config.redis.url, stop: () => Promise.resolve() }
+      : await ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
+    onStop('embedded redis', () => redisService.stop());
+    const pgService: Service = config.postgres.url
+      ? { url: config.postgres.url, stop: () => Promise.resolve() }
+      : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+    onStop('embedded postgres', () => pgService.stop());
+
+    const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`);
+    onStop('postgres pool', () => db.$pool.end());
+    await waitForPostgres(db, log);
+    await migrate(db, log);
+    await ensurePartitions(db);
+
+    const redis = createRedis(redisService.url, `pulse-${config.role}`, 'command');
+    onStop('redis', async () => void (await redis.quit()));
+    const bullRedis = createRedis(redisService.url, `pulse-${config.role}-bullmq`, 'bullmq');
+    onStop('redis (bullmq)', async () => void (await bullRedis.quit()));
+    redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+
+    const buffer = new PointBuffer(redis, keysFor(config.prefix), config.buffer.maxPoints);
+    await buffer.ensureGroup();
+    const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
+    onStop('queues', () => queues.close());
+
+    if (config.role !== 'api') {
+      await ensureSchedulers(queues, {
+        flushIntervalMs: config.flush.intervalMs,
+        flushAttempts: config.flush.attempts,
+      });
+      const flushWorker = startFlushWorker({
+        connection: bullRedis,
+        prefix: config.prefix,
+        buffer,
+        store: new PointStore(db),
+        log: log.child({ queue: 'flush' }),
+        concurrency: config.flush.concurrency,
+        readEntries: config.flush.readEntries,
+        claimIdleMs: config.flush.claimIdleMs,
+      });
+      onStop('flush worker', () => flushWorker.close());
+    }
+
+    let port: number | undefined;
+    if (config.role !== 'worker') {
+      const app = createApp({
+        log,
+        redis,
+        db,
+        maxBody: config.ingest.maxBody,
+        ingest: {
+          buffer,
+          token: config.ingest.token,
+          maxPoints: config.ingest.maxPoints,
+          rawRetentionMs: config.retention.rawMs,
+          flushBatch: config.flush.batchPoints,
+          flushIntervalMs: config.flush.intervalMs,
+          requestFlush: () => requestFlush(queues, 'threshold'),
+        },
+      });
+      const server = await listen(app, config.http.port, config.http.host);
+      port = (server.address() as { port: number }).port;
+      onStop('http server', () => closeServer(server));
+      log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);
+    }
+    log.info({ role: config.role, prefix: config.prefix }, 'pulse started');
+    return { port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function waitForPostgres(db: Db, log: Logger): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.one('SELECT 1 AS ok');
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error('PostgreSQL did not answer within 30 s', { cause: err });
+      log.warn(
+        { attempt, err: (err as Error).message },
+        'PostgreSQL does not answer yet; retrying',
+      );
+      await sleep(Math.min(5_000, 250 * 2 ** attempt));
+    }
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}
+
+async function main(): Promise<void> {
+  const role = process.argv[2];
+  let config: Config;
+  try {
+    config = loadConfig(role ? { ...process.env, PULSE_ROLE: role } : process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`pulse: ${err.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel, { role: config.role });
+  try {
+    const running = await start(config, log);
+    onSignals(() => running.stop(), log, config.shutdownTimeoutMs);
+  } catch (err) {
+    log.fatal({ err }, `pulse could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}

@@ -1,0 +1,260 @@
+// What a point is, and the checks every point passes before it may enter the buffer.
+// Validation is all-or-nothing per request: one bad point rejects the whole batch.
+
+import type { Tags } from './series.js';
+
+export interface Point {
+  metricName: string;
+  value: number;
+  /** Epoch milliseconds. */
+  ts: number;
+  tags: Tags;
+  sourceAgentId: string | null;
+  instanceId: string | null;
+}
+
+export interface FieldError {
+  /** Index of the point in the request, when the error is about one point. */
+  index?: number;
+  /** The field as the client named it, e.g. "points", "value", "tags.region". */
+  field: string;
+  reason: string;
+  /** RFC 6901 pointer into the request body. */
+  pointer: string;
+}
+
+export const LIMITS = {
+  metricNameLength: 100,
+  tagCount: 32,
+  tagKeyLength: 100,
+  tagValueLength: 200,
+  idLength: 100,
+  futureMs: 3_600_000,
+} as const;
+
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:.]*$/;
+const TAG_KEY = /^[a-zA-Z_][a-zA-Z0-9_.:-]*$/;
+// ISO-8601 date-time with a zone (Z or ±hh:mm); Date.parse alone accepts far too much.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const KNOWN_FIELDS = new Set([
+  'metric_name',
+  'value',
+  'metric_value',
+  'timestamp',
+  'tags',
+  'source_agent_id',
+  'instance_id',
+]);
+
+export interface ValidateOptions {
+  now: number;
+  maxPoints: number;
+  rawRetentionMs: number;
+  /** Stop collecting after this many errors; the client fixes those and tries again. */
+  maxErrors?: number;
+}
+
+export type Validated = { ok: true; points: Point[] } | { ok: false; errors: FieldError[] };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** RFC 6901: "~" and "/" inside a key are escaped. */
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** Checks a `{"points": [...]}` body and returns normalised points or every error found. */
+export function validateBatch(body: unknown, opts: ValidateOptions): Validated {
+  const maxErrors = opts.maxErrors ?? 100;
+  if (!isPlainObject(body)) {
+    return {
+      ok: false,
+      errors: [
+        {
+          field: 'body',
+          pointer: '',
+          reason: `must be a JSON object with a "points" array, got ${typeName(body)}`,
+        },
+      ],
+    };
+  }
+  const raw = body.points;
+  if (!Array.isArray(raw)) {
+    return {
+      ok: false,
+      errors: [
+        {
+          field: 'points',
+          pointer: '/points',
+          reason: raw === undefined ? 'is required' : `must be an array, got ${typeName(raw)}`,
+        },
+      ],
+    };
+  }
+  if (raw.length === 0) {
+    return {
+      ok: false,
+      errors: [{ field: 'points', pointer: '/points', reason: 'must hold at least one point' }],
+    };
+  }
+  if (raw.length > opts.maxPoints) {
+    return {
+      ok: false,
+      errors: [
+        {
+          field: 'points',
+          pointer: '/points',
+          reason: `holds ${raw.length} points; at most ${opts.maxPoints} per request`,
+        },
+      ],
+    };
+  }
+  const errors: FieldError[] = [];
+  const points: Point[] = [];
+  for (let i = 0; i < raw.length && errors.length < maxErrors; i++) {
+    const point = validatePoint(raw[i], i, opts, errors);
+    if (point) points.push(point);
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, points };
+}
+
+function validatePoint(
+  p: unknown,
+  index: number,
+  opts: ValidateOptions,
+  errors: FieldError[],
+): Point | null {
+  const fail = (field: string, reason: string, path: string[] = [field]) => {
+    errors.push({
+      index,
+      field,
+      reason,
+      pointer: `/points/${index}/${path.map(escapePointer).join('/')}`,
+    });
+    return null;
+  };
+  if (!isPlainObject(p)) {
+    errors.push({
+      index,
+      field: 'point',
+      pointer: `/points/${index}`,
+      reason: `must be an object, got ${typeName(p)}`,
+    });
+    return null;
+  }
+  const before = errors.length;
+  for (const key of Object.keys(p)) {
+    if (!KNOWN_FIELDS.has(key))
+      fail(key, `is not a known field (allowed: ${[...KNOWN_FIELDS].join(', ')})`);
+  }
+
+  const name = p.metric_name;
+  if (name === undefined) fail('metric_name', 'is required');
+  else if (typeof name !== 'string') fail('metric_name', `must be a string, got ${typeName(name)}`);
+  else if (name.length === 0 || name.length > LIMITS.metricNameLength)
+    fail('metric_name', `must be 1 to ${LIMITS.metricNameLength} characters, got ${name.length}`);
+  else if (!METRIC_NAME.test(name)) fail('metric_name', 'must match [a-zA-Z_:][a-zA-Z0-9_:.]*');
+
+  let value: unknown = p.value;
+  let valueField = 'value';
+  if (p.value !== undefined && p.metric_value !== undefined) {
+    fail('metric_value', 'give either value or metric_value, not both');
+  } else if (value === undefined) {
+    value = p.metric_value;
+    valueField = 'metric_value';
+  }
+  if (value === undefined) fail('value', 'is required (as value or metric_value)');
+  else if (typeof value !== 'number') fail(valueField, `must be a number, got ${typeName(value)}`);
+  else if (!Number.isFinite(value))
+    fail(valueField, 'must be a finite number (no NaN or Infinity)');
+
+  let ts = opts.now;
+  const t = p.timestamp;
+  if (t !== undefined) {
+    let parsed = NaN;
+    if (typeof t === 'number') {
+      if (!Number.isFinite(t)) fail('timestamp', 'must be a finite number of epoch milliseconds');
+      else parsed = Math.floor(t);
+    } else if (typeof t === 'string') {
+      if (!ISO_8601.test(t))
+        fail(
+          'timestamp',
+          'must be ISO-8601 with a zone (e.g. 2025-09-05T12:00:00Z) or epoch milliseconds',
+        );
+      else parsed = Date.parse(t);
+      if (ISO_8601.test(t) && Number.isNaN(parsed)) fail('timestamp', 'is not a valid date');
+    } else {
+      fail('timestamp', `must be an ISO-8601 string or epoch milliseconds, got ${typeName(t)}`);
+    }
+    if (!Number.isNaN(parsed)) {
+      if (parsed > opts.now + LIMITS.futureMs) fail('timestamp', 'is more than 1 h in the future');
+      else if (parsed < opts.now - opts.rawRetentionMs)
+        fail(
+          'timestamp',
+          `is older than the raw retention (${Math.round(opts.rawRetentionMs / 86_400_000)} d); epoch timestamps are in milliseconds`,
+        );
+      else ts = parsed;
+    }
+  }
+
+  const tags: Tags = {};
+  if (p.tags !== undefined) {
+    if (!isPlainObject(p.tags))
+      fail('tags', `must be an object of string values, got ${typeName(p.tags)}`);
+    else {
+      const entries = Object.entries(p.tags);
+      if (entries.length > LIMITS.tagCount)
+        fail('tags', `has ${entries.length} tags; at most ${LIMITS.tagCount}`);
+      else {
+        for (const [k, v] of entries) {
+          if (k.length > LIMITS.tagKeyLength || !TAG_KEY.test(k))
+            fail(
+              `tags.${k}`,
+              `tag names must be 1 to ${LIMITS.tagKeyLength} characters matching [a-zA-Z_][a-zA-Z0-9_.:-]*`,
+              ['tags', k],
+            );
+          else if (typeof v !== 'string')
+            fail(`tags.${k}`, `must be a string, got ${typeName(v)}`, ['tags', k]);
+          else if (v.length > LIMITS.tagValueLength)
+            fail(
+              `tags.${k}`,
+              `must be at most ${LIMITS.tagValueLength} characters, got ${v.length}`,
+              ['tags', k],
+            );
+          else tags[k] = v;
+        }
+      }
+    }
+  }
+
+  const ids: Record<string, string | null> = {};
+  for (const field of ['source_agent_id', 'instance_id'] as const) {
+    const v = p[field];
+    if (v === undefined || v === null) ids[field] = null;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) ids[field] = String(v);
+    else if (typeof v !== 'string')
+      fail(field, `must be a string or an integer, got ${typeName(v)}`);
+    else if (v.length === 0 || v.length > LIMITS.idLength)
+      fail(field, `must be 1 to ${LIMITS.idLength} characters, got ${v.length}`);
+    else ids[field] = v;
+  }
+
+  if (errors.length > before) return null;
+  return {
+    metricName: name as string,
+    value: value as number,
+    ts,
+    tags,
+    sourceAgentId: ids.source_agent_id ?? null,
+    instanceId: ids.instance_id ?? null,
+  };
+}

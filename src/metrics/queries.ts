@@ -1,0 +1,27 @@
+// Named SQL statements, one per file under sql/queries/, loaded once.
+// Every value reaches them as a parameter; nothing here is built from input.
+import { fileURLToPath } from 'node:url';
+import { pgp } from '../infra/db.js';
+
+const dir = fileURLToPath(new URL('../../sql/queries/', import.meta.url));
+
+function load(name: string) {
+  const file = new pgp.QueryFile(`${dir}${name}.sql`, { minify: true, noWarnings: true });
+  if (file.error) throw file.error;
+  return file;
+}
+
+export const sql = {
+  seriesInsert: load('series_insert'),
+  seriesIds: load('series_ids'),
+  pointsCopy: load('points_copy'),
+  pointsStagingCreate: load('points_staging_create'),
+  pointsStagingCopy: load('points_staging_copy'),
+  pointsInsertFromStaging: load('points_insert_from_staging'),
+  pointsPartitionsEnsure: load('points_partitions_ensure'),
+};
+
+/** The text of a statement, for APIs that take a string (COPY streams). */
+export function text(file: ReturnType<typeof load>): string {
+  return pgp.as.format(file);
+}

@@ -1,0 +1,78 @@
+// Wires the flush handler into a BullMQ Worker. Each concurrently running flush gets its own
+// consumer name from a fixed pool, so a retry finds its own pending entries again.
+import os from 'node:os';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { flush, type FlushPayload, type FlushResult } from '../jobs/flush.js';
+import type { Logger } from '../infra/logger.js';
+import type { PointBuffer } from '../metrics/buffer.js';
+import type { PointStore } from '../metrics/store.js';
+import { QUEUE } from './queues.js';
+
+export interface FlushWorkerDeps {
+  connection: Redis;
+  prefix: string;
+  buffer: PointBuffer;
+  store: PointStore;
+  log: Logger;
+  concurrency: number;
+  readEntries: number;
+  claimIdleMs: number;
+}
+
+export interface FlushWorker {
+  worker: Worker<FlushPayload, FlushResult, 'flush'>;
+  /** Stops taking jobs; active flushes finish their current batch first. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
+  const base = `${os.hostname()}:${process.pid}`;
+  const free = Array.from({ length: deps.concurrency }, (_, i) => `${base}:${i}`);
+  const stopping = new AbortController();
+
+  const worker = new Worker<FlushPayload, FlushResult, 'flush'>(
+    QUEUE.flush,
+    async (job) => {
+      const consumer = free.pop();
+      // Cannot happen while concurrency equals the pool size; fail loudly if it ever does.
+      if (consumer === undefined) throw new Error('no free flush consumer slot');
+      try {
+        return await flush(
+          {
+            buffer: deps.buffer,
+            store: deps.store,
+            log: deps.log.child({ job: job.id, consumer }),
+            consumer,
+            readEntries: deps.readEntries,
+            claimIdleMs: deps.claimIdleMs,
+            signal: stopping.signal,
+          },
+          job.data,
+        );
+      } finally {
+        free.push(consumer);
+      }
+    },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.concurrency,
+      autorun: true,
+    },
+  );
+  worker.on('failed', (job, err) => {
+    deps.log.warn(
+      { job: job?.id, attempt: job?.attemptsMade, err: err.message },
+      'flush failed; it will be retried',
+    );
+  });
+  worker.on('error', (err) => deps.log.error({ err }, 'flush worker error'));
+  return {
+    worker,
+    close() {
+      stopping.abort();
+      return worker.close();
+    },
+  };
+}
