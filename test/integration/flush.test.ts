@@ -1,0 +1,130 @@
+// The flush handler against real Redis and PostgreSQL: exactly-once storage when entries
+// are re-delivered, duplicated, or cannot be decoded.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { flush } from '../../src/jobs/flush.js';
+import { decodeEntry } from '../../src/metrics/buffer.js';
+import type { Point } from '../../src/metrics/point.js';
+import { PointStore } from '../../src/metrics/store.js';
+import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext('flush');
+});
+afterAll(async () => {
+  await ctx?.cleanup();
+});
+beforeEach(async () => {
+  await ctx.db.none('TRUNCATE points');
+  await ctx.redis.del(ctx.keys.bufferStream, ctx.keys.bufferDepth, ctx.keys.bufferDead);
+});
+
+function points(n: number, t0 = Date.now() - 600_000): Point[] {
+  return Array.from({ length: n }, (_, i) => ({
+    metricName: `m_${i % 4}`,
+    value: i + 0.25,
+    ts: t0 + i,
+    tags: { hostname: 'h' },
+    sourceAgentId: null,
+    instanceId: null,
+  }));
+}
+
+function deps(consumer: string, store = new PointStore(ctx.db), claimIdleMs = 60_000) {
+  return { buffer: ctx.buffer(), store, log: ctx.log, consumer, readEntries: 10, claimIdleMs };
+}
+
+describe('flush', () => {
+  it('stores a batch delivered twice once, and counts the second copy as duplicates', async () => {
+    const batch = points(2_500);
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(batch);
+    await buffer.append(batch);
+    expect(await buffer.depth()).toBe(5_000);
+    const r = await flush(deps('c1'), { reason: 'manual' });
+    expect(r.points).toBe(5_000);
+    expect(r.inserted).toBe(2_500);
+    expect(r.duplicates).toBe(2_500);
+    expect(await countPoints(ctx.db)).toBe(2_500);
+    const sum = await ctx.db.one<{ s: number }>('SELECT sum(value)::float8 AS s FROM points');
+    expect(sum.s).toBeCloseTo(
+      batch.reduce((a, p) => a + p.value, 0),
+      6,
+    );
+    expect(await buffer.depth()).toBe(0);
+    expect(await ctx.redis.xlen(ctx.keys.bufferStream)).toBe(0);
+  });
+
+  it('stores repeated (series, timestamp) pairs inside one request once', async () => {
+    const one = points(1)[0]!;
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append([one, { ...one, value: 99 }, one]);
+    const r = await flush(deps('c1'), { reason: 'manual' });
+    expect(r).toMatchObject({ points: 3, inserted: 1, duplicates: 2 });
+    expect(await countPoints(ctx.db)).toBe(1);
+  });
+
+  it('a batch committed but never acknowledged (a crash) is reclaimed by another consumer and not stored again', async () => {
+    const batch = points(3_000);
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(batch);
+    // Consumer "dead" reads and commits, then dies before acknowledging.
+    const entries = await buffer.read('dead', 100, 60_000);
+    expect(entries.map((e) => e.count)).toEqual([1_000, 1_000, 1_000]);
+    await new PointStore(ctx.db).write(entries.map((e) => decodeEntry(e.data)));
+    expect(await countPoints(ctx.db)).toBe(3_000);
+    // A live consumer does not take entries that are not idle long enough...
+    const early = await flush(deps('live', undefined, 60_000), { reason: 'manual' });
+    expect(early.points).toBe(0);
+    // ...and takes them once they are.
+    await new Promise((r) => setTimeout(r, 150));
+    const late = await flush(deps('live', undefined, 100), { reason: 'manual' });
+    expect(late).toMatchObject({ points: 3_000, inserted: 0, duplicates: 3_000 });
+    expect(await countPoints(ctx.db)).toBe(3_000);
+    expect(await buffer.depth()).toBe(0);
+    const pending = (await ctx.redis.xpending(ctx.keys.bufferStream, 'flush')) as [
+      number,
+      ...unknown[],
+    ];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('moves an entry that cannot be decoded to the dead-letter stream and stores the rest', async () => {
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(points(10));
+    await ctx.redis.xadd(ctx.keys.bufferStream, '*', 'n', '4', 'd', '{"s": not json');
+    await ctx.redis.incrby(ctx.keys.bufferDepth, 4);
+    const r = await flush(deps('c1'), { reason: 'manual' });
+    expect(r).toMatchObject({ points: 10, inserted: 10, deadLettered: 4 });
+    expect(await buffer.depth()).toBe(0);
+    const dead = await ctx.redis.xrange(ctx.keys.bufferDead, '-', '+');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.[1]).toEqual(
+      expect.arrayContaining(['d', '{"s": not json', 'reason', 'entry is not valid JSON']),
+    );
+  });
+
+  it('stores points for a day with no partition yet, and a later partition takes them over', async () => {
+    const day = Date.now() - 20 * 86_400_000;
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(points(5, day));
+    await flush(deps('c1'), { reason: 'manual' });
+    const inDefault = await ctx.db.one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM points_default',
+    );
+    expect(inDefault.n).toBe(5);
+    const dayText = new Date(day).toISOString().slice(0, 10);
+    await ctx.db.one('SELECT pulse_ensure_points_partitions($1::date, $1::date)', [dayText]);
+    const moved = await ctx.db.one<{ n: number; d: number }>(
+      `SELECT (SELECT count(*)::int FROM ${'points_' + dayText.replace(/-/g, '')}) AS n, (SELECT count(*)::int FROM points_default) AS d`,
+    );
+    expect(moved).toEqual({ n: 5, d: 0 });
+    expect(await countPoints(ctx.db)).toBe(5);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has working defaults with an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.role).toBe('all');
+    expect(c.http.port).toBe(3000);
+    expect(c.postgres.url).toBeUndefined();
+    expect(c.redis.url).toBeUndefined();
+    expect(c.flush.intervalMs).toBe(5_000);
+    expect(c.retention.rawMs).toBe(90 * 86_400_000);
+    expect(c.shutdownTimeoutMs).toBe(10_000);
+  });
+
+  it('parses durations and numbers', () => {
+    const c = loadConfig({
+      FLUSH_INTERVAL: '250ms',
+      RAW_RETENTION: '7d',
+      PORT: '8080',
+      FLUSH_BATCH: '500',
+    });
+    expect([c.flush.intervalMs, c.retention.rawMs, c.http.port, c.flush.batchPoints]).toEqual([
+      250,
+      7 * 86_400_000,
+      8080,
+      500,
+    ]);
+  });
+
+  it('names every bad variable, its value and what is allowed, and hides secrets', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'http',
+        FLUSH_INTERVAL: '5 seconds',
+        DATABASE_URL: 'mysql://u:secret@h/db',
+        INGEST_TOKEN: 'short',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('PORT="http": expected a whole number from 0 to 65535');
+    expect(message).toContain('FLUSH_INTERVAL="5 seconds": expected a duration');
+    expect(message).toContain(
+      'DATABASE_URL="mysql://u:***@h/db": expected a URL starting with postgres:// or postgresql://',
+    );
+    expect(message).toContain('INGEST_TOKEN="***": expected at least 16 characters');
+    expect(message).not.toContain('secret');
+  });
+});

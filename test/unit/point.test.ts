@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEntry, encodeEntry } from '../../src/metrics/buffer.js';
+import { validateBatch, type Point } from '../../src/metrics/point.js';
+import { seriesDef } from '../../src/metrics/series.js';
+
+const now = Date.parse('2026-01-10T12:00:00Z');
+const opts = { now, maxPoints: 10, rawRetentionMs: 90 * 86_400_000 };
+
+describe('validateBatch', () => {
+  it('normalises the plan fields: metric_value for value, ISO and epoch ms timestamps, integer agent ids', () => {
+    const r = validateBatch(
+      {
+        points: [
+          {
+            metric_name: 'cpu_usage_percentage',
+            metric_value: 12.5,
+            timestamp: '2026-01-10T11:00:00.250Z',
+            source_agent_id: 7,
+          },
+          {
+            metric_name: 'mem',
+            value: -0.5,
+            timestamp: now - 1000,
+            tags: { hostname: 'a' },
+            instance_id: 'i-1',
+          },
+          { metric_name: 'x:y.z', value: 1 },
+        ],
+      },
+      opts,
+    );
+    expect(r).toEqual({
+      ok: true,
+      points: [
+        {
+          metricName: 'cpu_usage_percentage',
+          value: 12.5,
+          ts: Date.parse('2026-01-10T11:00:00.250Z'),
+          tags: {},
+          sourceAgentId: '7',
+          instanceId: null,
+        },
+        {
+          metricName: 'mem',
+          value: -0.5,
+          ts: now - 1000,
+          tags: { hostname: 'a' },
+          sourceAgentId: null,
+          instanceId: 'i-1',
+        },
+        { metricName: 'x:y.z', value: 1, ts: now, tags: {}, sourceAgentId: null, instanceId: null },
+      ],
+    });
+  });
+
+  it('names the index, field and pointer of every bad field', () => {
+    const r = validateBatch(
+      {
+        points: [
+          { metric_name: 'ok', value: 1 },
+          { metric_name: '1bad', value: '3', extra: 1 },
+        ],
+      },
+      opts,
+    );
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual([
+      {
+        index: 1,
+        field: 'extra',
+        pointer: '/points/1/extra',
+        reason: expect.stringContaining('not a known field') as string,
+      },
+      {
+        index: 1,
+        field: 'metric_name',
+        pointer: '/points/1/metric_name',
+        reason: 'must match [a-zA-Z_:][a-zA-Z0-9_:.]*',
+      },
+      {
+        index: 1,
+        field: 'value',
+        pointer: '/points/1/value',
+        reason: 'must be a number, got string',
+      },
+    ]);
+  });
+
+  it('escapes tag names in JSON pointers', () => {
+    const r = validateBatch(
+      { points: [{ metric_name: 'a', value: 1, tags: { 'a/b~c': 'x' } }] },
+      opts,
+    );
+    expect(!r.ok && r.errors[0]?.pointer).toBe('/points/0/tags/a~1b~0c');
+  });
+
+  it('rejects batches over the point limit and empty batches', () => {
+    const many = { points: Array.from({ length: 11 }, () => ({ metric_name: 'a', value: 1 })) };
+    expect(validateBatch(many, opts)).toMatchObject({
+      ok: false,
+      errors: [{ field: 'points', reason: 'holds 11 points; at most 10 per request' }],
+    });
+    expect(validateBatch({ points: [] }, opts)).toMatchObject({
+      ok: false,
+      errors: [{ field: 'points' }],
+    });
+  });
+});
+
+describe('buffer entry encoding', () => {
+  it('round-trips points and shares series between points', () => {
+    const points: Point[] = [
+      {
+        metricName: 'a',
+        value: 0.1,
+        ts: now,
+        tags: { b: '2', a: '1' },
+        sourceAgentId: null,
+        instanceId: null,
+      },
+      {
+        metricName: 'a',
+        value: 1e300,
+        ts: now + 1,
+        tags: { a: '1', b: '2' },
+        sourceAgentId: null,
+        instanceId: null,
+      },
+      {
+        metricName: 'a',
+        value: -5e-324,
+        ts: now + 2,
+        tags: {},
+        sourceAgentId: '3',
+        instanceId: 'x',
+      },
+    ];
+    const d = decodeEntry(encodeEntry(points));
+    expect(d.series).toHaveLength(2);
+    expect(d.value).toEqual([0.1, 1e300, -5e-324]);
+    expect(d.ts).toEqual([now, now + 1, now + 2]);
+    expect(d.seriesIndex).toEqual([0, 0, 1]);
+    expect(d.series[0]?.fingerprint).toBe(seriesDef(points[0]!).fingerprint);
+  });
+
+  it('tag order does not change the fingerprint; any field does', () => {
+    const base = { metricName: 'a', sourceAgentId: null, instanceId: null };
+    const fp = (tags: Record<string, string>, extra = {}) =>
+      seriesDef({ ...base, tags, ...extra }).fingerprint;
+    expect(fp({ a: '1', b: '2' })).toBe(fp({ b: '2', a: '1' }));
+    expect(fp({ a: '1' })).not.toBe(fp({ a: '2' }));
+    expect(fp({})).not.toBe(fp({}, { instanceId: 'x' }));
+    expect(fp({})).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+});
