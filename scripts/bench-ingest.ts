@@ -867,7 +867,8 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   res.redis = redis;
   redis.on('error', (err) => progress(`redis: ${err.message}`));
 
-  const pgVersion = (await db.one<{ v: string }>("SELECT current_setting('server_version') AS v")).v;
+  const pgVersion = (await db.one<{ v: string }>("SELECT current_setting('server_version') AS v"))
+    .v;
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
 
   progress(`generating ${int(opts.points)} points (seed ${opts.seed})`);

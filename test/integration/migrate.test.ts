@@ -22,7 +22,9 @@ it('applies each migration once when five processes migrate at the same time', a
     const files = await listMigrations();
     expect(applied.flat().sort()).toEqual(files.map((f) => f.name).sort());
     expect(await migrationsDone(ctx.db)).toBe(true);
-    const ledger = await ctx.db.one<{ n: number }>('SELECT count(*)::int AS n FROM pulse_migrations');
+    const ledger = await ctx.db.one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pulse_migrations',
+    );
     expect(ledger.n).toBe(files.length);
   } finally {
     await Promise.all(pools.map((db) => db.$pool.end()));
