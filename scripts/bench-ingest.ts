@@ -10,6 +10,7 @@
 // also on failure or Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -41,7 +42,10 @@ import { sql } from '../src/metrics/queries.js';
 import { PointStore, type WriteResult } from '../src/metrics/store.js';
 import {
   copyChunks,
+  cpuCores,
+  cpuSnapshot,
   fixed,
+  parentPid,
   generateDataset,
   int,
   markdownTable,
@@ -50,6 +54,8 @@ import {
   replaceSection,
   requestBody,
   textTable,
+  type CpuGroup,
+  type CpuRoles,
   type Dataset,
 } from './bench-lib.js';
 
@@ -63,6 +69,8 @@ const HTTP_CONCURRENCY = 4;
 const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them
 const SPAN_MS = 3 * 3_600_000; // timestamps spread over the last 3 hours
 const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200 };
+/** Cores used by processes outside the benchmark above which a stage is flagged as noisy. */
+const NOISE_CORES = 0.15;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -179,6 +187,16 @@ function freePort(): Promise<number> {
   });
 }
 
+/** True when `pid` is a process on this machine whose name starts with `name`. */
+function localProcess(pid: number, name: string): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(name);
+  } catch {
+    return false;
+  }
+}
+
 async function countPoints(db: Db): Promise<number> {
   return (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
 }
@@ -277,8 +295,11 @@ function cleanup(res: Resources): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Stage 1: raw COPY baseline
 
+type Cores = Record<CpuGroup, number>;
+
 interface CopyFigures {
   ms: number;
+  cpu: Cores;
   rowsPerSec: number;
   textBuildMs: number;
   bytes: number;
@@ -289,6 +310,7 @@ async function stageCopy(
   db: Db,
   data: Dataset,
   ids: number[],
+  roles: CpuRoles,
 ): Promise<CopyFigures> {
   progress('baseline: building COPY text (untimed)');
   const built = performance.now();
@@ -302,18 +324,20 @@ async function stageCopy(
   await client.connect();
   try {
     await client.query('CHECKPOINT');
+    const cpu0 = cpuSnapshot(roles);
     const started = performance.now();
     await pipeline(
       Readable.from(chunks),
       client.query(copyFrom('COPY points (series_id, ts, value) FROM STDIN')),
     );
     const ms = performance.now() - started;
+    const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
     const stored = await countPoints(db);
     if (stored !== data.n)
       throw new Error(`baseline COPY stored ${stored} rows, expected ${data.n}`);
     await client.query('TRUNCATE points');
     progress(`baseline: ${int(data.n)} rows in ${fixed(ms / 1_000, 2)} s`);
-    return { ms, rowsPerSec: (data.n * 1_000) / ms, textBuildMs, bytes };
+    return { ms, cpu, rowsPerSec: (data.n * 1_000) / ms, textBuildMs, bytes };
   } finally {
     await client.end();
   }
@@ -362,6 +386,7 @@ class TimedStore extends PointStore {
 
 interface FlushFigures {
   ms: number;
+  cpu: Cores;
   pointsPerSec: number;
   ratio: number;
   fillMs: number;
@@ -381,6 +406,7 @@ async function stageFlush(
   prefix: string,
   data: Dataset,
   copy: CopyFigures,
+  roles: CpuRoles,
 ): Promise<FlushFigures> {
   const defaults = loadConfig({}).flush;
   const buffer = new TimedBuffer(redis, keysFor(prefix), data.n);
@@ -414,6 +440,7 @@ async function stageFlush(
     ms: 0,
   };
   let loopMs = 0;
+  const cpu0 = cpuSnapshot(roles);
   const started = performance.now();
   const stopProgress = every(2_000, async () => {
     const left = await buffer.depth();
@@ -452,6 +479,7 @@ async function stageFlush(
     await stopProgress();
   }
   const ms = performance.now() - started;
+  const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
 
   const stored = await countPoints(db);
   const left = await buffer.depth();
@@ -466,6 +494,7 @@ async function stageFlush(
   progress(`flush: ${int(data.n)} points in ${fixed(ms / 1_000, 2)} s, ${totals.batches} batches`);
   return {
     ms,
+    cpu,
     pointsPerSec,
     ratio: pointsPerSec / copy.rowsPerSec,
     fillMs,
@@ -484,6 +513,7 @@ async function stageFlush(
 
 interface E2eFigures {
   ms: number;
+  cpu: Cores;
   pointsPerSec: number;
   ratio: number;
   postMs: number;
@@ -549,6 +579,7 @@ async function stageE2e(
   prefix: string,
   data: Dataset,
   copy: CopyFigures,
+  baseRoles: CpuRoles,
 ): Promise<E2eFigures> {
   progress(`e2e: serialising ${Math.ceil(data.n / REQUEST_POINTS)} request bodies (untimed)`);
   const bodies: Buffer[] = [];
@@ -608,6 +639,9 @@ async function stageE2e(
   let postMs = 0;
   let ms = 0;
   let drainMs = 0;
+  const roles: CpuRoles = { ...baseRoles, system: pid };
+  const cpu0 = cpuSnapshot(roles);
+  let cpu: Cores | undefined;
   try {
     const started = performance.now();
     let next = 0;
@@ -659,6 +693,7 @@ async function stageE2e(
         lastCount = performance.now();
         if (stored === data.n) {
           ms = asked - started;
+          cpu = cpuCores(cpu0, cpuSnapshot(roles), performance.now() - started);
           break;
         }
         if (stored > data.n)
@@ -692,6 +727,7 @@ async function stageE2e(
   const pointsPerSec = (data.n * 1_000) / ms;
   return {
     ms,
+    cpu: cpu ?? cpuCores(cpu0, cpu0, 1),
     pointsPerSec,
     ratio: pointsPerSec / copy.rowsPerSec,
     postMs,
@@ -756,62 +792,87 @@ function tables(
   goals: Goal[],
 ) {
   const verdict = (g: Goal | undefined) => (g ? (g.pass ? 'pass' : 'FAIL') : '—');
-  const stageHeader = ['Stage', 'Points', 'Time (s)', 'Points/s', 'vs COPY', 'Goal', 'Result'];
-  const stageRows = [
-    [
-      'Raw COPY (baseline)',
-      int(n),
-      fixed(copy.ms / 1_000, 2),
-      int(copy.rowsPerSec),
-      '1.00',
-      '—',
-      '—',
+  const stage = {
+    header: ['Stage', 'Points', 'Time (s)', 'Points/s', 'vs COPY', 'Goal', 'Result'],
+    right: [1, 2, 3, 4],
+    rows: [
+      [
+        'Raw COPY (baseline)',
+        int(n),
+        fixed(copy.ms / 1_000, 2),
+        int(copy.rowsPerSec),
+        '1.00',
+        '—',
+        '—',
+      ],
+      [
+        'Flush (Redis → PG)',
+        int(n),
+        fixed(flushF.ms / 1_000, 2),
+        int(flushF.pointsPerSec),
+        fixed(flushF.ratio, 2),
+        goals[0]?.target ?? '',
+        verdict(goals[0]),
+      ],
+      [
+        'End to end (HTTP)',
+        int(n),
+        fixed(e2e.ms / 1_000, 2),
+        int(e2e.pointsPerSec),
+        fixed(e2e.ratio, 2),
+        goals[1]?.target ?? '',
+        verdict(goals[1]),
+      ],
     ],
-    [
-      'Flush (Redis → PG)',
-      int(n),
-      fixed(flushF.ms / 1_000, 2),
-      int(flushF.pointsPerSec),
-      fixed(flushF.ratio, 2),
-      goals[0]?.target ?? '',
-      verdict(goals[0]),
+  };
+  const pct = (x: number) => `${int((100 * x) / flushF.loopMs)}%`;
+  const rest = flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs;
+  const detail = {
+    header: ['Measure', 'Value', 'Goal', 'Result'],
+    right: [],
+    rows: [
+      [
+        'System peak RSS (VmHWM)',
+        goals[2]?.actual ?? '',
+        goals[2]?.target ?? '',
+        verdict(goals[2]),
+      ],
+      ['System exit on SIGTERM', goals[3]?.actual ?? '', goals[3]?.target ?? '', verdict(goals[3])],
+      [
+        'Max buffer depth (e2e)',
+        `${int(e2e.maxBufferDepth)} points`,
+        '—',
+        e2e.maxBufferDepth > 0 ? 'buffer grew' : 'stayed empty',
+      ],
+      ['HTTP accept rate (e2e)', `${int(e2e.acceptPointsPerSec)} points/s`, '—', '—'],
+      ['Drain after last POST (e2e)', `${fixed(e2e.drainMs / 1_000, 2)} s`, '—', '—'],
+      [
+        'POST latency p50 / p99',
+        `${int(e2e.latencyP50Ms)} / ${int(e2e.latencyP99Ms)} ms`,
+        '—',
+        '—',
+      ],
+      ['503 answers, retried (e2e)', int(e2e.retries503), '—', '—'],
+      [
+        'Flush time in read / write / ack / decode',
+        `${pct(flushF.readMs)} / ${pct(flushF.writeMs)} / ${pct(flushF.ackMs)} / ${pct(rest)}`,
+        '—',
+        '—',
+      ],
     ],
-    [
-      'End to end (HTTP)',
-      int(n),
-      fixed(e2e.ms / 1_000, 2),
-      int(e2e.pointsPerSec),
-      fixed(e2e.ratio, 2),
-      goals[1]?.target ?? '',
-      verdict(goals[1]),
+  };
+  const cores = (c: Cores) =>
+    [c.bench, c.system, c.postgres, c.redis, c.other].map((x) => fixed(x, 2));
+  const cpu = {
+    header: ['CPU (cores used)', 'bench', 'system', 'postgres', 'redis', 'other'],
+    right: [1, 2, 3, 4, 5],
+    rows: [
+      ['Raw COPY (baseline)', ...cores(copy.cpu)],
+      ['Flush (Redis → PG)', ...cores(flushF.cpu)],
+      ['End to end (HTTP)', ...cores(e2e.cpu)],
     ],
-  ];
-  const detailHeader = ['Measure', 'Value', 'Goal', 'Result'];
-  const detailRows = [
-    ['System peak RSS (VmHWM)', goals[2]?.actual ?? '', goals[2]?.target ?? '', verdict(goals[2])],
-    ['System exit on SIGTERM', goals[3]?.actual ?? '', goals[3]?.target ?? '', verdict(goals[3])],
-    [
-      'Max buffer depth (e2e)',
-      `${int(e2e.maxBufferDepth)} points`,
-      '—',
-      e2e.maxBufferDepth > 0 ? 'buffer grew' : 'stayed empty',
-    ],
-    ['HTTP accept rate (e2e)', `${int(e2e.acceptPointsPerSec)} points/s`, '—', '—'],
-    ['Drain after last POST', `${fixed(e2e.drainMs / 1_000, 2)} s`, '—', '—'],
-    ['POST latency p50 / p99', `${int(e2e.latencyP50Ms)} / ${int(e2e.latencyP99Ms)} ms`, '—', '—'],
-    ['503 answers (retried)', int(e2e.retries503), '—', '—'],
-    [
-      'Flush loop time: read / write / ack / decode+rest',
-      (() => {
-        const pct = (x: number) => `${int((100 * x) / flushF.loopMs)}%`;
-        const rest = flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs;
-        return `${pct(flushF.readMs)} / ${pct(flushF.writeMs)} / ${pct(flushF.ackMs)} / ${pct(rest)}`;
-      })(),
-      '—',
-      '—',
-    ],
-  ];
-  return { stageHeader, stageRows, detailHeader, detailRows };
+  };
+  return { stage, detail, cpu };
 }
 
 async function writeResults(report: Record<string, unknown>, markdown: string): Promise<void> {
@@ -892,9 +953,17 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     return id;
   });
 
-  const copy = await stageCopy(dbUrl, db, data, ids);
-  const flushF = await stageFlush(db, redis, flushPrefix, data, copy);
-  const e2e = await stageE2e(res, db, dbUrl, opts.redisUrl, e2ePrefix, data, copy);
+  // Whose CPU is whose: PostgreSQL's postmaster (parent of our backend) and redis-server, when
+  // they run on this machine; everything not ours counts as "other" (a shared machine's noise).
+  const backend = (await db.one<{ pid: number }>('SELECT pg_backend_pid() AS pid')).pid;
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? NaN);
+  const roles: CpuRoles = { bench: process.pid };
+  if (localProcess(backend, 'postgres')) roles.postgres = parentPid(backend) ?? undefined;
+  if (localProcess(redisPid, 'redis')) roles.redis = redisPid;
+
+  const copy = await stageCopy(dbUrl, db, data, ids, roles);
+  const flushF = await stageFlush(db, redis, flushPrefix, data, copy, roles);
+  const e2e = await stageE2e(res, db, dbUrl, opts.redisUrl, e2ePrefix, data, copy, roles);
 
   const goals = goalsOf(flushF, e2e);
   const cpus = os.cpus();
@@ -918,10 +987,13 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}`,
   );
   console.log('');
-  console.log(textTable(t.stageHeader, t.stageRows));
-  console.log('');
-  console.log(textTable(t.detailHeader, t.detailRows));
-  console.log('');
+  for (const table of [t.stage, t.detail, t.cpu]) {
+    console.log(textTable(table.header, table.rows, table.right));
+    console.log('');
+  }
+  const noisy = [copy, flushF, e2e].some((x) => x.cpu.other > NOISE_CORES);
+  const noiseNote = `Processes outside the benchmark used more than ${NOISE_CORES} cores during a stage: the machine was not quiet, so the ratios may be off; run again.`;
+  if (noisy) console.log(`warning: ${noiseNote}\n`);
 
   const report = {
     benchmark: 'ingest',
@@ -943,16 +1015,20 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
         'baseline: COPY text built before timing; one COPY statement on one connection',
         'a CHECKPOINT runs before the baseline and the flush stage',
         'e2e: the system runs on its default configuration (config variables from the shell are dropped)',
+        'cpu: average cores used during the timed part, by process group; "other" is everything else on the machine',
       ],
     },
+    noisy,
     results: {
       copy: {
+        cpuCores: copy.cpu,
         seconds: copy.ms / 1_000,
         rowsPerSec: copy.rowsPerSec,
         textBuildSeconds: copy.textBuildMs / 1_000,
         textMb: copy.bytes / 1_048_576,
       },
       flush: {
+        cpuCores: flushF.cpu,
         seconds: flushF.ms / 1_000,
         pointsPerSec: flushF.pointsPerSec,
         ratioToCopy: flushF.ratio,
@@ -966,6 +1042,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
           (flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs) / 1_000,
       },
       e2e: {
+        cpuCores: e2e.cpu,
         seconds: e2e.ms / 1_000,
         pointsPerSec: e2e.pointsPerSec,
         ratioToCopy: e2e.ratio,
@@ -1003,10 +1080,16 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     `Run of ${date}: ${int(opts.points)} points over ${data.series.length} series on ${machine.cpu}`,
     `(${machine.cores} cores), Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}.`,
     '',
-    markdownTable(t.stageHeader, t.stageRows),
+    markdownTable(t.stage.header, t.stage.rows, t.stage.right),
     '',
-    markdownTable(t.detailHeader, t.detailRows),
+    markdownTable(t.detail.header, t.detail.rows, t.detail.right),
     '',
+    'CPU: average cores used during each timed stage; *system* is the pulse process under test,',
+    '*other* is every process outside the benchmark (noise on a shared machine).',
+    '',
+    markdownTable(t.cpu.header, t.cpu.rows, t.cpu.right),
+    '',
+    ...(noisy ? [`> ${noiseNote}`, ''] : []),
   ].join('\n');
   await writeResults(report, markdown);
   console.log(`wrote ${path.relative(ROOT, RESULTS_JSON)} and ${path.relative(ROOT, RESULTS_MD)}`);

@@ -1,5 +1,7 @@
-// Pure helpers for scripts/bench-ingest.ts: the synthetic data set, number formatting, the
-// results table and the RESULTS.md section splice. Nothing here touches PostgreSQL or Redis.
+// Helpers for scripts/bench-ingest.ts: the synthetic data set, CPU accounting from /proc,
+// number formatting, the results tables and the RESULTS.md section splice.
+// Nothing here touches PostgreSQL or Redis.
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Point } from '../src/metrics/point.js';
 import { seriesDef, type SeriesDef, type Tags } from '../src/metrics/series.js';
 
@@ -146,15 +148,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i] as number;
 }
 
-/** A plain-text table with columns padded to their widest cell; numeric-looking cells align right. */
-export function textTable(header: string[], rows: string[][]): string {
+/** A plain-text table with columns padded to their widest cell; `right` lists right-aligned columns. */
+export function textTable(header: string[], rows: string[][], right: number[] = []): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const numeric = /^[-+≥≤]?\s?[\d.,]+( ?[a-zA-Z%/]+)?$/;
   const line = (cells: string[]) =>
     cells
       .map((cell, c) => {
         const w = widths[c] as number;
-        return numeric.test(cell) ? cell.padStart(w) : cell.padEnd(w);
+        return right.includes(c) ? cell.padStart(w) : cell.padEnd(w);
       })
       .join('  ')
       .trimEnd();
@@ -162,11 +163,11 @@ export function textTable(header: string[], rows: string[][]): string {
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-export function markdownTable(header: string[], rows: string[][]): string {
+export function markdownTable(header: string[], rows: string[][], right: number[] = []): string {
   const esc = (cell: string) => cell.replace(/\|/g, '\\|');
   return [
     `| ${header.map(esc).join(' | ')} |`,
-    `| ${header.map(() => '---').join(' | ')} |`,
+    `| ${header.map((_, c) => (right.includes(c) ? '---:' : '---')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n');
 }
@@ -188,4 +189,84 @@ export function replaceSection(doc: string, title: string, section: string): str
   const after = lines.slice(end);
   const out = [...lines.slice(0, start), ...body, ...(after.length > 0 ? ['', ...after] : [])];
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting: who used the cores during a stage. The machine may be shared, and a ratio
+// measured while something else ran is not worth much; "other" shows that.
+
+/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ) on every common build. */
+const TICKS_PER_SECOND = 100;
+
+export type CpuGroup = 'bench' | 'system' | 'postgres' | 'redis' | 'other';
+export type CpuSnapshot = Map<number, { group: CpuGroup; ticks: number }>;
+
+/** Pids that decide the groups: a process belongs to a group if it is the pid or its child. */
+export interface CpuRoles {
+  bench: number;
+  system?: number;
+  postgres?: number;
+  redis?: number;
+}
+
+function groupOf(pid: number, ppid: number, roles: CpuRoles): CpuGroup {
+  for (const group of ['bench', 'system', 'postgres', 'redis'] as const) {
+    const root = roles[group];
+    if (root !== undefined && (pid === root || ppid === root)) return group;
+  }
+  return 'other';
+}
+
+/** CPU ticks used so far by every process, by group; empty where /proc is not available. */
+export function cpuSnapshot(roles: CpuRoles): CpuSnapshot {
+  const out: CpuSnapshot = new Map();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after "(comm) ": state ppid ... utime (12th) stime (13th).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(d);
+    out.set(pid, {
+      group: groupOf(pid, Number(f[1]), roles),
+      ticks: Number(f[11]) + Number(f[12]),
+    });
+  }
+  return out;
+}
+
+/** Average cores used by each group between two snapshots `ms` apart. */
+export function cpuCores(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  ms: number,
+): Record<CpuGroup, number> {
+  const used: Record<CpuGroup, number> = { bench: 0, system: 0, postgres: 0, redis: 0, other: 0 };
+  for (const [pid, a] of after) {
+    const b = before.get(pid);
+    used[a.group] += a.ticks - (b?.ticks ?? 0);
+  }
+  for (const g of Object.keys(used) as CpuGroup[]) {
+    used[g] = Math.round((used[g] / TICKS_PER_SECOND / (ms / 1_000)) * 100) / 100;
+  }
+  return used;
+}
+
+/** The pid of a local process's parent, from /proc; null if it is not local. */
+export function parentPid(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
 }

@@ -68,7 +68,7 @@ it('keeps points buffered while PostgreSQL is unreachable and stores them once i
       const jobs = await queue.getJobs(['delayed', 'wait', 'active', 'failed']);
       return jobs.find((j) => j.attemptsMade >= 2);
     },
-    20_000,
+    45_000,
     'a flush job retried twice',
   );
   expect((retried.stacktrace ?? []).join('\n')).toMatch(
