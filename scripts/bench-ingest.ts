@@ -147,11 +147,14 @@ function progress(message: string): void {
 
 /** Runs `tick` every `ms` until the returned stop() is awaited; a tick never overlaps the next. */
 function every(ms: number, tick: () => Promise<void> | void): () => Promise<void> {
-  let stopped = false;
+  const stop = new AbortController();
   const loop = (async () => {
-    while (!stopped) {
-      await sleep(ms);
-      if (stopped) break;
+    while (!stop.signal.aborted) {
+      try {
+        await sleep(ms, undefined, { signal: stop.signal });
+      } catch {
+        break; // aborted: stop() was called
+      }
       try {
         await tick();
       } catch (err) {
@@ -160,7 +163,7 @@ function every(ms: number, tick: () => Promise<void> | void): () => Promise<void
     }
   })();
   return async () => {
-    stopped = true;
+    stop.abort();
     await loop;
   };
 }
@@ -440,6 +443,8 @@ async function stageFlush(
     ms: 0,
   };
   let loopMs = 0;
+  let ms = 0;
+  let cpu: Cores | undefined;
   const cpu0 = cpuSnapshot(roles);
   const started = performance.now();
   const stopProgress = every(2_000, async () => {
@@ -475,11 +480,11 @@ async function stageFlush(
         loopMs += performance.now() - loopStarted;
       }),
     );
+    ms = performance.now() - started;
+    cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
   } finally {
     await stopProgress();
   }
-  const ms = performance.now() - started;
-  const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
 
   const stored = await countPoints(db);
   const left = await buffer.depth();
@@ -494,7 +499,7 @@ async function stageFlush(
   progress(`flush: ${int(data.n)} points in ${fixed(ms / 1_000, 2)} s, ${totals.batches} batches`);
   return {
     ms,
-    cpu,
+    cpu: cpu ?? cpuCores(cpu0, cpu0, 1),
     pointsPerSec,
     ratio: pointsPerSec / copy.rowsPerSec,
     fillMs,

@@ -209,11 +209,12 @@ export interface CpuRoles {
   redis?: number;
 }
 
+const GROUPS = ['bench', 'system', 'postgres', 'redis'] as const;
+
 function groupOf(pid: number, ppid: number, roles: CpuRoles): CpuGroup {
-  for (const group of ['bench', 'system', 'postgres', 'redis'] as const) {
-    const root = roles[group];
-    if (root !== undefined && (pid === root || ppid === root)) return group;
-  }
+  // The pid itself first: the system under test is also a child of the bench process.
+  for (const group of GROUPS) if (roles[group] === pid) return group;
+  for (const group of GROUPS) if (roles[group] === ppid) return group;
   return 'other';
 }
 
