@@ -1,0 +1,61 @@
+// The embedded Redis path: with nothing answering at the probe address, pulse starts a
+// redis-server child under the data directory; with no redis-server either, it says how to get one.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureRedis, REDIS_INSTALL_HINT } from '../../src/infra/embedded.js';
+import { createLogger } from '../../src/infra/logger.js';
+import { redisAnswers } from '../../src/infra/redis.js';
+import { freePort } from '../helpers/processes.js';
+
+const log = createLogger('silent');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'pulse-redis-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('starts a redis-server child when nothing answers, and stops it again', async () => {
+  const closed = await freePort();
+  const port = await freePort();
+  const service = await ensureRedis({
+    dataDir: dir,
+    port,
+    log,
+    probeUrl: `redis://127.0.0.1:${closed}`,
+  });
+  try {
+    expect(service.url).toBe(`redis://127.0.0.1:${port}`);
+    expect(await redisAnswers(service.url)).toBe(true);
+    // A second process finds it running and reuses it instead of starting another.
+    const again = await ensureRedis({
+      dataDir: dir,
+      port,
+      log,
+      probeUrl: `redis://127.0.0.1:${closed}`,
+    });
+    expect(again.url).toBe(service.url);
+  } finally {
+    await service.stop();
+  }
+  expect(await redisAnswers(service.url)).toBe(false);
+});
+
+it('names the install command when there is no redis-server to start', async () => {
+  const closed = await freePort();
+  const port = await freePort();
+  await expect(
+    ensureRedis({
+      dataDir: dir,
+      port,
+      log,
+      probeUrl: `redis://127.0.0.1:${closed}`,
+      redisServer: '/nonexistent/redis-server',
+    }),
+  ).rejects.toThrow(REDIS_INSTALL_HINT);
+  expect(REDIS_INSTALL_HINT).toContain('apt-get install redis-server');
+});
