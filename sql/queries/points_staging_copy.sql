@@ -1,1 +1,1 @@
-COPY points_staging (series_id, ts, value) FROM STDIN
+COPY points_staging (series_id, ts, value) FROM STDIN (FORMAT binary)

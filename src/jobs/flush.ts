@@ -58,7 +58,7 @@ export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<Flu
     const decoded: DecodedEntry[] = [];
     for (const entry of entries) {
       try {
-        decoded.push(decodeEntry(entry.data));
+        decoded.push(decodeEntry(entry));
         good.push(entry);
       } catch (err) {
         if (!(err instanceof EntryDecodeError)) throw err;

@@ -9,31 +9,67 @@ import { seriesDef, type SeriesDef } from './series.js';
 /** Points per stream entry: big enough to keep Redis overhead small, small enough to spread work. */
 export const ENTRY_POINTS = 1_000;
 
+// Wire format of an entry, three fields:
+//   n  number of points
+//   s  the entry's series as JSON: [[fingerprint, name, agent, instance, tagsJson], ...]
+//   p  the points, binary: per point three little-endian float64 (series index, epoch ms, value)
+// Binary points cost no number formatting or parsing at either end; the fingerprint travels
+// with the series, so the flush never hashes anything.
+const POINT_BYTES = 24;
+
 export interface BufferEntry {
   id: string;
   /** Number of points the entry holds. */
   count: number;
-  data: string;
+  series: Buffer;
+  points: Buffer;
 }
 
-/** One decoded entry: its series, and the points as parallel arrays indexing into them. */
+/** A series as it travels in an entry: what the series table needs, tags still as JSON text. */
+export type EntrySeries = Omit<SeriesDef, 'tags'>;
+
+/** One decoded entry: its series, and per point the index of its series, time and value. */
 export interface DecodedEntry {
-  series: SeriesDef[];
-  seriesIndex: number[];
-  ts: number[];
-  value: number[];
+  series: EntrySeries[];
+  seriesIndex: Uint32Array;
+  ts: Float64Array;
+  value: Float64Array;
 }
 
-// Wire format of an entry's `d` field: {"s": [[fingerprint, name, agent, instance, tagsJson]...],
-// "p": [seriesIndex, ts, value, seriesIndex, ts, value, ...]}. Compact, and decoding needs no
-// hashing: the fingerprint travels with the series.
-export function encodeEntry(points: Point[]): string {
+export interface EncodedEntry {
+  count: number;
+  series: string;
+  points: Buffer;
+}
+
+// Most points repeat a series seen moments ago; hashing each one again would be the costliest
+// part of ingest. This maps a cheap key (tags in the order sent) to the definition, bounded.
+const SERIES_CACHE_MAX = 100_000;
+const seriesCache = new Map<string, SeriesDef>();
+
+function cachedSeriesDef(p: Point): SeriesDef {
+  // Length-prefixed parts: unambiguous whatever characters the values hold.
+  let key = `${p.metricName}|${p.sourceAgentId === null ? '-' : `${p.sourceAgentId.length}:${p.sourceAgentId}`}|${p.instanceId === null ? '-' : `${p.instanceId.length}:${p.instanceId}`}`;
+  for (const k in p.tags) {
+    const v = p.tags[k] as string;
+    key += `|${k}=${v.length}:${v}`;
+  }
+  let def = seriesCache.get(key);
+  if (def === undefined) {
+    if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.clear();
+    def = seriesDef(p);
+    seriesCache.set(key, def);
+  }
+  return def;
+}
+
+export function encodeEntry(points: Point[]): EncodedEntry {
   const index = new Map<string, number>();
   const series: [string, string, string | null, string | null, string][] = [];
-  const flat: number[] = new Array<number>(points.length * 3);
-  let j = 0;
+  const buf = Buffer.allocUnsafe(points.length * POINT_BYTES);
+  let o = 0;
   for (const p of points) {
-    const def = seriesDef(p);
+    const def = cachedSeriesDef(p);
     let i = index.get(def.fingerprint);
     if (i === undefined) {
       i = series.length;
@@ -46,34 +82,38 @@ export function encodeEntry(points: Point[]): string {
         def.tagsJson,
       ]);
     }
-    flat[j++] = i;
-    flat[j++] = p.ts;
-    flat[j++] = p.value;
+    buf.writeDoubleLE(i, o);
+    buf.writeDoubleLE(p.ts, o + 8);
+    buf.writeDoubleLE(p.value, o + 16);
+    o += POINT_BYTES;
   }
-  return JSON.stringify({ s: series, p: flat });
+  return { count: points.length, series: JSON.stringify(series), points: buf };
 }
 
 export class EntryDecodeError extends Error {
   override name = 'EntryDecodeError';
 }
 
-export function decodeEntry(data: string): DecodedEntry {
-  let parsed: unknown;
+/** Decodes and checks an entry; a poisoned one fails here, not halfway through a COPY. */
+export function decodeEntry(entry: {
+  count: number;
+  series: Buffer | string;
+  points: Buffer;
+}): DecodedEntry {
+  let rows: unknown;
   try {
-    parsed = JSON.parse(data);
+    rows = JSON.parse(entry.series.toString());
   } catch (err) {
-    throw new EntryDecodeError('entry is not valid JSON', { cause: err });
+    throw new EntryDecodeError('entry series are not valid JSON', { cause: err });
   }
-  const { s, p } = (parsed ?? {}) as { s?: unknown; p?: unknown };
-  if (!Array.isArray(s) || !Array.isArray(p) || p.length % 3 !== 0) {
-    throw new EntryDecodeError('entry does not have the {s, p} shape');
-  }
-  const series = s.map((row: unknown) => {
+  if (!Array.isArray(rows)) throw new EntryDecodeError('entry series are not an array');
+  const series = rows.map((row: unknown): EntrySeries => {
     if (
       !Array.isArray(row) ||
       row.length !== 5 ||
       typeof row[0] !== 'string' ||
-      typeof row[1] !== 'string'
+      typeof row[1] !== 'string' ||
+      typeof row[4] !== 'string'
     ) {
       throw new EntryDecodeError('entry has a malformed series row');
     }
@@ -84,31 +124,28 @@ export function decodeEntry(data: string): DecodedEntry {
       string | null,
       string,
     ];
-    return {
-      fingerprint,
-      metricName,
-      sourceAgentId,
-      instanceId,
-      tagsJson,
-      tags: JSON.parse(tagsJson) as Record<string, string>,
-    };
+    return { fingerprint, metricName, sourceAgentId, instanceId, tagsJson };
   });
-  const n = p.length / 3;
+  const n = entry.count;
+  if (!Number.isSafeInteger(n) || n < 0 || entry.points.length !== n * POINT_BYTES) {
+    throw new EntryDecodeError(
+      `entry holds ${entry.points.length} bytes of points, not ${n} × ${POINT_BYTES}`,
+    );
+  }
   const out: DecodedEntry = {
     series,
-    seriesIndex: new Array<number>(n),
-    ts: new Array<number>(n),
-    value: new Array<number>(n),
+    seriesIndex: new Uint32Array(n),
+    ts: new Float64Array(n),
+    value: new Float64Array(n),
   };
-  for (let i = 0, j = 0; i < n; i++) {
-    const si = p[j++] as unknown;
-    const ts = p[j++] as unknown;
-    const v = p[j++] as unknown;
+  const buf = entry.points;
+  for (let i = 0, o = 0; i < n; i++, o += POINT_BYTES) {
+    const si = buf.readDoubleLE(o);
+    const ts = buf.readDoubleLE(o + 8);
+    const v = buf.readDoubleLE(o + 16);
     if (
-      typeof si !== 'number' ||
-      si >= series.length ||
-      typeof ts !== 'number' ||
-      typeof v !== 'number' ||
+      !(Number.isInteger(si) && si >= 0 && si < series.length) ||
+      !Number.isFinite(ts) ||
       !Number.isFinite(v)
     ) {
       throw new EntryDecodeError(`entry has a malformed point at ${i}`);
@@ -125,8 +162,8 @@ const APPEND = `
 local depth = tonumber(redis.call('GET', KEYS[2]) or '0')
 local total = tonumber(ARGV[2])
 if depth + total > tonumber(ARGV[1]) then return {0, depth} end
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'n', ARGV[i], 'd', ARGV[i + 1])
+for i = 3, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], '*', 'n', ARGV[i], 's', ARGV[i + 1], 'p', ARGV[i + 2])
 end
 return {1, redis.call('INCRBY', KEYS[2], total)}
 `;
@@ -143,23 +180,28 @@ if removed > 0 then redis.call('DECRBY', KEYS[2], removed) end
 return removed
 `;
 
-type StreamReply = [string, string[] | null][];
+type StreamReply = [Buffer, Buffer[] | null][];
+
+const EMPTY = Buffer.alloc(0);
 
 function toEntries(reply: StreamReply, deleted: string[]): BufferEntry[] {
   const out: BufferEntry[] = [];
-  for (const [id, fields] of reply) {
+  for (const [rawId, fields] of reply) {
+    const id = rawId.toString();
     // A pending entry deleted from the stream comes back with no fields.
     if (!fields) {
       deleted.push(id);
       continue;
     }
-    let count = 0;
-    let data = '';
+    const entry: BufferEntry = { id, count: -1, series: EMPTY, points: EMPTY };
     for (let i = 0; i < fields.length; i += 2) {
-      if (fields[i] === 'n') count = Number(fields[i + 1]);
-      else if (fields[i] === 'd') data = fields[i + 1] ?? '';
+      const name = fields[i]?.toString();
+      const value = fields[i + 1] ?? EMPTY;
+      if (name === 'n') entry.count = Number(value.toString());
+      else if (name === 's') entry.series = value;
+      else if (name === 'p') entry.points = value;
     }
-    out.push({ id, count, data });
+    out.push(entry);
   }
   return out;
 }
@@ -183,10 +225,10 @@ export class PointBuffer {
   }
 
   async append(points: Point[]): Promise<AppendResult> {
-    const args: (string | number)[] = [this.maxPoints, points.length];
+    const args: (string | number | Buffer)[] = [this.maxPoints, points.length];
     for (let i = 0; i < points.length; i += ENTRY_POINTS) {
-      const chunk = points.slice(i, i + ENTRY_POINTS);
-      args.push(chunk.length, encodeEntry(chunk));
+      const entry = encodeEntry(points.slice(i, i + ENTRY_POINTS));
+      args.push(entry.count, entry.series, entry.points);
     }
     const [ok, depth] = (await this.redis.eval(
       APPEND, 2, this.keys.bufferStream, this.keys.bufferDepth, ...args,
@@ -206,18 +248,18 @@ export class PointBuffer {
   async read(consumer: string, count: number, claimIdleMs: number): Promise<BufferEntry[]> {
     const { bufferStream: stream } = this.keys;
     const deleted: string[] = [];
-    const own = (await this.redis.xreadgroup(
+    const own = (await this.redis.xreadgroupBuffer(
       'GROUP', BUFFER_GROUP, consumer, 'COUNT', count, 'STREAMS', stream, '0',
     )); // prettier-ignore
     const entries = toEntries(own?.[0]?.[1] ?? [], deleted);
     if (entries.length < count) {
-      const claimed = (await this.redis.xautoclaim(
-        stream, BUFFER_GROUP, consumer, claimIdleMs, '0-0', 'COUNT', count - entries.length,
-      )) as [string, StreamReply, string[]?]; // prettier-ignore
+      const claimed = (await this.redis.callBuffer(
+        'XAUTOCLAIM', stream, BUFFER_GROUP, consumer, claimIdleMs, '0-0', 'COUNT', count - entries.length,
+      )) as [Buffer, StreamReply, Buffer[]?]; // prettier-ignore
       entries.push(...toEntries(claimed[1], deleted));
     }
     if (entries.length < count) {
-      const fresh = (await this.redis.xreadgroup(
+      const fresh = (await this.redis.xreadgroupBuffer(
         'GROUP', BUFFER_GROUP, consumer, 'COUNT', count - entries.length, 'STREAMS', stream, '>',
       )); // prettier-ignore
       entries.push(...toEntries(fresh?.[0]?.[1] ?? [], deleted));
@@ -227,10 +269,10 @@ export class PointBuffer {
   }
 
   /** Acknowledges stored entries; returns the number of points that left the buffer. */
-  async ack(entries: BufferEntry[]): Promise<number> {
+  async ack(entries: Pick<BufferEntry, 'id' | 'count'>[]): Promise<number> {
     if (entries.length === 0) return 0;
     const args: (string | number)[] = [BUFFER_GROUP];
-    for (const e of entries) args.push(e.id, e.count);
+    for (const e of entries) args.push(e.id, Math.max(0, e.count));
     return (await this.redis.eval(
       ACK, 2, this.keys.bufferStream, this.keys.bufferDepth, ...args,
     )) as number; // prettier-ignore
@@ -245,8 +287,10 @@ export class PointBuffer {
       entry.id,
       'n',
       entry.count,
-      'd',
-      entry.data,
+      's',
+      entry.series,
+      'p',
+      entry.points,
       'reason',
       reason,
     );

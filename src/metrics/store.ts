@@ -1,13 +1,13 @@
-// Writes decoded buffer entries to PostgreSQL: series first, then points by COPY, all in one
-// transaction. It never reports a point as stored before that transaction has committed.
+// Writes decoded buffer entries to PostgreSQL: series first, then points by binary COPY, all in
+// one transaction. It never reports a point as stored before that transaction has committed.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../infra/db.js';
-import type { DecodedEntry } from './buffer.js';
+import type { DecodedEntry, EntrySeries } from './buffer.js';
+import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { sql, text } from './queries.js';
-import type { SeriesDef } from './series.js';
 
 export interface WriteResult {
   /** Points in the batch. */
@@ -21,10 +21,11 @@ export interface WriteResult {
 // Bounds the in-process series id cache; past it the cache starts over (a lookup, not a loss).
 const SERIES_CACHE_MAX = 500_000;
 const UNIQUE_VIOLATION = '23505';
-const ROWS_PER_CHUNK = 2_000;
 
 const COPY_POINTS = text(sql.pointsCopy);
 const COPY_STAGING = text(sql.pointsStagingCopy);
+
+type Queryable = Pick<Db, 'none' | 'manyOrNone'>;
 
 export class PointStore {
   private readonly seriesIds = new Map<string, number>();
@@ -33,32 +34,33 @@ export class PointStore {
 
   /** Stores the entries' points in one transaction; duplicates of stored points are skipped. */
   async write(entries: DecodedEntry[]): Promise<WriteResult> {
-    const batch = merge(entries);
-    if (batch.ts.length === 0) return { points: 0, inserted: 0, slowPath: false };
+    const total = entries.reduce((n, e) => n + e.ts.length, 0);
+    if (total === 0) return { points: 0, inserted: 0, slowPath: false };
     const sco = await this.db.connect();
     let broken = false;
     try {
       await sco.none('BEGIN');
-      const ids = await this.resolveSeries(sco, batch.series);
-      const rows = () => copyRows(batch, ids);
-      let inserted = batch.ts.length;
+      const ids = await this.resolveSeries(sco, entries);
+      const rows = toRows(entries, ids, total);
+      const client = sco.client as unknown as pg.ClientBase;
+      let inserted = total;
       let slowPath = false;
       await sco.none('SAVEPOINT fast_path');
       try {
-        await copyInto(sco.client as unknown as pg.ClientBase, COPY_POINTS, rows());
+        await copyInto(client, COPY_POINTS, rows);
       } catch (err) {
         if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
         slowPath = true;
         await sco.none('ROLLBACK TO SAVEPOINT fast_path');
         await sco.none(sql.pointsStagingCreate);
-        await copyInto(sco.client as unknown as pg.ClientBase, COPY_STAGING, rows());
+        await copyInto(client, COPY_STAGING, rows);
         inserted = (await sco.result(sql.pointsInsertFromStaging)).rowCount;
       }
       await sco.none('COMMIT');
-      // Only now are the new series ids real: a rolled-back insert must not be cached.
+      // Only now are new series ids real: a rolled-back insert must not be cached.
       if (this.seriesIds.size + ids.size > SERIES_CACHE_MAX) this.seriesIds.clear();
       for (const [fp, id] of ids) this.seriesIds.set(fp, id);
-      return { points: batch.ts.length, inserted, slowPath };
+      return { points: total, inserted, slowPath };
     } catch (err) {
       broken = isConnectionError(err);
       if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
@@ -68,75 +70,72 @@ export class PointStore {
     }
   }
 
-  private async resolveSeries(
-    t: { none: Db['none']; manyOrNone: Db['manyOrNone'] },
-    series: SeriesDef[],
-  ): Promise<Map<string, number>> {
+  /** Series id per fingerprint for every series the entries name; inserts the new ones. */
+  private async resolveSeries(t: Queryable, entries: DecodedEntry[]): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
-    const missing: SeriesDef[] = [];
-    for (const s of series) {
-      const id = this.seriesIds.get(s.fingerprint);
-      if (id === undefined) missing.push(s);
-      else ids.set(s.fingerprint, id);
+    const missing = new Map<string, EntrySeries>();
+    for (const e of entries) {
+      for (const s of e.series) {
+        if (ids.has(s.fingerprint) || missing.has(s.fingerprint)) continue;
+        const id = this.seriesIds.get(s.fingerprint);
+        if (id === undefined) missing.set(s.fingerprint, s);
+        else ids.set(s.fingerprint, id);
+      }
     }
-    if (missing.length === 0) return ids;
+    if (missing.size === 0) return ids;
+    const list = [...missing.values()];
     await t.none(sql.seriesInsert, [
-      missing.map((s) => s.fingerprint),
-      missing.map((s) => s.metricName),
-      missing.map((s) => s.sourceAgentId),
-      missing.map((s) => s.instanceId),
-      missing.map((s) => s.tagsJson),
+      list.map((s) => s.fingerprint),
+      list.map((s) => s.metricName),
+      list.map((s) => s.sourceAgentId),
+      list.map((s) => s.instanceId),
+      list.map((s) => s.tagsJson),
     ]);
     const rows = await t.manyOrNone<{ id: number; fingerprint: string }>(sql.seriesIds, [
-      missing.map((s) => s.fingerprint),
+      list.map((s) => s.fingerprint),
     ]);
     for (const r of rows) ids.set(r.fingerprint, r.id);
-    if (ids.size !== series.length)
-      throw new Error('series lookup returned fewer ids than asked for');
+    if (rows.length !== list.length)
+      throw new Error(`series lookup returned ${rows.length} ids for ${list.length} series`);
     return ids;
   }
 }
 
-interface Batch {
-  series: SeriesDef[];
-  fingerprints: string[];
-  ts: number[];
-  value: number[];
-}
-
-/** Joins entries into one batch whose points name their series by fingerprint. */
-function merge(entries: DecodedEntry[]): Batch {
-  const seen = new Map<string, SeriesDef>();
-  const batch: Batch = { series: [], fingerprints: [], ts: [], value: [] };
+/** The batch as three typed arrays, series resolved to ids once per entry, not per point. */
+function toRows(entries: DecodedEntry[], ids: Map<string, number>, total: number): Rows {
+  if (entries.length === 1) {
+    const e = entries[0] as DecodedEntry;
+    return { seriesId: seriesIds(e, ids, new Float64Array(total), 0), ts: e.ts, value: e.value };
+  }
+  const rows = {
+    seriesId: new Float64Array(total),
+    ts: new Float64Array(total),
+    value: new Float64Array(total),
+  };
+  let k = 0;
   for (const e of entries) {
-    for (const s of e.series) if (!seen.has(s.fingerprint)) seen.set(s.fingerprint, s);
-    for (let i = 0; i < e.ts.length; i++) {
-      batch.fingerprints.push((e.series[e.seriesIndex[i] as number] as SeriesDef).fingerprint);
-      batch.ts.push(e.ts[i] as number);
-      batch.value.push(e.value[i] as number);
-    }
+    seriesIds(e, ids, rows.seriesId, k);
+    rows.ts.set(e.ts, k);
+    rows.value.set(e.value, k);
+    k += e.ts.length;
   }
-  batch.series = [...seen.values()];
-  return batch;
+  return rows;
 }
 
-/** COPY text rows, a few thousand per chunk. Values are numbers and ISO dates: nothing to escape. */
-function* copyRows(batch: Batch, ids: Map<string, number>): Generator<string> {
-  let chunk = '';
-  for (let i = 0; i < batch.ts.length; i++) {
-    const id = ids.get(batch.fingerprints[i] as string) as number;
-    chunk += `${id}\t${new Date(batch.ts[i] as number).toISOString()}\t${batch.value[i] as number}\n`;
-    if ((i + 1) % ROWS_PER_CHUNK === 0) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
+function seriesIds(
+  e: DecodedEntry,
+  ids: Map<string, number>,
+  into: Float64Array,
+  at: number,
+): Float64Array {
+  const local = e.series.map((s) => ids.get(s.fingerprint) as number);
+  for (let i = 0; i < e.seriesIndex.length; i++)
+    into[at + i] = local[e.seriesIndex[i] as number] as number;
+  return into;
 }
 
-async function copyInto(client: pg.ClientBase, statement: string, rows: Iterable<string>) {
-  const stream = client.query(copyFrom(statement));
-  await pipeline(Readable.from(rows, { objectMode: false }), stream);
+async function copyInto(client: pg.ClientBase, statement: string, rows: Rows): Promise<void> {
+  await pipeline(Readable.from(binaryCopyChunks(rows)), client.query(copyFrom(statement)));
 }
 
 const CONNECTION_CODES = new Set([

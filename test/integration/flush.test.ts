@@ -57,6 +57,42 @@ describe('flush', () => {
     expect(await ctx.redis.xlen(ctx.keys.bufferStream)).toBe(0);
   });
 
+  it('stores extreme values and millisecond timestamps exactly (binary COPY)', async () => {
+    const values = [
+      0,
+      -0,
+      5e-324,
+      -5e-324,
+      1.7976931348623157e308,
+      -1e-300,
+      Math.PI,
+      0.1 + 0.2,
+      123456789.123456,
+    ];
+    const t0 =
+      Date.UTC(2026, 0, 1) > Date.now() - 80 * 86_400_000
+        ? Date.UTC(2026, 0, 1)
+        : Date.now() - 80 * 86_400_000;
+    const batch: Point[] = values.map((value, i) => ({
+      metricName: 'extreme',
+      value,
+      ts: t0 + i * 1_001,
+      tags: {},
+      sourceAgentId: null,
+      instanceId: null,
+    }));
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(batch);
+    await flush(deps('c1'), { reason: 'manual' });
+    const rows = await ctx.db.many<{ ms: number; value: number }>(
+      `SELECT (extract(epoch FROM ts) * 1000)::float8 AS ms, value FROM points ORDER BY ts`,
+    );
+    expect(rows.map((r) => r.ms)).toEqual(batch.map((p) => p.ts));
+    // Every bit pattern survives, -0 included.
+    expect(rows.map((r) => r.value)).toEqual(values);
+  });
+
   it('stores repeated (series, timestamp) pairs inside one request once', async () => {
     const one = points(1)[0]!;
     const buffer = ctx.buffer();
@@ -75,7 +111,7 @@ describe('flush', () => {
     // Consumer "dead" reads and commits, then dies before acknowledging.
     const entries = await buffer.read('dead', 100, 60_000);
     expect(entries.map((e) => e.count)).toEqual([1_000, 1_000, 1_000]);
-    await new PointStore(ctx.db).write(entries.map((e) => decodeEntry(e.data)));
+    await new PointStore(ctx.db).write(entries.map((e) => decodeEntry(e)));
     expect(await countPoints(ctx.db)).toBe(3_000);
     // A live consumer does not take entries that are not idle long enough...
     const early = await flush(deps('live', undefined, 60_000), { reason: 'manual' });
@@ -97,15 +133,29 @@ describe('flush', () => {
     const buffer = ctx.buffer();
     await buffer.ensureGroup();
     await buffer.append(points(10));
-    await ctx.redis.xadd(ctx.keys.bufferStream, '*', 'n', '4', 'd', '{"s": not json');
-    await ctx.redis.incrby(ctx.keys.bufferDepth, 4);
+    // Two poisoned entries: series that are not JSON, and points that are not whole.
+    await ctx.redis.xadd(
+      ctx.keys.bufferStream,
+      '*',
+      'n',
+      '4',
+      's',
+      '[[not json',
+      'p',
+      Buffer.alloc(96),
+    );
+    await ctx.redis.xadd(ctx.keys.bufferStream, '*', 'n', '3', 's', '[]', 'p', Buffer.alloc(10));
+    await ctx.redis.incrby(ctx.keys.bufferDepth, 7);
     const r = await flush(deps('c1'), { reason: 'manual' });
-    expect(r).toMatchObject({ points: 10, inserted: 10, deadLettered: 4 });
+    expect(r).toMatchObject({ points: 10, inserted: 10, deadLettered: 7 });
     expect(await buffer.depth()).toBe(0);
     const dead = await ctx.redis.xrange(ctx.keys.bufferDead, '-', '+');
-    expect(dead).toHaveLength(1);
+    expect(dead).toHaveLength(2);
     expect(dead[0]?.[1]).toEqual(
-      expect.arrayContaining(['d', '{"s": not json', 'reason', 'entry is not valid JSON']),
+      expect.arrayContaining(['s', '[[not json', 'reason', 'entry series are not valid JSON']),
+    );
+    expect(dead[1]?.[1]).toEqual(
+      expect.arrayContaining(['reason', 'entry holds 10 bytes of points, not 3 × 24']),
     );
   });
 

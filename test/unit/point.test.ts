@@ -138,9 +138,9 @@ describe('buffer entry encoding', () => {
     ];
     const d = decodeEntry(encodeEntry(points));
     expect(d.series).toHaveLength(2);
-    expect(d.value).toEqual([0.1, 1e300, -5e-324]);
-    expect(d.ts).toEqual([now, now + 1, now + 2]);
-    expect(d.seriesIndex).toEqual([0, 0, 1]);
+    expect([...d.seriesIndex]).toEqual([0, 0, 1]);
+    expect([...d.ts]).toEqual([now, now + 1, now + 2]);
+    expect([...d.value]).toEqual([0.1, 1e300, -5e-324]);
     expect(d.series[0]?.fingerprint).toBe(seriesDef(points[0]!).fingerprint);
   });
 

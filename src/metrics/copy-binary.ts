@@ -1,0 +1,57 @@
+// PostgreSQL's binary COPY format for (bigint, timestamptz, double precision) rows.
+// Binary skips the server's text parsing and our date formatting: both ends do less work.
+// Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
+const PG_EPOCH_MS = 946_684_800_000;
+const ROW_BYTES = 2 + 3 * (4 + 8);
+const TWO_32 = 4_294_967_296;
+
+/** Rows as parallel arrays: series id, epoch milliseconds, value. */
+export interface Rows {
+  seriesId: ArrayLike<number>;
+  ts: ArrayLike<number>;
+  value: ArrayLike<number>;
+}
+
+/** Writes a 64-bit integer that fits a double exactly (|n| < 2^53) without BigInt. */
+function writeInt64(view: DataView, offset: number, n: number): void {
+  const high = Math.floor(n / TWO_32);
+  view.setInt32(offset, high);
+  view.setUint32(offset + 4, n - high * TWO_32);
+}
+
+/** The COPY stream as chunks of `rowsPerChunk` rows: header in the first, trailer in the last. */
+export function* binaryCopyChunks(rows: Rows, rowsPerChunk = 2_000): Generator<Buffer> {
+  const total = rows.ts.length;
+  for (let start = 0; start < total || start === 0; start += rowsPerChunk) {
+    const end = Math.min(total, start + rowsPerChunk);
+    const first = start === 0;
+    const last = end === total;
+    const size = (first ? SIGNATURE.length + 8 : 0) + (end - start) * ROW_BYTES + (last ? 2 : 0);
+    const buf = Buffer.allocUnsafe(size);
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let o = 0;
+    if (first) {
+      SIGNATURE.copy(buf, 0);
+      o = SIGNATURE.length;
+      view.setInt32(o, 0); // flags
+      view.setInt32(o + 4, 0); // header extension length
+      o += 8;
+    }
+    for (let i = start; i < end; i++) {
+      view.setInt16(o, 3);
+      view.setInt32(o + 2, 8);
+      writeInt64(view, o + 6, rows.seriesId[i] as number);
+      view.setInt32(o + 14, 8);
+      writeInt64(view, o + 18, ((rows.ts[i] as number) - PG_EPOCH_MS) * 1_000);
+      view.setInt32(o + 26, 8);
+      view.setFloat64(o + 30, rows.value[i] as number);
+      o += ROW_BYTES;
+    }
+    if (last) view.setInt16(o, -1);
+    yield buf;
+    if (last) return;
+  }
+}
