@@ -43,24 +43,42 @@ export interface EncodedEntry {
 }
 
 // Most points repeat a series seen moments ago; hashing each one again would be the costliest
-// part of ingest. This maps a cheap key (tags in the order sent) to the definition, bounded.
+// part of ingest. A trie over (name, agent, instance, tag, value, tag, value, ...) in the order
+// sent finds the definition with a few map lookups and no string building. Bounded.
 const SERIES_CACHE_MAX = 100_000;
-const seriesCache = new Map<string, SeriesDef>();
+// Stands for a missing id; cannot collide with a real one (ids are at least 1 character).
+const NONE = '';
+
+interface TrieNode {
+  next: Map<string, TrieNode>;
+  def?: SeriesDef;
+}
+
+let trie: TrieNode = { next: new Map() };
+let cached = 0;
+
+function step(node: TrieNode, part: string): TrieNode {
+  let child = node.next.get(part);
+  if (child === undefined) {
+    child = { next: new Map() };
+    node.next.set(part, child);
+  }
+  return child;
+}
 
 function cachedSeriesDef(p: Point): SeriesDef {
-  // Length-prefixed parts: unambiguous whatever characters the values hold.
-  let key = `${p.metricName}|${p.sourceAgentId === null ? '-' : `${p.sourceAgentId.length}:${p.sourceAgentId}`}|${p.instanceId === null ? '-' : `${p.instanceId.length}:${p.instanceId}`}`;
-  for (const k in p.tags) {
-    const v = p.tags[k] as string;
-    key += `|${k}=${v.length}:${v}`;
+  let node = step(step(step(trie, p.metricName), p.sourceAgentId ?? NONE), p.instanceId ?? NONE);
+  for (const k in p.tags) node = step(step(node, k), p.tags[k] as string);
+  if (node.def === undefined) {
+    if (cached >= SERIES_CACHE_MAX) {
+      trie = { next: new Map() };
+      cached = 0;
+      return seriesDef(p);
+    }
+    node.def = seriesDef(p);
+    cached += 1;
   }
-  let def = seriesCache.get(key);
-  if (def === undefined) {
-    if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.clear();
-    def = seriesDef(p);
-    seriesCache.set(key, def);
-  }
-  return def;
+  return node.def;
 }
 
 export function encodeEntry(points: Point[]): EncodedEntry {
