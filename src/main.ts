@@ -10,7 +10,7 @@ import { ensurePostgres, ensureRedis, type Service } from './infra/embedded.js';
 import { keysFor } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './infra/migrate.js';
-import { createRedis } from './infra/redis.js';
+import { closeRedis, createRedis } from './infra/redis.js';
 import { createShutdown, onSignals, type Step } from './infra/shutdown.js';
 import { PointBuffer } from './metrics/buffer.js';
 import { ensurePartitions } from './metrics/partitions.js';
@@ -47,9 +47,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     await ensurePartitions(db);
 
     const redis = createRedis(redisService.url, `pulse-${config.role}`, 'command');
-    onStop('redis', async () => void (await redis.quit()));
+    onStop('redis', () => closeRedis(redis));
     const bullRedis = createRedis(redisService.url, `pulse-${config.role}-bullmq`, 'bullmq');
-    onStop('redis (bullmq)', async () => void (await bullRedis.quit()));
+    onStop('redis (bullmq)', () => closeRedis(bullRedis));
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 

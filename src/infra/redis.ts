@@ -33,3 +33,13 @@ export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<bool
     probe.disconnect();
   }
 }
+
+/** Closes a connection politely (QUIT), or drops it if that fails; a closed one is left alone. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}

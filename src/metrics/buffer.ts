@@ -198,6 +198,14 @@ if removed > 0 then redis.call('DECRBY', KEYS[2], removed) end
 return removed
 `;
 
+// Deleting a consumer drops its pending entries from the group for good, so the "holds
+// nothing" check and the delete happen atomically: a consumer that read meanwhile is kept.
+const DELETE_IDLE_CONSUMER = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 type StreamReply = [Buffer, Buffer[] | null][];
 
 const EMPTY = Buffer.alloc(0);
@@ -294,6 +302,35 @@ export class PointBuffer {
     return (await this.redis.eval(
       ACK, 2, this.keys.bufferStream, this.keys.bufferDepth, ...args,
     )) as number; // prettier-ignore
+  }
+
+  /**
+   * Deletes consumers that hold no entries and have been idle for `idleMs`: every restarted
+   * process leaves its old consumer names behind. Harmless for a live one: reading re-creates it.
+   */
+  async pruneConsumers(idleMs: number): Promise<string[]> {
+    const { bufferStream: stream } = this.keys;
+    const rows = (await this.redis.xinfo('CONSUMERS', stream, BUFFER_GROUP)) as (
+      string | number
+    )[][];
+    const removed: string[] = [];
+    for (const row of rows) {
+      const info = new Map<string, string | number>();
+      for (let i = 0; i < row.length; i += 2)
+        info.set(String(row[i]), row[i + 1] as string | number);
+      const name = String(info.get('name'));
+      if (Number(info.get('pending')) === 0 && Number(info.get('idle')) >= idleMs) {
+        const gone = (await this.redis.eval(
+          DELETE_IDLE_CONSUMER,
+          1,
+          stream,
+          BUFFER_GROUP,
+          name,
+        )) as number;
+        if (gone === 1) removed.push(name);
+      }
+    }
+    return removed;
   }
 
   /** Moves an entry that cannot be decoded aside (kept, with the reason), then acknowledges it. */

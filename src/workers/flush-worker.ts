@@ -20,6 +20,8 @@ export interface FlushWorkerDeps {
   claimIdleMs: number;
 }
 
+const CONSUMER_IDLE_PRUNE_MS = 3_600_000;
+
 export interface FlushWorker {
   worker: Worker<FlushPayload, FlushResult, 'flush'>;
   /** Stops taking jobs; active flushes finish their current batch first. Safe to call twice. */
@@ -61,6 +63,14 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
       autorun: true,
     },
   );
+  // Consumers of processes that stopped pile up in the group; clear the idle, empty ones.
+  deps.buffer
+    .pruneConsumers(CONSUMER_IDLE_PRUNE_MS)
+    .then(
+      (removed) =>
+        removed.length > 0 && deps.log.info({ removed }, 'removed idle buffer consumers'),
+    )
+    .catch((err: unknown) => deps.log.warn({ err }, 'could not prune idle buffer consumers'));
   worker.on('failed', (job, err) => {
     deps.log.warn(
       { job: job?.id, attempt: job?.attemptsMade, err: err.message },

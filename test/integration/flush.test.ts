@@ -129,6 +129,23 @@ describe('flush', () => {
     expect(pending[0]).toBe(0);
   });
 
+  it('prunes idle consumers that hold nothing, and keeps those that hold entries', async () => {
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(points(1_500));
+    await buffer.read('holder', 1, 60_000); // holds one entry, unacknowledged
+    await buffer.read('empty', 1, 60_000);
+    await buffer.ack(await buffer.read('empty', 1, 60_000));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await buffer.pruneConsumers(10)).toEqual(['empty']);
+    const left = (await ctx.redis.xinfo(
+      'CONSUMERS',
+      ctx.keys.bufferStream,
+      'flush',
+    )) as unknown[][];
+    expect(left.map((row) => row[1])).toEqual(['holder']);
+  });
+
   it('moves an entry that cannot be decoded to the dead-letter stream and stores the rest', async () => {
     const buffer = ctx.buffer();
     await buffer.ensureGroup();
