@@ -1,10 +1,14 @@
-// Ingest benchmark: `npm run bench:ingest -- [--points N] [--database-url URL] [--redis-url URL]`.
+// Ingest benchmark: `npm run bench:ingest -- [--points N] [--layout all|split|both] [...]`.
 //
 // In one run, on one throw-away database (pulse_bench_<random>) and random Redis prefixes:
-//   1. baseline  raw COPY of the rows into `points` (same table, same indexes), one stream;
+//   1. baseline  raw binary COPY of the rows into `points` (same table, same indexes), twice:
+//                as one stream, and split in two halves over 2 parallel streams on 2 connections
+//                (the flush stage runs FLUSH_CONCURRENCY = 2 transactions); the faster one counts;
 //   2. flush     the real flush handler draining a pre-filled Redis buffer (worker concurrency);
-//   3. e2e       the real system (src/main.ts as a child process) fed over HTTP until stored.
-// Stages 2 and 3 are reported as ratios to stage 1, so the figures compare across machines.
+//   3. e2e       the real system (src/main.ts as child processes) fed over HTTP until stored, per
+//                process layout: one `all` process, and/or one `api` plus one `worker` process.
+// Stages 2 and 3 are reported as ratios to the faster baseline, so the figures compare across
+// machines.
 // Results: a table on stdout, bench/results/ingest.json, and the Ingest section of
 // bench/RESULTS.md. Progress goes to stderr. The database and Redis keys are removed at the end,
 // also on failure or Ctrl-C.
@@ -24,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { envSchema, loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
@@ -40,7 +45,9 @@ import {
 import { ensurePartitions } from '../src/metrics/partitions.js';
 import { sql } from '../src/metrics/queries.js';
 import { PointStore, type WriteResult } from '../src/metrics/store.js';
+import { QUEUE } from '../src/workers/queues.js';
 import {
+  CPU_GROUPS,
   copyChunks,
   cpuCores,
   cpuSnapshot,
@@ -75,8 +82,13 @@ const NOISE_CORES = 0.15;
 // ---------------------------------------------------------------------------------------------
 // Options
 
+type Layout = 'all' | 'split';
+const LAYOUTS: Layout[] = ['all', 'split'];
+const LAYOUT_LABEL: Record<Layout, string> = { all: 'all-in-one', split: 'api + worker' };
+
 interface Options {
   points: number;
+  layouts: Layout[];
   databaseUrl: string;
   redisUrl: string;
   seed: number;
@@ -86,6 +98,8 @@ interface Options {
 
 const USAGE = `usage: node --import tsx scripts/bench-ingest.ts [options]
   --points N            points to ingest in each stage (default 1000000)
+  --layout L            process layout(s) for end to end: all (one \`all\` process), split (one
+                        \`api\` plus one \`worker\` process) or both (default both)
   --database-url URL    PostgreSQL server to create the bench database on
                         (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --redis-url URL       Redis to buffer in (default $REDIS_URL or redis://127.0.0.1:6379)
@@ -99,6 +113,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       points: { type: 'string' },
+      layout: { type: 'string' },
       'database-url': { type: 'string' },
       'redis-url': { type: 'string' },
       seed: { type: 'string' },
@@ -121,8 +136,12 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
+  const layout = (values.layout ?? 'both').trim();
+  if (layout !== 'both' && !LAYOUTS.includes(layout as Layout))
+    throw new UsageError('--layout: expected all, split or both');
   return {
     points: whole(values.points, 1_000_000, 'points', 1_000),
+    layouts: layout === 'both' ? LAYOUTS : [layout as Layout],
     databaseUrl:
       nonEmpty(values['database-url']) ??
       nonEmpty(process.env.DATABASE_URL) ??
@@ -227,7 +246,8 @@ interface Resources {
   db?: Db;
   redis?: Redis;
   prefixes: string[];
-  child?: ChildProcess;
+  /** pulse processes started and not yet stopped. */
+  children: ChildProcess[];
 }
 
 async function stopChild(
@@ -268,13 +288,15 @@ function cleanup(res: Resources): Promise<void> {
         progress(`cleanup: ${name} failed: ${(err as Error).message}`);
       }
     };
-    const { child } = res;
-    if (child?.pid !== undefined) {
-      await step('stop child', async () => {
-        const r = await stopChild(child, 15_000);
-        if (r.timedOut) progress(`cleanup: child ${child.pid} ignored SIGTERM; killed`);
-      });
-    }
+    await Promise.all(
+      res.children.map((child) =>
+        step(`stop child ${child.pid}`, async () => {
+          const r = await stopChild(child, 15_000);
+          if (r.timedOut) progress(`cleanup: child ${child.pid} ignored SIGTERM; killed`);
+        }),
+      ),
+    );
+    res.children = [];
     if (res.redis) {
       const redis = res.redis;
       for (const prefix of res.prefixes) {
@@ -317,16 +339,63 @@ function cleanup(res: Resources): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stage 1: raw COPY baseline
+// Stage 1: raw COPY baselines
 
 type Cores = Record<CpuGroup, number>;
 
-interface CopyFigures {
+type BaselineKind = 'single' | 'parallel';
+const BASELINE_LABEL: Record<BaselineKind, string> = {
+  single: 'Raw COPY, 1 stream',
+  parallel: 'Raw COPY, 2 parallel streams',
+};
+const BASELINE_TEXT: Record<BaselineKind, string> = {
+  single: 'one COPY stream',
+  parallel: '2 parallel COPY streams',
+};
+
+interface CopyRun {
+  streams: number;
   ms: number;
   cpu: Cores;
   rowsPerSec: number;
-  textBuildMs: number;
+}
+
+interface BaselineFigures {
+  single: CopyRun;
+  parallel: CopyRun;
+  /** The faster of the two: every ratio is taken against it. */
+  used: BaselineKind;
+  rowsPerSec: number;
+  buildMs: number;
   bytes: number;
+}
+
+const COPY_POINTS_SQL = 'COPY points (series_id, ts, value) FROM STDIN (FORMAT binary)';
+
+/** One timed COPY run: each stream on its own connection, all at once; then checked and emptied. */
+async function copyRun(
+  name: string,
+  db: Db,
+  clients: pg.Client[],
+  streams: Buffer[][],
+  n: number,
+  roles: CpuRoles,
+): Promise<CopyRun> {
+  await db.none('CHECKPOINT');
+  const cpu0 = cpuSnapshot(roles);
+  const started = performance.now();
+  await Promise.all(
+    streams.map((chunks, i) =>
+      pipeline(Readable.from(chunks), (clients[i] as pg.Client).query(copyFrom(COPY_POINTS_SQL))),
+    ),
+  );
+  const ms = performance.now() - started;
+  const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
+  const stored = await countPoints(db);
+  if (stored !== n) throw new Error(`baseline (${name}) stored ${stored} rows, expected ${n}`);
+  await db.none('TRUNCATE points');
+  progress(`baseline: ${name}: ${int(n)} rows in ${fixed(ms / 1_000, 2)} s`);
+  return { streams: streams.length, ms, cpu, rowsPerSec: (n * 1_000) / ms };
 }
 
 async function stageCopy(
@@ -335,35 +404,37 @@ async function stageCopy(
   data: Dataset,
   ids: number[],
   roles: CpuRoles,
-): Promise<CopyFigures> {
-  progress('baseline: building COPY text (untimed)');
+): Promise<BaselineFigures> {
+  progress('baseline: building binary COPY data (untimed)');
   const built = performance.now();
-  const chunks = copyChunks(data, ids, COPY_ROWS_PER_CHUNK);
-  const textBuildMs = performance.now() - built;
-  const bytes = chunks.reduce((sum, c) => sum + c.length, 0);
-  progress(
-    `baseline: ${int(bytes / 1_048_576)} MB of COPY text in ${chunks.length} chunks; copying`,
+  const whole = copyChunks(data, ids, COPY_ROWS_PER_CHUNK);
+  const mid = Math.floor(data.n / 2);
+  const halves = [
+    copyChunks(data, ids, COPY_ROWS_PER_CHUNK, 0, mid),
+    copyChunks(data, ids, COPY_ROWS_PER_CHUNK, mid, data.n),
+  ];
+  const buildMs = performance.now() - built;
+  const bytes = whole.reduce((sum, c) => sum + c.length, 0);
+  progress(`baseline: ${int(bytes / 1_048_576)} MB of binary COPY data; copying`);
+  const clients = [0, 1].map(
+    (i) => new pg.Client({ connectionString: dbUrl, application_name: `pulse-bench-copy-${i}` }),
   );
-  const client = new pg.Client({ connectionString: dbUrl, application_name: 'pulse-bench-copy' });
-  await client.connect();
   try {
-    await client.query('CHECKPOINT');
-    const cpu0 = cpuSnapshot(roles);
-    const started = performance.now();
-    await pipeline(
-      Readable.from(chunks),
-      client.query(copyFrom('COPY points (series_id, ts, value) FROM STDIN')),
-    );
-    const ms = performance.now() - started;
-    const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
-    const stored = await countPoints(db);
-    if (stored !== data.n)
-      throw new Error(`baseline COPY stored ${stored} rows, expected ${data.n}`);
-    await client.query('TRUNCATE points');
-    progress(`baseline: ${int(data.n)} rows in ${fixed(ms / 1_000, 2)} s`);
-    return { ms, cpu, rowsPerSec: (data.n * 1_000) / ms, textBuildMs, bytes };
+    await Promise.all(clients.map((c) => c.connect()));
+    const single = await copyRun('1 stream', db, clients, [whole], data.n, roles);
+    const parallel = await copyRun('2 parallel streams', db, clients, halves, data.n, roles);
+    const used: BaselineKind = parallel.rowsPerSec > single.rowsPerSec ? 'parallel' : 'single';
+    progress(`baseline: ratios use ${BASELINE_TEXT[used]} (the faster)`);
+    return {
+      single,
+      parallel,
+      used,
+      rowsPerSec: (used === 'parallel' ? parallel : single).rowsPerSec,
+      buildMs,
+      bytes,
+    };
   } finally {
-    await client.end();
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
 }
 
@@ -430,7 +501,7 @@ async function stageFlush(
   redis: Redis,
   prefix: string,
   data: Dataset,
-  copy: CopyFigures,
+  baseline: BaselineFigures,
   roles: CpuRoles,
   warmup: boolean,
 ): Promise<FlushFigures> {
@@ -543,7 +614,7 @@ async function stageFlush(
     ms,
     cpu,
     pointsPerSec,
-    ratio: pointsPerSec / copy.rowsPerSec,
+    ratio: pointsPerSec / baseline.rowsPerSec,
     fillMs,
     warmupPoints,
     concurrency: defaults.concurrency,
@@ -557,9 +628,24 @@ async function stageFlush(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stage 3: end to end over HTTP against the real system
+// Stage 3: end to end over HTTP against the real system, per process layout
+
+type Role = 'all' | 'api' | 'worker';
+
+interface ProcessFigures {
+  role: Role;
+  /** True for the process that runs the flush worker: the RSS goal applies to it. */
+  flushWorker: boolean;
+  peakRssMb: number | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  /** Ignored SIGTERM and was killed. */
+  killed: boolean;
+  warnLines: number;
+}
 
 interface E2eFigures {
+  layout: Layout;
   ms: number;
   cpu: Cores;
   pointsPerSec: number;
@@ -572,10 +658,12 @@ interface E2eFigures {
   latencyP50Ms: number;
   latencyP99Ms: number;
   maxBufferDepth: number;
-  peakRssMb: number | null;
-  exitCode: number | null;
-  exitSignal: string | null;
-  warnLines: number;
+  processes: ProcessFigures[];
+}
+
+/** The process that runs the flush worker in a layout's figures. */
+function workerProcess(e2e: E2eFigures): ProcessFigures | undefined {
+  return e2e.processes.find((p) => p.flushWorker);
 }
 
 /** The child's output, kept short: the last lines, and how many were warnings or worse. */
@@ -598,15 +686,65 @@ class OutputTail {
   }
 }
 
-async function waitReady(base: string, child: ChildProcess, output: OutputTail): Promise<void> {
+interface PulseProcess {
+  role: Role;
+  child: ChildProcess;
+  pid: number;
+  output: OutputTail;
+}
+
+function exited(p: PulseProcess): boolean {
+  return p.child.exitCode !== null || p.child.signalCode !== null;
+}
+
+function checkRunning(p: PulseProcess, when: string): void {
+  if (exited(p)) {
+    throw new Error(
+      `the ${p.role} process exited (${p.child.exitCode ?? p.child.signalCode}) ${when}:\n${p.output.show(30)}`,
+    );
+  }
+}
+
+/** Starts `node --import tsx src/main.ts <role>`; cleanup stops it if the run does not. */
+function startPulse(res: Resources, role: Role, env: NodeJS.ProcessEnv): PulseProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  res.children.push(child);
+  const output = new OutputTail();
+  child.stdout?.on('data', (c: Buffer) => output.push(c));
+  child.stderr?.on('data', (c: Buffer) => output.push(c));
+  if (child.pid === undefined) throw new Error(`could not start the ${role} process`);
+  return { role, child, pid: child.pid, output };
+}
+
+/** Stops one pulse process with SIGTERM (SIGKILL after 20 s) and says how it went. */
+async function stopPulse(
+  res: Resources,
+  p: PulseProcess,
+  label: string,
+): Promise<{ code: number | null; signal: string | null; timedOut: boolean }> {
+  const stopped = await stopChild(p.child, 20_000);
+  res.children = res.children.filter((c) => c !== p.child);
+  if (stopped.code !== 0) {
+    progress(
+      `e2e ${label}: the ${p.role} process exited with ${stopped.code ?? stopped.signal}${stopped.timedOut ? ' (killed after 20 s)' : ''}; last output:\n${p.output.show(30)}`,
+    );
+  } else if (p.output.warnLines > 0) {
+    progress(
+      `e2e ${label}: the ${p.role} process logged ${p.output.warnLines} warning/error line(s); last output:\n${p.output.show(10)}`,
+    );
+  }
+  return stopped;
+}
+
+async function waitReady(base: string, p: PulseProcess): Promise<void> {
   const deadline = Date.now() + 90_000;
   let last = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `the system exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output.show(30)}`,
-      );
-    }
+    checkRunning(p, 'before it was ready');
     try {
       const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) });
       last = `${r.status} ${await r.text()}`;
@@ -616,25 +754,35 @@ async function waitReady(base: string, child: ChildProcess, output: OutputTail):
     }
     await sleep(200);
   }
-  throw new Error(`GET /readyz did not answer 200 within 90 s (last: ${last})\n${output.show(30)}`);
+  throw new Error(
+    `GET /readyz did not answer 200 within 90 s (last: ${last})\n${p.output.show(30)}`,
+  );
+}
+
+/** Waits until the process's BullMQ flush worker is connected (it names its Redis connection). */
+async function waitWorker(queue: Queue, p: PulseProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    checkRunning(p, 'before its flush worker was up');
+    if ((await queue.getWorkers()).length > 0) return;
+    await sleep(200);
+  }
+  throw new Error(`no flush worker registered within 90 s\n${p.output.show(30)}`);
 }
 
 async function stageE2e(
   res: Resources,
+  layout: Layout,
   db: Db,
   dbUrl: string,
   redisUrl: string,
   prefix: string,
   data: Dataset,
-  copy: CopyFigures,
+  bodies: Buffer[],
+  baseline: BaselineFigures,
   baseRoles: CpuRoles,
 ): Promise<E2eFigures> {
-  progress(`e2e: serialising ${Math.ceil(data.n / REQUEST_POINTS)} request bodies (untimed)`);
-  const bodies: Buffer[] = [];
-  for (let i = 0; i < data.n; i += REQUEST_POINTS) {
-    bodies.push(Buffer.from(requestBody(data, i, Math.min(data.n, i + REQUEST_POINTS))));
-  }
-
+  const label = LAYOUT_LABEL[layout];
   const port = await freePort();
   // The system runs on its defaults: config variables inherited from this shell are dropped.
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -647,28 +795,46 @@ async function stageE2e(
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
-  progress(`e2e: starting the system (node --import tsx src/main.ts) on port ${port}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  res.child = child;
-  const output = new OutputTail();
-  child.stdout?.on('data', (c: Buffer) => output.push(c));
-  child.stderr?.on('data', (c: Buffer) => output.push(c));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('could not start the system');
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(base, child, output);
-  progress(
-    `e2e: ready (pid ${pid}); posting ${int(data.n)} points, ${int(REQUEST_POINTS)} per request, ${HTTP_CONCURRENCY} at a time`,
-  );
 
+  await db.none('TRUNCATE points');
   const monitor = new Redis(redisUrl, {
     connectionName: 'pulse-bench-monitor',
     maxRetriesPerRequest: 2,
   });
+  monitor.on('error', (err) => progress(`redis (monitor): ${err.message}`));
+  // Only to see the worker register (getWorkers() reads CLIENT LIST); its keys share the prefix.
+  const queue = new Queue(QUEUE.flush, { connection: monitor, prefix });
+  const procs: PulseProcess[] = [];
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    if (layout === 'all') {
+      progress(`e2e ${label}: starting node --import tsx src/main.ts all (port ${port})`);
+      const all = startPulse(res, 'all', env);
+      procs.push(all);
+      await waitReady(base, all);
+      await waitWorker(queue, all);
+    } else {
+      // The worker first, so it is flushing before the first POST, as in a running deployment.
+      progress(`e2e ${label}: starting node --import tsx src/main.ts worker`);
+      const worker = startPulse(res, 'worker', env);
+      procs.push(worker);
+      await waitWorker(queue, worker);
+      progress(`e2e ${label}: starting node --import tsx src/main.ts api (port ${port})`);
+      const api = startPulse(res, 'api', env);
+      procs.push(api);
+      await waitReady(base, api);
+      checkRunning(worker, 'while the api process started');
+    }
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    monitor.disconnect();
+    throw err;
+  }
+  const pids = procs.map((p) => `${p.role} ${p.pid}`).join(', ');
+  progress(
+    `e2e ${label}: ready (${pids}); posting ${int(data.n)} points, ${int(REQUEST_POINTS)} per request, ${HTTP_CONCURRENCY} at a time`,
+  );
+
   const depthKey = keysFor(prefix).bufferDepth;
   let maxDepth = 0;
   let posted = 0;
@@ -678,7 +844,9 @@ async function stageE2e(
     if (depth > maxDepth) maxDepth = depth;
     if (performance.now() - lastReport >= 2_000) {
       lastReport = performance.now();
-      progress(`e2e: ${int(posted)} / ${int(data.n)} points accepted, buffer depth ${int(depth)}`);
+      progress(
+        `e2e ${label}: ${int(posted)} / ${int(data.n)} points accepted, buffer depth ${int(depth)}`,
+      );
     }
   });
 
@@ -687,7 +855,9 @@ async function stageE2e(
   let postMs = 0;
   let ms = 0;
   let drainMs = 0;
-  const roles: CpuRoles = { ...baseRoles, system: pid };
+  const roles: CpuRoles = { ...baseRoles };
+  for (const p of procs) roles[p.role] = p.pid;
+  await db.none('CHECKPOINT');
   const cpu0 = cpuSnapshot(roles);
   let cpu: Cores;
   try {
@@ -723,17 +893,15 @@ async function stageE2e(
     };
     await Promise.all(Array.from({ length: HTTP_CONCURRENCY }, sender));
     postMs = performance.now() - started;
-    progress(`e2e: all points accepted in ${fixed(postMs / 1_000, 2)} s; waiting until stored`);
+    progress(
+      `e2e ${label}: all points accepted in ${fixed(postMs / 1_000, 2)} s; waiting until stored`,
+    );
 
     // Stored means count(*) = N; the buffer depth (dropped only after commit) says when to look.
     const deadline = Date.now() + Math.max(300_000, data.n);
     let lastCount = 0;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(
-          `the system exited (${child.exitCode ?? child.signalCode}) during the run:\n${output.show(30)}`,
-        );
-      }
+      for (const p of procs) checkRunning(p, 'during the run');
       const depth = Number((await monitor.get(depthKey)) ?? 0);
       if (depth === 0 || performance.now() - lastCount > 2_000) {
         const asked = performance.now();
@@ -746,38 +914,51 @@ async function stageE2e(
         }
         if (stored > data.n)
           throw new Error(`points holds ${stored} rows, more than the ${data.n} sent`);
-        progress(`e2e: ${int(stored)} / ${int(data.n)} points stored, buffer depth ${int(depth)}`);
+        progress(
+          `e2e ${label}: ${int(stored)} / ${int(data.n)} points stored, buffer depth ${int(depth)}`,
+        );
       }
-      if (Date.now() > deadline)
-        throw new Error(`points not all stored in time:\n${output.show(30)}`);
+      if (Date.now() > deadline) {
+        const tails = procs.map((p) => `${p.role}:\n${p.output.show(30)}`).join('\n');
+        throw new Error(`points not all stored in time:\n${tails}`);
+      }
       await sleep(50);
     }
     drainMs = ms - postMs;
   } finally {
     await stopSampler();
+    await queue.close().catch(() => undefined);
     monitor.disconnect();
   }
 
-  const hwm = await procStatusKb(pid, 'VmHWM');
-  progress(`e2e: stored in ${fixed(ms / 1_000, 2)} s; stopping the system with SIGTERM`);
-  const stopped = await stopChild(child, 20_000);
-  res.child = undefined;
-  if (stopped.code !== 0) {
-    progress(
-      `e2e: the system exited with ${stopped.code ?? stopped.signal}${stopped.timedOut ? ' (killed after 20 s)' : ''}; last output:\n${output.show(30)}`,
-    );
-  } else if (output.warnLines > 0) {
-    progress(
-      `e2e: the system logged ${output.warnLines} warning/error line(s); last output:\n${output.show(10)}`,
-    );
+  const hwm = await Promise.all(procs.map((p) => procStatusKb(p.pid, 'VmHWM')));
+  progress(`e2e ${label}: stored in ${fixed(ms / 1_000, 2)} s; stopping with SIGTERM`);
+  // The api first (no new points), then the worker, as one would take a deployment down.
+  const processes: ProcessFigures[] = [];
+  for (const [i, p] of [...procs.entries()].sort(
+    ([, a], [, b]) => Number(a.role !== 'api') - Number(b.role !== 'api'),
+  )) {
+    const stopped = await stopPulse(res, p, label);
+    const kb = hwm[i] ?? null;
+    processes.push({
+      role: p.role,
+      flushWorker: p.role !== 'api',
+      peakRssMb: kb === null ? null : kb / 1_024,
+      exitCode: stopped.code,
+      exitSignal: stopped.signal,
+      killed: stopped.timedOut,
+      warnLines: p.output.warnLines,
+    });
   }
+  await db.none('TRUNCATE points');
   latencies.sort((a, b) => a - b);
   const pointsPerSec = (data.n * 1_000) / ms;
   return {
+    layout,
     ms,
     cpu,
     pointsPerSec,
-    ratio: pointsPerSec / copy.rowsPerSec,
+    ratio: pointsPerSec / baseline.rowsPerSec,
     postMs,
     acceptPointsPerSec: (data.n * 1_000) / postMs,
     drainMs,
@@ -786,10 +967,7 @@ async function stageE2e(
     latencyP50Ms: percentile(latencies, 50),
     latencyP99Ms: percentile(latencies, 99),
     maxBufferDepth: maxDepth,
-    peakRssMb: hwm === null ? null : hwm / 1_024,
-    exitCode: stopped.code,
-    exitSignal: stopped.signal,
-    warnLines: output.warnLines,
+    processes,
   };
 }
 
@@ -803,125 +981,208 @@ interface Goal {
   pass: boolean;
 }
 
-function goalsOf(flushF: FlushFigures, e2e: E2eFigures): Goal[] {
-  return [
-    {
-      name: 'flush / COPY',
+interface Goals {
+  flushRatio: Goal;
+  e2e: Partial<Record<Layout, { ratio: Goal; workerRss: Goal; exitZero: Goal }>>;
+}
+
+const mb = (x: number | null) => (x === null ? 'unknown' : `${fixed(x, 0)} MB`);
+const exitText = (p: ProcessFigures) =>
+  p.exitCode === null
+    ? `signal ${p.exitSignal}${p.killed ? ' (killed)' : ''}`
+    : `exit ${p.exitCode}`;
+
+function goalsOf(flushF: FlushFigures, e2es: E2eFigures[]): Goals {
+  const goals: Goals = {
+    flushRatio: {
+      name: 'flush / raw COPY',
       target: `≥ ${fixed(GOALS.flushRatio, 2)}`,
       actual: fixed(flushF.ratio, 2),
       pass: flushF.ratio >= GOALS.flushRatio,
     },
-    {
-      name: 'end to end / COPY',
-      target: `≥ ${fixed(GOALS.e2eRatio, 2)}`,
-      actual: fixed(e2e.ratio, 2),
-      pass: e2e.ratio >= GOALS.e2eRatio,
-    },
-    {
-      name: 'system peak RSS',
-      target: `≤ ${GOALS.rssMb} MB`,
-      actual: e2e.peakRssMb === null ? 'unknown' : `${fixed(e2e.peakRssMb, 0)} MB`,
-      pass: e2e.peakRssMb !== null && e2e.peakRssMb <= GOALS.rssMb,
-    },
-    {
-      name: 'system exits 0 on SIGTERM',
-      target: 'exit 0',
-      actual: e2e.exitCode === null ? `signal ${e2e.exitSignal}` : `exit ${e2e.exitCode}`,
-      pass: e2e.exitCode === 0,
-    },
+    e2e: {},
+  };
+  for (const e2e of e2es) {
+    const label = LAYOUT_LABEL[e2e.layout];
+    const rss = workerProcess(e2e)?.peakRssMb ?? null;
+    goals.e2e[e2e.layout] = {
+      ratio: {
+        name: `end to end (${label}) / raw COPY`,
+        target: `≥ ${fixed(GOALS.e2eRatio, 2)}`,
+        actual: fixed(e2e.ratio, 2),
+        pass: e2e.ratio >= GOALS.e2eRatio,
+      },
+      workerRss: {
+        name: `worker process peak RSS (${label})`,
+        target: `≤ ${GOALS.rssMb} MB`,
+        actual: mb(rss),
+        pass: rss !== null && rss <= GOALS.rssMb,
+      },
+      exitZero: {
+        name: `exit on SIGTERM (${label})`,
+        target: 'exit 0',
+        actual: e2e.processes
+          .map((p) => (e2e.processes.length > 1 ? `${p.role} ${exitText(p)}` : exitText(p)))
+          .join(', '),
+        pass: e2e.processes.every((p) => p.exitCode === 0),
+      },
+    };
+  }
+  return goals;
+}
+
+function allGoals(goals: Goals): Goal[] {
+  return [
+    goals.flushRatio,
+    ...Object.values(goals.e2e).flatMap((g) => [g.ratio, g.workerRss, g.exitZero]),
   ];
 }
 
 function tables(
   n: number,
-  copy: CopyFigures,
+  baseline: BaselineFigures,
   flushF: FlushFigures,
-  e2e: E2eFigures,
-  goals: Goal[],
+  e2es: E2eFigures[],
+  goals: Goals,
 ) {
-  const verdict = (g: Goal | undefined) => (g ? (g.pass ? 'pass' : 'FAIL') : '—');
+  const verdict = (g: Goal) => (g.pass ? 'pass' : 'FAIL');
+  const e2eLabel = (e2e: E2eFigures) => `End to end (HTTP, ${LAYOUT_LABEL[e2e.layout]})`;
+  const copyRow = (kind: BaselineKind) => {
+    const run = baseline[kind];
+    return [
+      BASELINE_LABEL[kind],
+      int(n),
+      fixed(run.ms / 1_000, 2),
+      int(run.rowsPerSec),
+      fixed(run.rowsPerSec / baseline.rowsPerSec, 2),
+      '—',
+      kind === baseline.used ? 'baseline' : '—',
+    ];
+  };
   const stage = {
     header: ['Stage', 'Points', 'Time (s)', 'Points/s', 'vs COPY', 'Goal', 'Result'],
     right: [1, 2, 3, 4],
     rows: [
+      copyRow('single'),
+      copyRow('parallel'),
       [
-        'Raw COPY (baseline)',
-        int(n),
-        fixed(copy.ms / 1_000, 2),
-        int(copy.rowsPerSec),
-        '1.00',
-        '—',
-        '—',
-      ],
-      [
-        'Flush (Redis → PG)',
+        `Flush (Redis → PG, ${flushF.concurrency} concurrent)`,
         int(n),
         fixed(flushF.ms / 1_000, 2),
         int(flushF.pointsPerSec),
         fixed(flushF.ratio, 2),
-        goals[0]?.target ?? '',
-        verdict(goals[0]),
+        goals.flushRatio.target,
+        verdict(goals.flushRatio),
       ],
-      [
-        'End to end (HTTP)',
-        int(n),
-        fixed(e2e.ms / 1_000, 2),
-        int(e2e.pointsPerSec),
-        fixed(e2e.ratio, 2),
-        goals[1]?.target ?? '',
-        verdict(goals[1]),
-      ],
+      ...e2es.map((e2e) => {
+        const g = goals.e2e[e2e.layout]?.ratio as Goal;
+        return [
+          e2eLabel(e2e),
+          int(n),
+          fixed(e2e.ms / 1_000, 2),
+          int(e2e.pointsPerSec),
+          fixed(e2e.ratio, 2),
+          g.target,
+          verdict(g),
+        ];
+      }),
     ],
   };
+
   const pct = (x: number) => `${int((100 * x) / flushF.loopMs)}%`;
   const rest = flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs;
-  const detail = {
-    header: ['Measure', 'Value', 'Goal', 'Result'],
-    right: [],
+  const detailRows: string[][] = [];
+  for (const e2e of e2es) {
+    const g = goals.e2e[e2e.layout];
+    if (!g) continue;
+    detailRows.push([
+      `Worker process peak RSS (VmHWM), ${LAYOUT_LABEL[e2e.layout]}`,
+      g.workerRss.actual,
+      g.workerRss.target,
+      verdict(g.workerRss),
+    ]);
+    for (const p of e2e.processes.filter((x) => x.role === 'api')) {
+      detailRows.push([
+        `API process peak RSS (VmHWM), ${LAYOUT_LABEL[e2e.layout]}`,
+        mb(p.peakRssMb),
+        '—',
+        'info',
+      ]);
+    }
+  }
+  for (const e2e of e2es) {
+    const g = goals.e2e[e2e.layout];
+    if (g)
+      detailRows.push([
+        `Exit on SIGTERM, ${LAYOUT_LABEL[e2e.layout]}`,
+        g.exitZero.actual,
+        g.exitZero.target,
+        verdict(g.exitZero),
+      ]);
+  }
+  detailRows.push([
+    'Flush time in read / write / ack / decode',
+    `${pct(flushF.readMs)} / ${pct(flushF.writeMs)} / ${pct(flushF.ackMs)} / ${pct(rest)}`,
+    '—',
+    '—',
+  ]);
+  const detail = { header: ['Measure', 'Value', 'Goal', 'Result'], right: [], rows: detailRows };
+
+  const perLayout = (f: (e: E2eFigures) => string) => e2es.map(f);
+  const e2eDetail = {
+    header: ['End to end', ...e2es.map((e) => LAYOUT_LABEL[e.layout])],
+    right: e2es.map((_, i) => i + 1),
     rows: [
+      ['HTTP accept rate (points/s)', ...perLayout((e) => int(e.acceptPointsPerSec))],
+      ['Drain after last POST (s)', ...perLayout((e) => fixed(e.drainMs / 1_000, 2))],
+      ['Max buffer depth (points)', ...perLayout((e) => int(e.maxBufferDepth))],
       [
-        'System peak RSS (VmHWM)',
-        goals[2]?.actual ?? '',
-        goals[2]?.target ?? '',
-        verdict(goals[2]),
+        'POST latency p50 / p99 (ms)',
+        ...perLayout((e) => `${int(e.latencyP50Ms)} / ${int(e.latencyP99Ms)}`),
       ],
-      ['System exit on SIGTERM', goals[3]?.actual ?? '', goals[3]?.target ?? '', verdict(goals[3])],
+      ['503 answers, retried', ...perLayout((e) => int(e.retries503))],
       [
-        'Max buffer depth (e2e)',
-        `${int(e2e.maxBufferDepth)} points`,
-        '—',
-        e2e.maxBufferDepth > 0 ? 'buffer grew' : 'stayed empty',
-      ],
-      ['HTTP accept rate (e2e)', `${int(e2e.acceptPointsPerSec)} points/s`, '—', '—'],
-      ['Drain after last POST (e2e)', `${fixed(e2e.drainMs / 1_000, 2)} s`, '—', '—'],
-      [
-        'POST latency p50 / p99',
-        `${int(e2e.latencyP50Ms)} / ${int(e2e.latencyP99Ms)} ms`,
-        '—',
-        '—',
-      ],
-      ['503 answers, retried (e2e)', int(e2e.retries503), '—', '—'],
-      [
-        'Flush time in read / write / ack / decode',
-        `${pct(flushF.readMs)} / ${pct(flushF.writeMs)} / ${pct(flushF.ackMs)} / ${pct(rest)}`,
-        '—',
-        '—',
+        'Warning/error log lines',
+        ...perLayout((e) => int(e.processes.reduce((k, p) => k + p.warnLines, 0))),
       ],
     ],
   };
-  // /proc counts CPU in 10 ms ticks: below a second the averages say nothing.
-  const cores = (c: Cores, ms: number) =>
-    [c.bench, c.system, c.postgres, c.redis, c.other].map((x) => (ms < 1_000 ? '—' : fixed(x, 2)));
+
+  // /proc counts CPU in 10 ms ticks: below a second the averages say nothing. A pulse column
+  // that does not apply to a stage (no such process ran) shows "—".
+  const cores = (c: Cores, ms: number, running: Role[]) =>
+    CPU_GROUPS.map((g) =>
+      ms < 1_000 || ((g === 'all' || g === 'api' || g === 'worker') && !running.includes(g))
+        ? '—'
+        : fixed(c[g], 2),
+    );
   const cpu = {
-    header: ['CPU (cores used)', 'bench', 'system', 'postgres', 'redis', 'other'],
-    right: [1, 2, 3, 4, 5],
+    header: [
+      'CPU (cores used)',
+      'bench',
+      'pulse all',
+      'pulse api',
+      'pulse worker',
+      'postgres',
+      'redis',
+      'other',
+    ],
+    right: [1, 2, 3, 4, 5, 6, 7],
     rows: [
-      ['Raw COPY (baseline)', ...cores(copy.cpu, copy.ms)],
-      ['Flush (Redis → PG)', ...cores(flushF.cpu, flushF.ms)],
-      ['End to end (HTTP)', ...cores(e2e.cpu, e2e.ms)],
+      [BASELINE_LABEL.single, ...cores(baseline.single.cpu, baseline.single.ms, [])],
+      [BASELINE_LABEL.parallel, ...cores(baseline.parallel.cpu, baseline.parallel.ms, [])],
+      [`Flush (Redis → PG, ${flushF.concurrency} concurrent)`, ...cores(flushF.cpu, flushF.ms, [])],
+      ...e2es.map((e) => [
+        e2eLabel(e),
+        ...cores(
+          e.cpu,
+          e.ms,
+          e.processes.map((p) => p.role),
+        ),
+      ]),
     ],
   };
-  return { stage, detail, cpu };
+  return { stage, detail, e2eDetail, cpu };
 }
 
 async function writeResults(report: Record<string, unknown>, markdown: string): Promise<void> {
@@ -955,8 +1216,9 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   const suffix = randomBytes(4).toString('hex');
   const database = `pulse_bench_${suffix}`;
   const flushPrefix = `pulse-bench-${suffix}-flush`;
-  const e2ePrefix = `pulse-bench-${suffix}-e2e`;
-  res.prefixes.push(flushPrefix, e2ePrefix);
+  // A fresh prefix per layout: no buffer, group or queue state carries over between runs.
+  const e2ePrefix = (layout: Layout) => `pulse-bench-${suffix}-e2e-${layout}`;
+  res.prefixes.push(flushPrefix, ...opts.layouts.map(e2ePrefix));
 
   progress(
     `server ${redactUrl(opts.databaseUrl)}, Redis ${redactUrl(opts.redisUrl)}, ${int(opts.points)} points`,
@@ -972,7 +1234,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   await res.admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
   res.database = database;
   const dbUrl = withDatabase(opts.databaseUrl, database);
-  progress(`created database ${database}; Redis prefixes ${flushPrefix}, ${e2ePrefix}`);
+  progress(`created database ${database}; Redis prefixes ${res.prefixes.join(', ')}`);
 
   const db = createDb(dbUrl, 10, 'pulse-bench');
   res.db = db;
@@ -1016,11 +1278,33 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   if (localProcess(backend, 'postgres')) roles.postgres = parentPid(backend) ?? undefined;
   if (localProcess(redisPid, 'redis')) roles.redis = redisPid;
 
-  const copy = await stageCopy(dbUrl, db, data, ids, roles);
-  const flushF = await stageFlush(db, redis, flushPrefix, data, copy, roles, !opts.cold);
-  const e2e = await stageE2e(res, db, dbUrl, opts.redisUrl, e2ePrefix, data, copy, roles);
+  const baseline = await stageCopy(dbUrl, db, data, ids, roles);
+  const flushF = await stageFlush(db, redis, flushPrefix, data, baseline, roles, !opts.cold);
+  progress(`e2e: serialising ${Math.ceil(data.n / REQUEST_POINTS)} request bodies (untimed)`);
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < data.n; i += REQUEST_POINTS) {
+    bodies.push(Buffer.from(requestBody(data, i, Math.min(data.n, i + REQUEST_POINTS))));
+  }
+  const e2es: E2eFigures[] = [];
+  for (const layout of opts.layouts) {
+    e2es.push(
+      await stageE2e(
+        res,
+        layout,
+        db,
+        dbUrl,
+        opts.redisUrl,
+        e2ePrefix(layout),
+        data,
+        bodies,
+        baseline,
+        roles,
+      ),
+    );
+  }
 
-  const goals = goalsOf(flushF, e2e);
+  const goals = goalsOf(flushF, e2es);
+  const goalList = allGoals(goals);
   const cpus = os.cpus();
   const machine = {
     cpu: cpus[0]?.model.trim() ?? 'unknown',
@@ -1032,7 +1316,8 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     redis: redisVersion,
   };
   const date = new Date().toISOString();
-  const t = tables(opts.points, copy, flushF, e2e, goals);
+  const t = tables(opts.points, baseline, flushF, e2es, goals);
+  const usedNote = `Ratios ("vs COPY") use the faster raw COPY: ${BASELINE_TEXT[baseline.used]}, ${int(baseline.rowsPerSec)} rows/s.`;
 
   console.log('');
   console.log(
@@ -1042,13 +1327,61 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}`,
   );
   console.log('');
-  for (const table of [t.stage, t.detail, t.cpu]) {
+  console.log(textTable(t.stage.header, t.stage.rows, t.stage.right));
+  console.log(usedNote);
+  console.log('');
+  for (const table of [t.detail, t.e2eDetail, t.cpu]) {
     console.log(textTable(table.header, table.rows, table.right));
     console.log('');
   }
-  const noisy = [copy, flushF, e2e].some((x) => x.ms >= 1_000 && x.cpu.other > NOISE_CORES);
+  const timed = [baseline.single, baseline.parallel, flushF, ...e2es];
+  const noisy = timed.some((x) => x.ms >= 1_000 && x.cpu.other > NOISE_CORES);
   const noiseNote = `Processes outside the benchmark used more than ${NOISE_CORES} cores during a stage: the machine was not quiet, so the ratios may be off; run again.`;
   if (noisy) console.log(`warning: ${noiseNote}\n`);
+
+  const copyJson = (run: CopyRun) => ({
+    streams: run.streams,
+    cpuCores: run.cpu,
+    seconds: run.ms / 1_000,
+    rowsPerSec: run.rowsPerSec,
+    ratioToBaseline: run.rowsPerSec / baseline.rowsPerSec,
+  });
+  const e2eJson = (e2e: E2eFigures) => ({
+    processes: e2e.processes.map((p) => p.role),
+    cpuCores: e2e.cpu,
+    seconds: e2e.ms / 1_000,
+    pointsPerSec: e2e.pointsPerSec,
+    ratioToBaseline: e2e.ratio,
+    postSeconds: e2e.postMs / 1_000,
+    acceptPointsPerSec: e2e.acceptPointsPerSec,
+    drainSeconds: e2e.drainMs / 1_000,
+    requests: e2e.requests,
+    retries503: e2e.retries503,
+    latencyP50Ms: e2e.latencyP50Ms,
+    latencyP99Ms: e2e.latencyP99Ms,
+    maxBufferDepth: e2e.maxBufferDepth,
+    bufferGrew: e2e.maxBufferDepth > 0,
+    workerPeakRssMb: workerProcess(e2e)?.peakRssMb ?? null,
+    byProcess: Object.fromEntries(
+      e2e.processes.map((p) => [
+        p.role,
+        {
+          runsFlushWorker: p.flushWorker,
+          peakRssMb: p.peakRssMb,
+          cpuCores: e2e.cpu[p.role],
+          exitCode: p.exitCode,
+          exitSignal: p.exitSignal,
+          killedAfterTimeout: p.killed,
+          warnLines: p.warnLines,
+        },
+      ]),
+    ),
+  });
+  const goalJson = (g: Goal, target: number, actual: number | null) => ({
+    target,
+    actual,
+    pass: g.pass,
+  });
 
   const report = {
     benchmark: 'ingest',
@@ -1066,28 +1399,31 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
       requestPoints: REQUEST_POINTS,
       httpConcurrency: HTTP_CONCURRENCY,
       copyRowsPerChunk: COPY_ROWS_PER_CHUNK,
+      layouts: Object.fromEntries(opts.layouts.map((l) => [l, LAYOUT_LABEL[l]])),
       notes: [
-        'baseline: COPY text built before timing; one COPY statement on one connection',
-        'a CHECKPOINT runs before the baseline and the flush stage',
+        'baseline: binary COPY data built before timing; run once as one COPY stream on one connection, then (after TRUNCATE) split in two halves copied by 2 parallel COPY streams on 2 connections; every ratio uses the faster of the two',
+        'a CHECKPOINT runs before each baseline run, the flush stage and each end-to-end run',
         'flush: one untimed warm-up batch first (same handler, store and pool), unless --cold',
-        'e2e: the system runs on its default configuration (config variables from the shell are dropped)',
+        'e2e: the system runs on its default configuration (config variables from the shell are dropped); layout all = one `main.ts all` process, layout split = one `main.ts worker` plus one `main.ts api` process on the same database and Redis prefix; a fresh Redis prefix and an empty points table per layout',
+        'rss: VmHWM of each pulse process; the goal applies to the process running the flush worker',
         'cpu: average cores used during the timed part, by process group; "other" is everything else on the machine',
       ],
     },
     noisy,
     results: {
-      copy: {
-        cpuCores: copy.cpu,
-        seconds: copy.ms / 1_000,
-        rowsPerSec: copy.rowsPerSec,
-        textBuildSeconds: copy.textBuildMs / 1_000,
-        textMb: copy.bytes / 1_048_576,
+      baseline: {
+        used: baseline.used,
+        rowsPerSec: baseline.rowsPerSec,
+        buildSeconds: baseline.buildMs / 1_000,
+        dataMb: baseline.bytes / 1_048_576,
+        single: copyJson(baseline.single),
+        parallel: copyJson(baseline.parallel),
       },
       flush: {
         cpuCores: flushF.cpu,
         seconds: flushF.ms / 1_000,
         pointsPerSec: flushF.pointsPerSec,
-        ratioToCopy: flushF.ratio,
+        ratioToBaseline: flushF.ratio,
         fillSeconds: flushF.fillMs / 1_000,
         warmupPoints: flushF.warmupPoints,
         batches: flushF.batches,
@@ -1098,33 +1434,34 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
         decodeAndRestSeconds:
           (flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs) / 1_000,
       },
-      e2e: {
-        cpuCores: e2e.cpu,
-        seconds: e2e.ms / 1_000,
-        pointsPerSec: e2e.pointsPerSec,
-        ratioToCopy: e2e.ratio,
-        postSeconds: e2e.postMs / 1_000,
-        acceptPointsPerSec: e2e.acceptPointsPerSec,
-        drainSeconds: e2e.drainMs / 1_000,
-        requests: e2e.requests,
-        retries503: e2e.retries503,
-        latencyP50Ms: e2e.latencyP50Ms,
-        latencyP99Ms: e2e.latencyP99Ms,
-        maxBufferDepth: e2e.maxBufferDepth,
-        bufferGrew: e2e.maxBufferDepth > 0,
-        peakRssMb: e2e.peakRssMb,
-        exitCode: e2e.exitCode,
-        exitSignal: e2e.exitSignal,
-        warnLines: e2e.warnLines,
-      },
+      e2e: Object.fromEntries(e2es.map((e) => [e.layout, e2eJson(e)])),
     },
     goals: {
-      flushRatio: { target: GOALS.flushRatio, actual: flushF.ratio, pass: goals[0]?.pass ?? false },
-      e2eRatio: { target: GOALS.e2eRatio, actual: e2e.ratio, pass: goals[1]?.pass ?? false },
-      peakRssMb: { target: GOALS.rssMb, actual: e2e.peakRssMb, pass: goals[2]?.pass ?? false },
-      exitZero: { target: 0, actual: e2e.exitCode, pass: goals[3]?.pass ?? false },
+      baseline: baseline.used,
+      flushRatio: goalJson(goals.flushRatio, GOALS.flushRatio, flushF.ratio),
+      e2e: Object.fromEntries(
+        e2es.map((e) => {
+          const g = goals.e2e[e.layout] as NonNullable<Goals['e2e'][Layout]>;
+          return [
+            e.layout,
+            {
+              ratio: goalJson(g.ratio, GOALS.e2eRatio, e.ratio),
+              workerPeakRssMb: goalJson(
+                g.workerRss,
+                GOALS.rssMb,
+                workerProcess(e)?.peakRssMb ?? null,
+              ),
+              exitZero: {
+                target: 0,
+                actual: Object.fromEntries(e.processes.map((p) => [p.role, p.exitCode])),
+                pass: g.exitZero.pass,
+              },
+            },
+          ];
+        }),
+      ),
     },
-    pass: goals.every((g) => g.pass),
+    pass: goalList.every((g) => g.pass),
   };
 
   const markdown = [
@@ -1132,27 +1469,40 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     '',
     '`npm run bench:ingest` — raw COPY into `points` is the baseline; the flush stage drains a full',
     'Redis buffer with the real flush handler; end to end posts over HTTP to the real system until',
-    'every point is stored.',
+    'every point is stored, once per process layout.',
     '',
     `Run of ${date}: ${int(opts.points)} points over ${data.series.length} series on ${machine.cpu}`,
     `(${machine.cores} cores), Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}.`,
     '',
     markdownTable(t.stage.header, t.stage.rows, t.stage.right),
     '',
+    usedNote,
+    '',
     markdownTable(t.detail.header, t.detail.rows, t.detail.right),
     '',
-    'CPU: average cores used during each timed stage; *system* is the pulse process under test,',
-    '*other* is every process outside the benchmark (noise on a shared machine).',
+    markdownTable(t.e2eDetail.header, t.e2eDetail.rows, t.e2eDetail.right),
+    '',
+    'CPU: average cores used during each timed stage; *pulse all / api / worker* are the pulse',
+    'processes under test, *other* is every process outside the benchmark (noise on a shared machine).',
     '',
     markdownTable(t.cpu.header, t.cpu.rows, t.cpu.right),
     '',
     ...(noisy ? [`> ${noiseNote}`, ''] : []),
+    'What each stage measures: *raw COPY* is PostgreSQL alone taking the prepared binary rows,',
+    `once as one COPY stream and once split in two halves over two parallel streams (the flush stage`,
+    `runs ${flushF.concurrency} transactions at once, so one stream alone would be a soft baseline); every ratio uses`,
+    'the faster of the two. *Flush* is the real flush handler (read, decode, series ids, binary COPY,',
+    'ack) draining a pre-filled Redis buffer with its default concurrency, in the benchmark process.',
+    '*End to end* is the real system as separate processes — one all-in-one process, or one `api`',
+    'plus one `worker` process on the same database and Redis prefix — fed over HTTP from the first',
+    'POST until every point is stored; the RSS goal applies to the process running the flush worker.',
+    '',
   ].join('\n');
   await writeResults(report, markdown);
   console.log(`wrote ${path.relative(ROOT, RESULTS_JSON)} and ${path.relative(ROOT, RESULTS_MD)}`);
-  for (const g of goals.filter((x) => !x.pass))
+  for (const g of goalList.filter((x) => !x.pass))
     console.log(`goal missed: ${g.name}: ${g.actual} (goal ${g.target})`);
-  return goals.every((g) => g.pass);
+  return goalList.every((g) => g.pass);
 }
 
 async function main(): Promise<void> {
@@ -1163,7 +1513,7 @@ async function main(): Promise<void> {
     console.error(`bench-ingest: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const res: Resources = { prefixes: [] };
+  const res: Resources = { prefixes: [], children: [] };
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(130);

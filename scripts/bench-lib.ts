@@ -2,6 +2,7 @@
 // number formatting, the results tables and the RESULTS.md section splice.
 // Nothing here touches PostgreSQL or Redis.
 import { readdirSync, readFileSync } from 'node:fs';
+import { binaryCopyChunks } from '../src/metrics/copy-binary.js';
 import type { Point } from '../src/metrics/point.js';
 import { seriesDef, type SeriesDef, type Tags } from '../src/metrics/series.js';
 
@@ -123,20 +124,21 @@ export function requestBody(data: Dataset, from: number, to: number): string {
   return JSON.stringify({ points });
 }
 
-/** COPY text (series_id, ts, value) in chunks of `rowsPerChunk`, formatted as PointStore does. */
-export function copyChunks(data: Dataset, ids: number[], rowsPerChunk: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  let text = '';
-  for (let i = 0; i < data.n; i++) {
-    const id = ids[data.seriesIndex[i] as number] as number;
-    text += `${id}\t${new Date(data.ts[i] as number).toISOString()}\t${data.value[i] as number}\n`;
-    if ((i + 1) % rowsPerChunk === 0) {
-      chunks.push(Buffer.from(text));
-      text = '';
-    }
-  }
-  if (text) chunks.push(Buffer.from(text));
-  return chunks;
+/**
+ * One binary COPY stream of (series_id, ts, value) for points [from, to), encoded as PointStore
+ * encodes them: header in the first chunk, trailer in the last.
+ */
+export function copyChunks(
+  data: Dataset,
+  ids: number[],
+  rowsPerChunk: number,
+  from = 0,
+  to = data.n,
+): Buffer[] {
+  const seriesId = new Float64Array(to - from);
+  for (let i = from; i < to; i++) seriesId[i - from] = ids[data.seriesIndex[i] as number] as number;
+  const rows = { seriesId, ts: data.ts.subarray(from, to), value: data.value.subarray(from, to) };
+  return [...binaryCopyChunks(rows, rowsPerChunk)];
 }
 
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -198,23 +200,23 @@ export function replaceSection(doc: string, title: string, section: string): str
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ) on every common build. */
 const TICKS_PER_SECOND = 100;
 
-export type CpuGroup = 'bench' | 'system' | 'postgres' | 'redis' | 'other';
+/**
+ * bench: this process; all / api / worker: the pulse process running that role (one all-in-one
+ * process, or an api process and a worker process); postgres, redis: the servers, when local.
+ */
+export const CPU_GROUPS = ['bench', 'all', 'api', 'worker', 'postgres', 'redis', 'other'] as const;
+export type CpuGroup = (typeof CPU_GROUPS)[number];
 export type CpuSnapshot = Map<number, { group: CpuGroup; ticks: number }>;
 
 /** Pids that decide the groups: a process belongs to a group if it is the pid or its child. */
-export interface CpuRoles {
-  bench: number;
-  system?: number;
-  postgres?: number;
-  redis?: number;
-}
+export type CpuRoles = Partial<Record<Exclude<CpuGroup, 'other'>, number>>;
 
-const GROUPS = ['bench', 'system', 'postgres', 'redis'] as const;
+const ROLE_GROUPS = CPU_GROUPS.filter((g): g is Exclude<CpuGroup, 'other'> => g !== 'other');
 
 function groupOf(pid: number, ppid: number, roles: CpuRoles): CpuGroup {
-  // The pid itself first: the system under test is also a child of the bench process.
-  for (const group of GROUPS) if (roles[group] === pid) return group;
-  for (const group of GROUPS) if (roles[group] === ppid) return group;
+  // The pid itself first: the pulse processes under test are also children of the bench process.
+  for (const group of ROLE_GROUPS) if (roles[group] === pid) return group;
+  for (const group of ROLE_GROUPS) if (roles[group] === ppid) return group;
   return 'other';
 }
 
@@ -251,12 +253,12 @@ export function cpuCores(
   after: CpuSnapshot,
   ms: number,
 ): Record<CpuGroup, number> {
-  const used: Record<CpuGroup, number> = { bench: 0, system: 0, postgres: 0, redis: 0, other: 0 };
+  const used = Object.fromEntries(CPU_GROUPS.map((g) => [g, 0])) as Record<CpuGroup, number>;
   for (const [pid, a] of after) {
     const b = before.get(pid);
     used[a.group] += a.ticks - (b?.ticks ?? 0);
   }
-  for (const g of Object.keys(used) as CpuGroup[]) {
+  for (const g of CPU_GROUPS) {
     used[g] = Math.round((used[g] / TICKS_PER_SECOND / (ms / 1_000)) * 100) / 100;
   }
   return used;
