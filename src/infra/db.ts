@@ -9,8 +9,13 @@ pgp.pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export type Db = ReturnType<typeof createDb>;
 
-export function createDb(url: string, poolSize: number, applicationName: string) {
-  return pgp({
+export function createDb(
+  url: string,
+  poolSize: number,
+  applicationName: string,
+  onIdleError: (err: Error) => void = () => undefined,
+) {
+  const db = pgp({
     connectionString: url,
     max: poolSize,
     application_name: applicationName,
@@ -18,6 +23,10 @@ export function createDb(url: string, poolSize: number, applicationName: string)
     // A dead PostgreSQL must not leave a flush hanging forever.
     query_timeout: 120_000,
   });
+  // An idle pooled connection that PostgreSQL closes (restart, failover, shutdown) is reported
+  // on the pool; without a listener Node treats that as an unhandled 'error' and exits.
+  db.$pool.on('error', onIdleError);
+  return db;
 }
 
 /** Resolves true when PostgreSQL at `url` accepts a connection and answers a query. */

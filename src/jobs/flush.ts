@@ -13,7 +13,7 @@ import type { PointStore } from '../metrics/store.js';
 
 export interface FlushPayload {
   /** Why the flush was asked for; only shown in logs and Bull Board. */
-  reason: 'schedule' | 'threshold' | 'manual';
+  reason: 'schedule' | 'threshold' | 'critical' | 'manual';
 }
 
 export interface FlushDeps {
@@ -40,6 +40,38 @@ export interface FlushResult {
   ms: number;
 }
 
+interface Batch {
+  entries: BufferEntry[];
+  decoded: DecodedEntry[];
+  /** Entries of this read moved to the dead-letter stream. */
+  dead: number;
+}
+
+/** Decodes what was read; entries that cannot be decoded go to the dead-letter stream. */
+async function decodeAll(
+  deps: FlushDeps,
+  read: BufferEntry[],
+  result: FlushResult,
+): Promise<Batch> {
+  const batch: Batch = { entries: [], decoded: [], dead: 0 };
+  for (const entry of read) {
+    try {
+      batch.decoded.push(decodeEntry(entry));
+      batch.entries.push(entry);
+    } catch (err) {
+      if (!(err instanceof EntryDecodeError)) throw err;
+      deps.log.error(
+        { entry: entry.id, err },
+        'buffer entry cannot be decoded; moved to the dead-letter stream',
+      );
+      await deps.buffer.deadLetter(entry, err.message);
+      result.deadLettered += Math.max(0, entry.count);
+      batch.dead += 1;
+    }
+  }
+  return batch;
+}
+
 export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<FlushResult> {
   const started = Date.now();
   const budget = deps.budgetMs ?? 30_000;
@@ -51,27 +83,21 @@ export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<Flu
     deadLettered: 0,
     ms: 0,
   };
+  const read = (ownPending: boolean) =>
+    deps.buffer.read(deps.consumer, deps.readEntries, deps.claimIdleMs, { ownPending });
+  // The next batch is read and decoded while the current one is in COPY, so PostgreSQL is not
+  // left waiting on Redis between transactions. Entries prefetched when the job stops stay
+  // pending for this consumer, and its next job takes them first.
+  let next = read(true).then((entries) => decodeAll(deps, entries, result));
   while (!deps.signal?.aborted && Date.now() - started < budget) {
-    const entries = await deps.buffer.read(deps.consumer, deps.readEntries, deps.claimIdleMs);
-    if (entries.length === 0) break;
-    const good: BufferEntry[] = [];
-    const decoded: DecodedEntry[] = [];
-    for (const entry of entries) {
-      try {
-        decoded.push(decodeEntry(entry));
-        good.push(entry);
-      } catch (err) {
-        if (!(err instanceof EntryDecodeError)) throw err;
-        deps.log.error(
-          { entry: entry.id, err },
-          'buffer entry cannot be decoded; moved to the dead-letter stream',
-        );
-        await deps.buffer.deadLetter(entry, err.message);
-        result.deadLettered += entry.count;
-      }
-    }
-    const written = await deps.store.write(decoded);
-    await deps.buffer.ack(good);
+    const batch = await next;
+    if (batch.entries.length === 0 && batch.dead === 0) break;
+    next = read(false).then((entries) => decodeAll(deps, entries, result));
+    // Keep the prefetch's failure for the next turn instead of an unhandled rejection now.
+    next.catch(() => undefined);
+    if (batch.entries.length === 0) continue;
+    const written = await deps.store.write(batch.decoded);
+    await deps.buffer.ack(batch.entries);
     result.batches += 1;
     result.points += written.points;
     result.inserted += written.inserted;
@@ -83,6 +109,8 @@ export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<Flu
       );
     }
   }
+  // Settle the prefetch before returning, so no read is in flight when the worker closes.
+  await next.catch(() => undefined);
   result.ms = Date.now() - started;
   if (result.batches > 0) deps.log.debug({ ...result, reason: payload.reason }, 'flush done');
   return result;

@@ -271,12 +271,21 @@ export class PointBuffer {
    * retry after a failed transaction), then entries idle longer than claimIdleMs in a dead
    * consumer's hands, then new ones. At most `count` entries.
    */
-  async read(consumer: string, count: number, claimIdleMs: number): Promise<BufferEntry[]> {
+  async read(
+    consumer: string,
+    count: number,
+    claimIdleMs: number,
+    opts: { ownPending?: boolean } = {},
+  ): Promise<BufferEntry[]> {
     const { bufferStream: stream } = this.keys;
     const deleted: string[] = [];
-    const own = (await this.redis.xreadgroupBuffer(
-      'GROUP', BUFFER_GROUP, consumer, 'COUNT', count, 'STREAMS', stream, '0',
-    )); // prettier-ignore
+    // A reader that already holds entries in flight (a prefetch) must not take them again.
+    const own =
+      opts.ownPending === false
+        ? null
+        : await this.redis.xreadgroupBuffer(
+            'GROUP', BUFFER_GROUP, consumer, 'COUNT', count, 'STREAMS', stream, '0',
+          ); // prettier-ignore
     const entries = toEntries(own?.[0]?.[1] ?? [], deleted);
     if (entries.length < count) {
       const claimed = (await this.redis.callBuffer(
