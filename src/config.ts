@@ -59,6 +59,9 @@ const token = optionalText.refine((v) => v === undefined || v.length >= 16, {
   message: 'expected at least 16 characters (a guessable token is no protection)',
 });
 
+export const BUILTIN_SAMPLERS = ['process', 'host', 'postgres', 'redis', 'queues'] as const;
+export type BuiltinSampler = (typeof BUILTIN_SAMPLERS)[number];
+
 /** Each variable, its default, and what it allows. The README table mirrors this list. */
 export const envSchema = z.object({
   PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
@@ -92,6 +95,58 @@ export const envSchema = z.object({
   FLUSH_ATTEMPTS: int(8, 1, 100),
   RAW_RETENTION: duration('90d', 3_600_000),
   SHUTDOWN_TIMEOUT: duration('10s', 100),
+  SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % 1_000 === 0 && 60_000 % ms === 0, {
+    message: 'expected whole seconds that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s)',
+  }),
+  SAMPLERS: z
+    .string()
+    .default(BUILTIN_SAMPLERS.join(','))
+    .transform((text, ctx) => {
+      const names = text.split(/[\s,]+/).filter((n) => n !== '' && n !== 'none');
+      const unknown = names.filter((n) => !(BUILTIN_SAMPLERS as readonly string[]).includes(n));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown sampler(s) ${unknown.join(', ')}; expected some of ${BUILTIN_SAMPLERS.join(', ')}, or none`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(names)] as BuiltinSampler[];
+    }),
+  SCRAPE_TARGETS: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const urls = text.split(/[\s,]+/).filter(Boolean);
+      for (const u of urls) {
+        let ok = false;
+        try {
+          ok = ['http:', 'https:'].includes(new URL(u).protocol);
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          ctx.addIssue({ code: 'custom', message: `"${u}" is not an http:// or https:// URL` });
+          return z.NEVER;
+        }
+      }
+      return [...new Set(urls)];
+    }),
+  SCRAPE_TIMEOUT: duration('5s', 100),
+  CRITICAL_MEMORY_PERCENT: int(90, 1, 100),
+  CRITICAL_CPU_PERCENT: int(85, 1, 100),
+  WORKER_PORT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n > 65_535) {
+        ctx.addIssue({ code: 'custom', message: 'expected a port from 0 to 65535' });
+        return z.NEVER;
+      }
+      return n;
+    }),
   ENVIRONMENT: z.string().default('development'),
   INSTANCE_ID: z.string().default(`${os.hostname()}:${process.pid}`),
 });
@@ -119,6 +174,17 @@ export interface Config {
   };
   retention: { rawMs: number };
   shutdownTimeoutMs: number;
+  sampling: {
+    /** Built-in samplers that run; scrape targets come on top. */
+    samplers: BuiltinSampler[];
+    intervalMs: number;
+    scrapeTargets: string[];
+    scrapeTimeoutMs: number;
+    criticalMemoryPercent: number;
+    criticalCpuPercent: number;
+  };
+  /** Port of the worker role's own /healthz, /readyz and /metrics; unset: none. */
+  workerPort: number | undefined;
   environment: string;
   instanceId: string;
 }
@@ -160,6 +226,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     retention: { rawMs: e.RAW_RETENTION },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    sampling: {
+      samplers: e.SAMPLERS,
+      intervalMs: e.SAMPLE_INTERVAL,
+      scrapeTargets: e.SCRAPE_TARGETS,
+      scrapeTimeoutMs: e.SCRAPE_TIMEOUT,
+      criticalMemoryPercent: e.CRITICAL_MEMORY_PERCENT,
+      criticalCpuPercent: e.CRITICAL_CPU_PERCENT,
+    },
+    workerPort: e.WORKER_PORT,
     environment: e.ENVIRONMENT,
     instanceId: e.INSTANCE_ID,
   };

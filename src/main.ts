@@ -1,6 +1,7 @@
 // Entry point. Roles: `all` (default, what `npm start` runs), `worker`, `api`. Start-up order:
 // config → Redis and PostgreSQL (embedded when no URL) → migrations → queues → roles.
 import type { Server } from 'node:http';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './api/app.js';
@@ -12,10 +13,13 @@ import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './infra/migrate.js';
 import { closeRedis, createRedis } from './infra/redis.js';
 import { createShutdown, onSignals, type Step } from './infra/shutdown.js';
+import { createTelemetry, observeWorker } from './infra/telemetry.js';
 import { PointBuffer } from './metrics/buffer.js';
 import { ensurePartitions } from './metrics/partitions.js';
 import { PointStore } from './metrics/store.js';
 import { startFlushWorker } from './workers/flush-worker.js';
+import { startProcessSampling } from './workers/process-sampling.js';
+import { startSampleWorker } from './workers/sample-worker.js';
 import { createQueues, requestFlush } from './workers/queues.js';
 import { ensureSchedulers } from './workers/schedulers.js';
 
@@ -40,7 +44,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
     onStop('embedded postgres', () => pgService.stop());
 
-    const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`);
+    const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`, (err) =>
+      log.warn({ err: err.message }, 'an idle PostgreSQL connection was closed by the server'),
+    );
     onStop('postgres pool', () => db.$pool.end());
     await waitForPostgres(db, log);
     await migrate(db, log);
@@ -53,16 +59,40 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
-    const buffer = new PointBuffer(redis, keysFor(config.prefix), config.buffer.maxPoints);
+    const keys = keysFor(config.prefix);
+    const buffer = new PointBuffer(redis, keys, config.buffer.maxPoints);
     await buffer.ensureGroup();
     const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
     onStop('queues', () => queues.close());
+    const telemetry = createTelemetry({ bufferDepth: () => buffer.depth() });
+    // The plan's tags, on every sampled point.
+    const baseTags = {
+      hostname: os.hostname(),
+      instance_id: config.instanceId,
+      environment: config.environment,
+    };
+
+    if (config.sampling.samplers.includes('process')) {
+      const processSampling = startProcessSampling({
+        buffer,
+        log: log.child({ sampler: 'process' }),
+        intervalMs: config.sampling.intervalMs,
+        tags: { ...baseTags, role: config.role },
+        rawRetentionMs: config.retention.rawMs,
+      });
+      onStop('process sampler', () => processSampling.stop());
+    }
 
     if (config.role !== 'api') {
-      await ensureSchedulers(queues, {
+      const removed = await ensureSchedulers(queues, {
         flushIntervalMs: config.flush.intervalMs,
         flushAttempts: config.flush.attempts,
+        samplers: config.sampling.samplers,
+        sampleIntervalMs: config.sampling.intervalMs,
+        scrapeTargets: config.sampling.scrapeTargets,
       });
+      if (removed.length > 0)
+        log.info({ removed }, 'removed schedulers of samplers no longer configured');
       const flushWorker = startFlushWorker({
         connection: bullRedis,
         prefix: config.prefix,
@@ -74,26 +104,59 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         claimIdleMs: config.flush.claimIdleMs,
       });
       onStop('flush worker', () => flushWorker.close());
+      observeWorker(telemetry, 'flush', flushWorker.worker);
+      flushWorker.worker.on('completed', (job, result) => {
+        telemetry.pointsFlushed.inc(result.inserted);
+        telemetry.pointsDuplicate.inc(result.duplicates);
+        telemetry.flushBatchSeconds.observe(result.ms / 1_000);
+      });
+      const sampleWorker = startSampleWorker({
+        connection: bullRedis,
+        prefix: config.prefix,
+        db,
+        redis,
+        buffer,
+        keys,
+        queues: queues.all(),
+        log: log.child({ queue: 'sample' }),
+        baseTags,
+        dataDir: config.dataDir,
+        scrapeTimeoutMs: config.sampling.scrapeTimeoutMs,
+        rawRetentionMs: config.retention.rawMs,
+        critical: {
+          memoryPercent: config.sampling.criticalMemoryPercent,
+          cpuPercent: config.sampling.criticalCpuPercent,
+        },
+        requestFlush: () => requestFlush(queues, 'critical'),
+      });
+      onStop('sample worker', () => sampleWorker.close());
+      observeWorker(telemetry, 'sample', sampleWorker);
     }
 
     let port: number | undefined;
-    if (config.role !== 'worker') {
+    // A worker alone serves only /healthz, /readyz and /metrics, and only when WORKER_PORT is set.
+    const httpPort = config.role === 'worker' ? config.workerPort : config.http.port;
+    if (httpPort !== undefined) {
       const app = createApp({
         log,
         redis,
         db,
         maxBody: config.ingest.maxBody,
-        ingest: {
-          buffer,
-          token: config.ingest.token,
-          maxPoints: config.ingest.maxPoints,
-          rawRetentionMs: config.retention.rawMs,
-          flushBatch: config.flush.batchPoints,
-          flushIntervalMs: config.flush.intervalMs,
-          requestFlush: () => requestFlush(queues, 'threshold'),
-        },
+        telemetry,
+        ingest:
+          config.role === 'worker'
+            ? undefined
+            : {
+                buffer,
+                token: config.ingest.token,
+                maxPoints: config.ingest.maxPoints,
+                rawRetentionMs: config.retention.rawMs,
+                flushBatch: config.flush.batchPoints,
+                flushIntervalMs: config.flush.intervalMs,
+                requestFlush: () => requestFlush(queues, 'threshold'),
+              },
       });
-      const server = await listen(app, config.http.port, config.http.host);
+      const server = await listen(app, httpPort, config.http.host);
       port = (server.address() as { port: number }).port;
       onStop('http server', () => closeServer(server));
       log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);

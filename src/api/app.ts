@@ -8,14 +8,18 @@ import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { errorHandler, notFound } from './errors.js';
 import { healthRouter } from './health.js';
-import { ingestRouter, type IngestDeps } from './ingest.js';
+import { countIngestRequests, ingestRouter, type IngestDeps } from './ingest.js';
+import { metricsRouter } from './metrics.js';
+import type { Telemetry } from '../infra/telemetry.js';
 
 export interface AppDeps {
   log: Logger;
   redis: Redis;
   db: Db;
   maxBody: string;
-  ingest: Omit<IngestDeps, 'log'>;
+  telemetry: Telemetry;
+  /** The ingest API; absent in a worker's own HTTP server (health and metrics only). */
+  ingest?: Omit<IngestDeps, 'log' | 'telemetry'>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -32,14 +36,20 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       // Probes every few seconds would drown the log.
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
     }),
   );
   app.use(healthRouter({ redis: deps.redis, db: deps.db }));
-  const api = express.Router();
-  api.use(express.json({ limit: deps.maxBody, type: ['application/json', 'application/*+json'] }));
-  api.use(ingestRouter({ ...deps.ingest, log: deps.log }));
-  app.use('/api/v1', api);
+  app.use(metricsRouter(deps.telemetry.registry));
+  if (deps.ingest) {
+    const api = express.Router();
+    api.use(countIngestRequests(deps.telemetry));
+    api.use(
+      express.json({ limit: deps.maxBody, type: ['application/json', 'application/*+json'] }),
+    );
+    api.use(ingestRouter({ ...deps.ingest, log: deps.log, telemetry: deps.telemetry }));
+    app.use('/api/v1', api);
+  }
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -1,7 +1,8 @@
 // POST /api/v1/metrics: validate the whole batch, put it in the buffer, answer 202.
 // Nothing of a request is buffered unless every point in it is valid.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Logger } from '../infra/logger.js';
+import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
 import { validateBatch } from '../metrics/point.js';
 import { requireToken } from './auth.js';
@@ -10,6 +11,7 @@ import { HttpError } from './errors.js';
 export interface IngestDeps {
   buffer: PointBuffer;
   log: Logger;
+  telemetry: Telemetry;
   token: string | undefined;
   maxPoints: number;
   rawRetentionMs: number;
@@ -19,10 +21,21 @@ export interface IngestDeps {
   requestFlush(): Promise<void>;
 }
 
+/** Counts every ingest answer by status, errors from the body parser included (mount it first). */
+export function countIngestRequests(t: Telemetry): RequestHandler {
+  return (req, res, next) => {
+    if (req.method === 'POST' && req.path === '/metrics') {
+      res.on('finish', () => t.ingestRequests.inc({ status: String(res.statusCode) }));
+    }
+    next();
+  };
+}
+
 export function ingestRouter(deps: IngestDeps): Router {
   const router = Router();
   const retryAfter = String(Math.max(1, Math.ceil(deps.flushIntervalMs / 1_000)));
 
+  const { telemetry: t } = deps;
   router.post('/metrics', requireToken(deps.token, 'ingest'), async (req, res) => {
     if (!req.is('application/json')) {
       throw new HttpError(
@@ -36,7 +49,11 @@ export function ingestRouter(deps: IngestDeps): Router {
       maxPoints: deps.maxPoints,
       rawRetentionMs: deps.rawRetentionMs,
     });
+    const sent = Array.isArray((req.body as { points?: unknown } | undefined)?.points)
+      ? (req.body as { points: unknown[] }).points.length
+      : 0;
     if (!checked.ok) {
+      t.pointsRejected.inc({ reason: 'invalid' }, sent);
       const first = checked.errors[0];
       const where =
         first?.index === undefined ? first?.field : `points[${first.index}].${first.field}`;
@@ -54,6 +71,7 @@ export function ingestRouter(deps: IngestDeps): Router {
       result = await deps.buffer.append(checked.points);
     } catch (err) {
       deps.log.error({ err }, 'buffer append failed');
+      t.pointsRejected.inc({ reason: 'buffer_unavailable' }, sent);
       throw new HttpError(
         503,
         'Service Unavailable',
@@ -64,6 +82,7 @@ export function ingestRouter(deps: IngestDeps): Router {
       );
     }
     if (!result.accepted) {
+      t.pointsRejected.inc({ reason: 'buffer_full' }, sent);
       throw new HttpError(
         503,
         'Service Unavailable',
@@ -80,6 +99,7 @@ export function ingestRouter(deps: IngestDeps): Router {
           deps.log.warn({ err }, 'could not ask for a flush; the scheduled one will run'),
         );
     }
+    t.pointsAccepted.inc(sent);
     res.status(202).json({ accepted: checked.points.length, buffered: result.depth });
   });
 

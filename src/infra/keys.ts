@@ -9,6 +9,10 @@ export interface Keys {
   bufferDepth: string;
   /** Entries that could not be decoded, kept for a person to look at instead of dropped. */
   bufferDead: string;
+  /** Previous counter readings of a sampler, for per-second rates across ticks (1 h TTL). */
+  samplerRates(name: string): string;
+  /** Set while a critical threshold is exceeded on a host: the warning is logged once per episode. */
+  criticalEpisode(metric: string, hostname: string): string;
 }
 
 /** Consumer group that flush jobs read the buffer stream with. */
@@ -19,5 +23,7 @@ export function keysFor(prefix: string): Keys {
     bufferStream: `${prefix}:buffer`,
     bufferDepth: `${prefix}:buffer:depth`,
     bufferDead: `${prefix}:buffer:dead`,
+    samplerRates: (name) => `${prefix}:sampler:rates:${name}`,
+    criticalEpisode: (metric, hostname) => `${prefix}:critical:${metric}:${hostname}`,
   };
 }

@@ -19,6 +19,8 @@ export const sql = {
   pointsStagingCopy: load('points_staging_copy'),
   pointsInsertFromStaging: load('points_insert_from_staging'),
   pointsPartitionsEnsure: load('points_partitions_ensure'),
+  samplePostgresActivity: load('sample_postgres_activity'),
+  samplePostgresDatabase: load('sample_postgres_database'),
 };
 
 /** The text of a statement, for APIs that take a string (COPY streams). */

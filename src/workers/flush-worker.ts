@@ -1,7 +1,7 @@
 // Wires the flush handler into a BullMQ Worker. Each concurrently running flush gets its own
 // consumer name from a fixed pool, so a retry finds its own pending entries again.
 import os from 'node:os';
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flush, type FlushPayload, type FlushResult } from '../jobs/flush.js';
 import type { Logger } from '../infra/logger.js';
@@ -60,7 +60,8 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: deps.concurrency,
-      autorun: true,
+      // Per-minute completed/failed counts, which the queues sampler turns into rates.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     },
   );
   // Consumers of processes that stopped pile up in the group; clear the idle, empty ones.

@@ -3,13 +3,17 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FlushPayload } from '../jobs/flush.js';
+import type { SamplePayload } from '../jobs/sample.js';
 
 export const QUEUE = {
   flush: 'flush',
+  // Its own queue, so a busy flush never delays a sample.
+  sample: 'sample',
 } as const;
 
 export interface JobPayloads {
   flush: FlushPayload;
+  sample: SamplePayload;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -24,8 +28,17 @@ export function flushJobOptions(attempts: number): JobsOptions {
   };
 }
 
+/** A sample is taken once: a retry seconds later would record the wrong moment. */
+export const SAMPLE_JOB_OPTIONS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { count: 200, age: 3_600 },
+  removeOnFail: { count: 1_000, age: 86_400 },
+};
+
 export interface Queues {
   flush: Queue<FlushPayload, unknown, string>;
+  sample: Queue<SamplePayload, unknown, string>;
+  all(): Queue[];
   close(): Promise<void>;
 }
 
@@ -35,10 +48,17 @@ export function createQueues(connection: Redis, prefix: string, attempts: number
     prefix,
     defaultJobOptions: flushJobOptions(attempts),
   });
+  const sample = new Queue<SamplePayload, unknown, string>(QUEUE.sample, {
+    connection,
+    prefix,
+    defaultJobOptions: SAMPLE_JOB_OPTIONS,
+  });
   return {
     flush,
+    sample,
+    all: () => [flush, sample] as Queue[],
     async close() {
-      await flush.close();
+      await Promise.all([flush.close(), sample.close()]);
     },
   };
 }

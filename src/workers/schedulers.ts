@@ -1,18 +1,53 @@
 // Periodic stages as BullMQ job schedulers: however many worker processes run, on however
 // many hosts, each tick fires one job. Upserting is idempotent, so every process may call it.
-import { flushJobOptions, type Queues } from './queues.js';
+import type { SamplePayload } from '../jobs/sample.js';
+import { flushJobOptions, SAMPLE_JOB_OPTIONS, type Queues } from './queues.js';
+
+const FLEET_SAMPLERS = ['host', 'postgres', 'redis', 'queues'] as const;
 
 export const SCHEDULER = {
   flush: 'flush-every',
+  sample: (p: SamplePayload) =>
+    p.sampler === 'scrape' ? `sample:scrape:${p.target}` : `sample:${p.sampler}`,
 } as const;
 
-export async function ensureSchedulers(
-  queues: Queues,
-  opts: { flushIntervalMs: number; flushAttempts: number },
-): Promise<void> {
+export interface SchedulerOptions {
+  /** Fleet-level built-in samplers to schedule (the process sampler runs in each process). */
+  samplers: readonly string[];
+  flushIntervalMs: number;
+  flushAttempts: number;
+  sampleIntervalMs: number;
+  scrapeTargets: string[];
+}
+
+/** Upserts every scheduler and removes sample schedulers no longer configured; returns those removed. */
+export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): Promise<string[]> {
   await queues.flush.upsertJobScheduler(
     SCHEDULER.flush,
     { every: opts.flushIntervalMs },
     { name: 'flush', data: { reason: 'schedule' }, opts: flushJobOptions(opts.flushAttempts) },
   );
+  const wanted: SamplePayload[] = [
+    ...FLEET_SAMPLERS.filter((s) => opts.samplers.includes(s)).map((sampler) => ({ sampler })),
+    ...opts.scrapeTargets.map((target) => ({ sampler: 'scrape' as const, target })),
+  ];
+  const ids = new Set<string>();
+  for (const payload of wanted) {
+    const id = SCHEDULER.sample(payload);
+    ids.add(id);
+    await queues.sample.upsertJobScheduler(
+      id,
+      { every: opts.sampleIntervalMs },
+      { name: payload.sampler, data: payload, opts: SAMPLE_JOB_OPTIONS },
+    );
+  }
+  const removed: string[] = [];
+  for (const scheduler of await queues.sample.getJobSchedulers(0, -1)) {
+    const id = scheduler.key;
+    if (id.startsWith('sample:') && !ids.has(id)) {
+      await queues.sample.removeJobScheduler(id);
+      removed.push(id);
+    }
+  }
+  return removed;
 }

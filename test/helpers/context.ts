@@ -64,6 +64,8 @@ export async function createTestContext(label: string): Promise<TestContext> {
     REDIS_URL: redisUrl,
     PULSE_PREFIX: prefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Samplers would add points behind a test's back; the sampler tests turn them on.
+    SAMPLERS: 'none',
   });
   return {
     name,

@@ -268,6 +268,29 @@ describe('POST /api/v1/metrics', () => {
     });
   });
 
+  it('counts accepted, rejected and flushed points on /metrics', async () => {
+    const { parsePrometheusText } = await import('../../src/samplers/prometheus-text.js');
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const { samples } = parsePrometheusText(await res.text());
+    const get = (name: string, labels: Record<string, string> = {}) =>
+      samples.find(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      )?.value;
+    expect(get('pulse_points_accepted_total')).toBe(5_000);
+    expect(get('pulse_points_flushed_total')).toBe(5_000);
+    expect(get('pulse_buffer_depth_points')).toBe(0);
+    expect(get('pulse_ingest_requests_total', { status: '202' })).toBe(1);
+    expect(get('pulse_ingest_requests_total', { status: '401' })).toBe(2);
+    expect(get('pulse_ingest_requests_total', { status: '413' })).toBe(1);
+    // The 10,001-point case alone rejects 10,001 points as invalid.
+    expect(get('pulse_points_rejected_total', { reason: 'invalid' })).toBeGreaterThan(10_001);
+    expect(
+      get('pulse_job_duration_seconds_count', { queue: 'flush', name: 'flush' }),
+    ).toBeGreaterThan(0);
+  });
+
   it('answers /healthz and /readyz', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);

@@ -1,0 +1,101 @@
+// pulse's own Prometheus metrics (prom-client), one registry per process. Counters live in the
+// process that does the work; the buffer depth is read from Redis at scrape time, so every
+// process reports the same fleet-wide value.
+import client from 'prom-client';
+
+export interface Telemetry {
+  registry: client.Registry;
+  ingestRequests: client.Counter<'status'>;
+  pointsAccepted: client.Counter;
+  pointsRejected: client.Counter<'reason'>;
+  pointsFlushed: client.Counter;
+  pointsDuplicate: client.Counter;
+  flushBatchSeconds: client.Histogram;
+  jobSeconds: client.Histogram<'queue' | 'name'>;
+  jobFailures: client.Counter<'queue' | 'name'>;
+}
+
+export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): Telemetry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'pulse_' });
+  const registers = [registry];
+  new client.Gauge({
+    name: 'pulse_buffer_depth_points',
+    help: 'Points accepted and not yet stored in PostgreSQL (fleet-wide, read from Redis)',
+    registers,
+    async collect() {
+      this.set(await opts.bufferDepth());
+    },
+  });
+  return {
+    registry,
+    ingestRequests: new client.Counter({
+      name: 'pulse_ingest_requests_total',
+      help: 'POST /api/v1/metrics requests by HTTP status',
+      labelNames: ['status'],
+      registers,
+    }),
+    pointsAccepted: new client.Counter({
+      name: 'pulse_points_accepted_total',
+      help: 'Points accepted into the buffer by this process',
+      registers,
+    }),
+    pointsRejected: new client.Counter({
+      name: 'pulse_points_rejected_total',
+      help: 'Points refused by this process, by reason (invalid, buffer_full, buffer_unavailable)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    pointsFlushed: new client.Counter({
+      name: 'pulse_points_flushed_total',
+      help: 'Points stored in PostgreSQL by this process',
+      registers,
+    }),
+    pointsDuplicate: new client.Counter({
+      name: 'pulse_points_duplicate_total',
+      help: 'Re-delivered points this process found already stored (skipped)',
+      registers,
+    }),
+    flushBatchSeconds: new client.Histogram({
+      name: 'pulse_flush_duration_seconds',
+      help: 'Duration of flush jobs in this process',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    jobSeconds: new client.Histogram({
+      name: 'pulse_job_duration_seconds',
+      help: 'Duration of jobs processed by this process, per queue and job name',
+      labelNames: ['queue', 'name'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    jobFailures: new client.Counter({
+      name: 'pulse_job_failures_total',
+      help: 'Failed job attempts in this process, per queue and job name',
+      labelNames: ['queue', 'name'],
+      registers,
+    }),
+  };
+}
+
+interface ObservedJob {
+  name: string;
+  processedOn?: number | undefined;
+  finishedOn?: number | undefined;
+}
+
+/** Records durations and failures of a BullMQ worker's jobs. */
+export function observeWorker(
+  t: Telemetry,
+  queue: string,
+  worker: {
+    on(event: 'completed', fn: (job: ObservedJob) => void): unknown;
+    on(event: 'failed', fn: (job: ObservedJob | undefined) => void): unknown;
+  },
+): void {
+  worker.on('completed', (job) => {
+    if (job.processedOn && job.finishedOn)
+      t.jobSeconds.observe({ queue, name: job.name }, (job.finishedOn - job.processedOn) / 1_000);
+  });
+  worker.on('failed', (job) => t.jobFailures.inc({ queue, name: job?.name ?? 'unknown' }));
+}

@@ -1,0 +1,135 @@
+// The sample job: one fleet-level sampler per job (host, postgres, redis, queues, or one
+// scrape target), its points buffered like ingested ones. A missed tick is not retried: a
+// sample taken late would carry the wrong time.
+import os from 'node:os';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from '../infra/db.js';
+import type { Keys } from '../infra/keys.js';
+import type { Logger } from '../infra/logger.js';
+import type { PointBuffer } from '../metrics/buffer.js';
+import type { Tags } from '../metrics/series.js';
+import { sampleHost } from '../samplers/host.js';
+import { samplePostgres } from '../samplers/postgres.js';
+import { scrapeTarget } from '../samplers/prometheus.js';
+import { sampleQueues } from '../samplers/queues.js';
+import { sampleRedis } from '../samplers/redis.js';
+import { toPoints } from '../samplers/to-points.js';
+import type { Sample } from '../samplers/types.js';
+
+export type SamplePayload =
+  { sampler: 'host' | 'postgres' | 'redis' | 'queues' } | { sampler: 'scrape'; target: string };
+
+export interface SampleDeps {
+  db: Db;
+  redis: Redis;
+  buffer: PointBuffer;
+  keys: Keys;
+  /** Every pulse queue, for the queues sampler. */
+  queues: Queue[];
+  log: Logger;
+  /** The plan's tags: hostname, instance_id, environment. */
+  baseTags: Tags;
+  dataDir: string;
+  scrapeTimeoutMs: number;
+  rawRetentionMs: number;
+  critical: { memoryPercent: number; cpuPercent: number };
+  requestFlush(): Promise<void>;
+}
+
+export interface SampleResult {
+  points: number;
+  dropped: number;
+  up?: boolean;
+}
+
+let warnedPolicy = false;
+
+export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<SampleResult> {
+  const now = Date.now();
+  let samples: Sample[];
+  let up: boolean | undefined;
+  switch (payload.sampler) {
+    case 'host':
+      samples = await sampleHost({ dataDir: deps.dataDir });
+      await checkCritical(deps, samples);
+      break;
+    case 'postgres':
+      samples = await samplePostgres({
+        db: deps.db,
+        redis: deps.redis,
+        rateKey: deps.keys.samplerRates('postgres'),
+        now,
+      });
+      break;
+    case 'redis': {
+      const r = await sampleRedis({ redis: deps.redis });
+      if (r.policy !== 'noeviction' && !warnedPolicy) {
+        warnedPolicy = true;
+        deps.log.warn(
+          { policy: r.policy },
+          'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict BullMQ jobs and buffered points. Set `maxmemory-policy noeviction`.',
+        );
+      }
+      samples = r.samples;
+      break;
+    }
+    case 'queues':
+      samples = await sampleQueues({
+        queues: deps.queues,
+        redis: deps.redis,
+        rateKeyPrefix: deps.keys.samplerRates('queues'),
+        now,
+      });
+      break;
+    case 'scrape': {
+      const r = await scrapeTarget({
+        url: payload.target,
+        timeoutMs: deps.scrapeTimeoutMs,
+        log: deps.log,
+      });
+      samples = r.samples;
+      up = r.up;
+      break;
+    }
+  }
+  const { points, dropped } = toPoints(samples, deps.baseTags, now, deps.rawRetentionMs);
+  if (dropped.length > 0) {
+    deps.log.debug(
+      { sampler: payload.sampler, dropped: dropped.length, first: dropped[0] },
+      'samples that break the ingest rules were dropped',
+    );
+  }
+  if (points.length > 0) {
+    const r = await deps.buffer.append(points);
+    if (!r.accepted)
+      throw new Error(`buffer full (${r.depth} points): ${points.length} samples not buffered`);
+  }
+  return { points: points.length, dropped: dropped.length, ...(up !== undefined ? { up } : {}) };
+}
+
+/**
+ * The plan's critical thresholds: memory or CPU above its limit asks for a flush at once (the
+ * flush job is deduplicated) and warns once per episode; the episode ends when it drops back.
+ */
+async function checkCritical(deps: SampleDeps, samples: Sample[]): Promise<void> {
+  const host = os.hostname();
+  const limits: [string, number][] = [
+    ['memory_usage_percentage', deps.critical.memoryPercent],
+    ['cpu_usage_percentage', deps.critical.cpuPercent],
+  ];
+  for (const [metric, limit] of limits) {
+    const value = samples.find((s) => s.name === metric)?.value;
+    if (value === undefined) continue;
+    const key = deps.keys.criticalEpisode(metric, host);
+    if (value > limit) {
+      await deps.requestFlush();
+      // NX: only the first tick of an episode sets it, and only that one warns.
+      const started = await deps.redis.set(key, String(Date.now()), 'PX', 86_400_000, 'NX');
+      if (started === 'OK')
+        deps.log.warn({ metric, value, limit, host }, 'critical threshold exceeded: flushing now');
+    } else if ((await deps.redis.del(key)) === 1) {
+      deps.log.info({ metric, value, limit, host }, 'back below the critical threshold');
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// Scrapes one Prometheus-format target. Whatever goes wrong (timeout, HTTP error, garbage, a
+// body too large) the target gets up=0 and a log line naming it; the worker never crashes.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../infra/logger.js';
+import { parsePrometheusText } from './prometheus-text.js';
+import type { Sample } from './types.js';
+
+// Prometheus' own default body limit is unlimited; a sane cap keeps a broken target from
+// filling a worker's memory.
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+const ACCEPT =
+  'application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max)
+    throw new Error(`body of ${declared} bytes is over the ${max}-byte limit`);
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) throw new Error(`body is over the ${max}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface ScrapeResult {
+  samples: Sample[];
+  up: boolean;
+  error?: string;
+}
+
+export async function scrapeTarget(opts: {
+  url: string;
+  timeoutMs: number;
+  log: Logger;
+}): Promise<ScrapeResult> {
+  const target = new URL(opts.url);
+  // As Prometheus does: `instance` names the target; a label of that name from the target
+  // itself is kept as `exported_instance`.
+  const targetTags = { instance: target.host, target: opts.url };
+  const started = performance.now();
+  let samples: Sample[] = [];
+  let error: string | undefined;
+  try {
+    const res = await fetch(opts.url, {
+      headers: { accept: ACCEPT },
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    }
+    const parsed = parsePrometheusText(await readCapped(res, MAX_BODY_BYTES));
+    if (parsed.errors.length > 0) {
+      opts.log.warn(
+        { target: opts.url, errors: parsed.errors.slice(0, 5), count: parsed.errors.length },
+        'scrape target sent malformed lines; they were skipped',
+      );
+    }
+    samples = parsed.samples.map((s) => {
+      const tags: Record<string, string> = { ...s.labels };
+      if (tags.instance !== undefined) tags.exported_instance = tags.instance;
+      Object.assign(tags, targetTags);
+      return {
+        name: s.name,
+        value: s.value,
+        tags,
+        ...(s.timestampMs !== undefined ? { ts: s.timestampMs } : {}),
+      };
+    });
+  } catch (err) {
+    const e = err as Error;
+    error = e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : e.message;
+    opts.log.warn({ target: opts.url, err: error }, 'scrape failed: target marked up=0');
+    samples = [];
+  }
+  const seconds = (performance.now() - started) / 1_000;
+  samples.push(
+    { name: 'up', value: error === undefined ? 1 : 0, tags: targetTags },
+    { name: 'scrape_duration_seconds', value: seconds, tags: targetTags },
+  );
+  return { samples, up: error === undefined, ...(error !== undefined ? { error } : {}) };
+}
