@@ -90,7 +90,7 @@ export const envSchema = z.object({
   FLUSH_INTERVAL: duration('5s', 100),
   FLUSH_BATCH: int(10_000, 1),
   FLUSH_CONCURRENCY: int(2, 1, 16),
-  FLUSH_READ_ENTRIES: int(100, 1, 10_000),
+  FLUSH_READ_ENTRIES: int(25, 1, 10_000),
   FLUSH_CLAIM_IDLE: duration('30s', 100),
   FLUSH_ATTEMPTS: int(8, 1, 100),
   RAW_RETENTION: duration('90d', 3_600_000),
