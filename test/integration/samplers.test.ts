@@ -172,6 +172,60 @@ describe('queues sampler', () => {
   });
 });
 
+describe('queues sampler rates', () => {
+  it('turns completed and failed job counts into per-minute rates from the second tick on', async () => {
+    const { MetricsTime, Worker } = await import('bullmq');
+    const queue = new Queue('rated', { connection: queueRedis, prefix: ctx.prefix });
+    const workerRedis = queueRedis.duplicate();
+    const worker = new Worker(
+      'rated',
+      (job) => (job.name === 'bad' ? Promise.reject(new Error('no')) : Promise.resolve()),
+      {
+        connection: queueRedis.duplicate(),
+        prefix: ctx.prefix,
+        metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      },
+    );
+    const rateKeyPrefix = ctx.keys.samplerRates('rated');
+    try {
+      const first = await sampleQueues({
+        queues: [queue],
+        redis: ctx.redis,
+        rateKeyPrefix,
+        now: Date.now(),
+      });
+      expect(value(first, 'queue_completed_per_minute')).toBeUndefined();
+      const t0 = Date.now();
+      await queue.addBulk([
+        ...Array.from({ length: 6 }, () => ({ name: 'good', data: {} })),
+        { name: 'bad', data: {} },
+        { name: 'bad', data: {} },
+      ]);
+      await new Promise<void>((resolve) => {
+        let done = 0;
+        const count = () => (++done === 8 ? resolve() : undefined);
+        worker.on('completed', count);
+        worker.on('failed', count);
+      });
+      // Pretend the second tick comes 30 s after the first: 6 completions → 12 per minute.
+      const second = await sampleQueues({
+        queues: [queue],
+        redis: ctx.redis,
+        rateKeyPrefix,
+        now: t0 + 30_000,
+      });
+      expect(value(second, 'queue_completed_per_minute')).toBeCloseTo(6 * 2, 0);
+      expect(value(second, 'queue_failed_per_minute')).toBeCloseTo(2 * 2, 0);
+      expect(value(second, 'queue_failed_jobs')).toBe(2);
+    } finally {
+      await worker.close();
+      await workerRedis.quit();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});
+
 describe('toPoints', () => {
   it("adds the plan's tags, keeps a sample's own tags over them, and drops samples that break ingest rules", () => {
     const now = Date.now();
