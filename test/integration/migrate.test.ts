@@ -30,3 +30,20 @@ it('applies each migration once when five processes migrate at the same time', a
     await Promise.all(pools.map((db) => db.$pool.end()));
   }
 });
+
+it('creates partitions once when five processes ask for the same new days at the same time', async () => {
+  const { ensurePartitions } = await import('../../src/metrics/partitions.js');
+  const pools = Array.from({ length: 5 }, (_, i) => createDb(ctx.dbUrl, 2, `partitions-${i}`));
+  try {
+    // Days far enough ahead that no partition exists yet.
+    const at = Date.now() + 400 * 86_400_000;
+    const created = await Promise.all(pools.map((db) => ensurePartitions(db, at, 3)));
+    expect(created.reduce((a, b) => a + b, 0)).toBe(5);
+    const tables = await ctx.db.one<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'points'::regclass`,
+    );
+    expect(tables.n).toBeGreaterThanOrEqual(5 + 1);
+  } finally {
+    await Promise.all(pools.map((db) => db.$pool.end()));
+  }
+});
