@@ -94,6 +94,10 @@ export const envSchema = z.object({
   FLUSH_CLAIM_IDLE: duration('30s', 100),
   FLUSH_ATTEMPTS: int(8, 1, 100),
   RAW_RETENTION: duration('90d', 3_600_000),
+  ROLLUP_1M_RETENTION: duration('30d', 3_600_000),
+  ROLLUP_1H_RETENTION: duration('730d', 86_400_000),
+  AGGREGATE_INTERVAL: duration('1m', 1_000),
+  MAINTENANCE_INTERVAL: duration('1h', 60_000),
   SHUTDOWN_TIMEOUT: duration('10s', 100),
   SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % 1_000 === 0 && 60_000 % ms === 0, {
     message: 'expected whole seconds that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s)',
@@ -172,7 +176,9 @@ export interface Config {
     claimIdleMs: number;
     attempts: number;
   };
-  retention: { rawMs: number };
+  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number };
+  aggregateIntervalMs: number;
+  maintenanceIntervalMs: number;
   shutdownTimeoutMs: number;
   sampling: {
     /** Built-in samplers that run; scrape targets come on top. */
@@ -224,7 +230,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       claimIdleMs: e.FLUSH_CLAIM_IDLE,
       attempts: e.FLUSH_ATTEMPTS,
     },
-    retention: { rawMs: e.RAW_RETENTION },
+    retention: {
+      rawMs: e.RAW_RETENTION,
+      rollup1mMs: e.ROLLUP_1M_RETENTION,
+      rollup1hMs: e.ROLLUP_1H_RETENTION,
+    },
+    aggregateIntervalMs: e.AGGREGATE_INTERVAL,
+    maintenanceIntervalMs: e.MAINTENANCE_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     sampling: {
       samplers: e.SAMPLERS,

@@ -20,6 +20,7 @@ import { PointStore } from './metrics/store.js';
 import { startFlushWorker } from './workers/flush-worker.js';
 import { startProcessSampling } from './workers/process-sampling.js';
 import { startSampleWorker } from './workers/sample-worker.js';
+import { startUpkeepWorkers } from './workers/upkeep-workers.js';
 import { createQueues, requestFlush } from './workers/queues.js';
 import { ensureSchedulers } from './workers/schedulers.js';
 
@@ -87,6 +88,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       const removed = await ensureSchedulers(queues, {
         flushIntervalMs: config.flush.intervalMs,
         flushAttempts: config.flush.attempts,
+        aggregateIntervalMs: config.aggregateIntervalMs,
+        maintenanceIntervalMs: config.maintenanceIntervalMs,
         samplers: config.sampling.samplers,
         sampleIntervalMs: config.sampling.intervalMs,
         scrapeTargets: config.sampling.scrapeTargets,
@@ -131,6 +134,16 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       });
       onStop('sample worker', () => sampleWorker.close());
       observeWorker(telemetry, 'sample', sampleWorker);
+      for (const worker of startUpkeepWorkers({
+        connection: bullRedis,
+        prefix: config.prefix,
+        db,
+        log: log.child({ queue: 'upkeep' }),
+        retention: config.retention,
+      })) {
+        onStop(`${worker.name} worker`, () => worker.close());
+        observeWorker(telemetry, worker.name, worker);
+      }
     }
 
     let port: number | undefined;

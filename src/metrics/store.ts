@@ -8,6 +8,7 @@ import type { Db } from '../infra/db.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { sql, text } from './queries.js';
+import { aggregateMinutes, type MinuteRollups } from './rollup.js';
 
 export interface WriteResult {
   /** Points in the batch. */
@@ -45,6 +46,7 @@ export class PointStore {
       const client = sco.client as unknown as pg.ClientBase;
       let inserted = total;
       let slowPath = false;
+      let stored: Rows = rows;
       await sco.none('SAVEPOINT fast_path');
       try {
         await copyInto(client, COPY_POINTS, rows);
@@ -54,8 +56,19 @@ export class PointStore {
         await sco.none('ROLLBACK TO SAVEPOINT fast_path');
         await sco.none(sql.pointsStagingCreate);
         await copyInto(client, COPY_STAGING, rows);
-        inserted = (await sco.result(sql.pointsInsertFromStaging)).rowCount;
+        const fresh = await sco.manyOrNone<{ series_id: number; ts_ms: number; value: number }>(
+          sql.pointsInsertFromStagingReturning,
+        );
+        inserted = fresh.length;
+        stored = {
+          seriesId: fresh.map((r) => r.series_id),
+          ts: fresh.map((r) => r.ts_ms),
+          value: fresh.map((r) => r.value),
+        };
       }
+      // The rollups count exactly the rows this transaction inserted: a re-delivered point
+      // was skipped above and changes nothing here.
+      if (inserted > 0) await updateRollups(sco, aggregateMinutes(stored));
       await sco.none('COMMIT');
       // Only now are new series ids real: a rolled-back insert must not be cached.
       if (this.seriesIds.size + ids.size > SERIES_CACHE_MAX) this.seriesIds.clear();
@@ -132,6 +145,21 @@ function seriesIds(
   for (let i = 0; i < e.seriesIndex.length; i++)
     into[at + i] = local[e.seriesIndex[i] as number] as number;
   return into;
+}
+
+async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
+  await t.none(sql.rollup1mUpsert, [
+    m.seriesIds,
+    m.buckets,
+    m.counts,
+    m.sums,
+    m.mins,
+    m.maxes,
+    m.lasts,
+    m.lastTimes,
+    m.sketches,
+  ]);
+  await t.none(sql.rollupDirtyMark, [m.hours]);
 }
 
 async function copyInto(client: pg.ClientBase, statement: string, rows: Rows): Promise<void> {

@@ -2,18 +2,24 @@
 // options each queue's jobs get. Adding a job type is one entry here and one handler file.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AggregatePayload } from '../jobs/aggregate.js';
 import type { FlushPayload } from '../jobs/flush.js';
+import type { MaintenancePayload } from '../jobs/maintenance.js';
 import type { SamplePayload } from '../jobs/sample.js';
 
 export const QUEUE = {
   flush: 'flush',
   // Its own queue, so a busy flush never delays a sample.
   sample: 'sample',
+  aggregate: 'aggregate',
+  maintenance: 'maintenance',
 } as const;
 
 export interface JobPayloads {
   flush: FlushPayload;
   sample: SamplePayload;
+  aggregate: AggregatePayload;
+  maintenance: MaintenancePayload;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -35,9 +41,19 @@ export const SAMPLE_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 1_000, age: 86_400 },
 };
 
+/** Periodic upkeep: a failed run is retried a few times, then the next tick tries again. */
+export const UPKEEP_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+  removeOnComplete: { count: 100, age: 86_400 },
+  removeOnFail: { count: 500, age: 7 * 86_400 },
+};
+
 export interface Queues {
   flush: Queue<FlushPayload, unknown, string>;
   sample: Queue<SamplePayload, unknown, string>;
+  aggregate: Queue<AggregatePayload, unknown, string>;
+  maintenance: Queue<MaintenancePayload, unknown, string>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -53,12 +69,25 @@ export function createQueues(connection: Redis, prefix: string, attempts: number
     prefix,
     defaultJobOptions: SAMPLE_JOB_OPTIONS,
   });
+  const aggregate = new Queue<AggregatePayload, unknown, string>(QUEUE.aggregate, {
+    connection,
+    prefix,
+    defaultJobOptions: UPKEEP_JOB_OPTIONS,
+  });
+  const maintenance = new Queue<MaintenancePayload, unknown, string>(QUEUE.maintenance, {
+    connection,
+    prefix,
+    defaultJobOptions: UPKEEP_JOB_OPTIONS,
+  });
+  const all = [flush, sample, aggregate, maintenance] as Queue[];
   return {
     flush,
     sample,
-    all: () => [flush, sample] as Queue[],
+    aggregate,
+    maintenance,
+    all: () => all,
     async close() {
-      await Promise.all([flush.close(), sample.close()]);
+      await Promise.all(all.map((q) => q.close()));
     },
   };
 }

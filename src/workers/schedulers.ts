@@ -1,17 +1,21 @@
 // Periodic stages as BullMQ job schedulers: however many worker processes run, on however
 // many hosts, each tick fires one job. Upserting is idempotent, so every process may call it.
 import type { SamplePayload } from '../jobs/sample.js';
-import { flushJobOptions, SAMPLE_JOB_OPTIONS, type Queues } from './queues.js';
+import { flushJobOptions, SAMPLE_JOB_OPTIONS, UPKEEP_JOB_OPTIONS, type Queues } from './queues.js';
 
 const FLEET_SAMPLERS = ['host', 'postgres', 'redis', 'queues'] as const;
 
 export const SCHEDULER = {
   flush: 'flush-every',
+  aggregate: 'aggregate-every',
+  maintenance: 'maintenance-every',
   sample: (p: SamplePayload) =>
     p.sampler === 'scrape' ? `sample:scrape:${p.target}` : `sample:${p.sampler}`,
 } as const;
 
 export interface SchedulerOptions {
+  aggregateIntervalMs: number;
+  maintenanceIntervalMs: number;
   /** Fleet-level built-in samplers to schedule (the process sampler runs in each process). */
   samplers: readonly string[];
   flushIntervalMs: number;
@@ -26,6 +30,16 @@ export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): 
     SCHEDULER.flush,
     { every: opts.flushIntervalMs },
     { name: 'flush', data: { reason: 'schedule' }, opts: flushJobOptions(opts.flushAttempts) },
+  );
+  await queues.aggregate.upsertJobScheduler(
+    SCHEDULER.aggregate,
+    { every: opts.aggregateIntervalMs },
+    { name: 'aggregate', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
+  );
+  await queues.maintenance.upsertJobScheduler(
+    SCHEDULER.maintenance,
+    { every: opts.maintenanceIntervalMs },
+    { name: 'maintenance', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
   );
   const wanted: SamplePayload[] = [
     ...FLEET_SAMPLERS.filter((s) => opts.samplers.includes(s)).map((sampler) => ({ sampler })),

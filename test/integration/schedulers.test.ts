@@ -22,7 +22,13 @@ afterAll(async () => {
 });
 
 const ids = async () => (await queues.sample.getJobSchedulers(0, -1)).map((s) => s.key).sort();
-const base = { flushIntervalMs: 5_000, flushAttempts: 3, sampleIntervalMs: 10_000 };
+const base = {
+  flushIntervalMs: 5_000,
+  flushAttempts: 3,
+  sampleIntervalMs: 10_000,
+  aggregateIntervalMs: 60_000,
+  maintenanceIntervalMs: 3_600_000,
+};
 
 it('upserts one scheduler per sampler and target, and removes the ones no longer configured', async () => {
   const removedFirst = await ensureSchedulers(queues, {
@@ -64,4 +70,8 @@ it('upserts one scheduler per sampler and target, and removes the ones no longer
   ]);
   const flush = await queues.flush.getJobSchedulers(0, -1);
   expect(flush.map((s) => [s.key, s.every])).toEqual([['flush-every', 5_000]]);
+  const aggregate = await queues.aggregate.getJobSchedulers(0, -1);
+  expect(aggregate.map((s) => [s.key, s.every])).toEqual([['aggregate-every', 60_000]]);
+  const maintenance = await queues.maintenance.getJobSchedulers(0, -1);
+  expect(maintenance.map((s) => [s.key, s.every])).toEqual([['maintenance-every', 3_600_000]]);
 });

@@ -1,0 +1,74 @@
+// The maintenance job: keeps daily partitions of points made ahead, and applies retention —
+// whole partitions past RAW_RETENTION are dropped (cheap, no row-by-row delete), rollups past
+// their own retention are deleted in short batches. Nothing inside retention is touched.
+import type { Db } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { ensurePartitions } from '../metrics/partitions.js';
+import { sql } from '../metrics/queries.js';
+
+export interface MaintenancePayload {
+  reason: 'schedule' | 'manual';
+}
+
+export interface MaintenanceDeps {
+  db: Db;
+  log: Logger;
+  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number };
+  now?: () => number;
+}
+
+export interface MaintenanceResult {
+  partitionsCreated: number;
+  partitionsDropped: string[];
+  rollup1mDeleted: number;
+  rollup1hDeleted: number;
+}
+
+const DELETE_BATCH = 50_000;
+
+async function expire(
+  db: Db,
+  query: (typeof sql)['rollup1mExpire'],
+  cutoff: Date,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = (await db.result(query, [cutoff, DELETE_BATCH])).rowCount;
+    total += n;
+    if (n < DELETE_BATCH) return total;
+  }
+}
+
+export async function maintenance(
+  deps: MaintenanceDeps,
+  _payload: MaintenancePayload,
+): Promise<MaintenanceResult> {
+  const now = (deps.now ?? Date.now)();
+  const partitionsCreated = await ensurePartitions(deps.db, now);
+  const dropped = await deps.db.manyOrNone<{ dropped: string }>(sql.pointsPartitionsDrop, [
+    new Date(now - deps.retention.rawMs),
+  ]);
+  const result: MaintenanceResult = {
+    partitionsCreated,
+    partitionsDropped: dropped.map((r) => r.dropped),
+    rollup1mDeleted: await expire(
+      deps.db,
+      sql.rollup1mExpire,
+      new Date(now - deps.retention.rollup1mMs),
+    ),
+    rollup1hDeleted: await expire(
+      deps.db,
+      sql.rollup1hExpire,
+      new Date(now - deps.retention.rollup1hMs),
+    ),
+  };
+  if (
+    result.partitionsCreated > 0 ||
+    result.partitionsDropped.length > 0 ||
+    result.rollup1mDeleted > 0 ||
+    result.rollup1hDeleted > 0
+  ) {
+    deps.log.info(result, 'maintenance: partitions and retention applied');
+  }
+  return result;
+}

@@ -1,0 +1,102 @@
+// Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_upsert
+// takes. Computed in the worker so the flush transaction sends ~1 row per series and minute.
+import { add, type Sketch } from './sketch.js';
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+interface Acc {
+  seriesId: number;
+  bucket: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  lastTs: number;
+  sketch: Sketch;
+}
+
+export interface MinuteRollups {
+  seriesIds: number[];
+  buckets: Date[];
+  counts: number[];
+  sums: number[];
+  mins: number[];
+  maxes: number[];
+  lasts: number[];
+  lastTimes: Date[];
+  sketches: string[];
+  /** Hours touched, for rollup_dirty_hours. */
+  hours: Date[];
+}
+
+export function aggregateMinutes(rows: {
+  seriesId: ArrayLike<number>;
+  ts: ArrayLike<number>;
+  value: ArrayLike<number>;
+}): MinuteRollups {
+  const groups = new Map<number, Map<number, Acc>>();
+  const hours = new Set<number>();
+  const n = rows.ts.length;
+  for (let i = 0; i < n; i++) {
+    const seriesId = rows.seriesId[i] as number;
+    const ts = rows.ts[i] as number;
+    const value = rows.value[i] as number;
+    const bucket = ts - (((ts % MINUTE) + MINUTE) % MINUTE);
+    let bySeries = groups.get(seriesId);
+    if (bySeries === undefined) groups.set(seriesId, (bySeries = new Map<number, Acc>()));
+    let acc = bySeries.get(bucket);
+    if (acc === undefined) {
+      acc = {
+        seriesId,
+        bucket,
+        count: 0,
+        sum: 0,
+        min: value,
+        max: value,
+        last: value,
+        lastTs: ts,
+        sketch: {},
+      };
+      bySeries.set(bucket, acc);
+      hours.add(bucket - (((bucket % HOUR) + HOUR) % HOUR));
+    }
+    acc.count += 1;
+    acc.sum += value;
+    if (value < acc.min) acc.min = value;
+    if (value > acc.max) acc.max = value;
+    if (ts >= acc.lastTs) {
+      acc.last = value;
+      acc.lastTs = ts;
+    }
+    add(acc.sketch, value);
+  }
+  const out: MinuteRollups = {
+    seriesIds: [],
+    buckets: [],
+    counts: [],
+    sums: [],
+    mins: [],
+    maxes: [],
+    lasts: [],
+    lastTimes: [],
+    sketches: [],
+    hours: [],
+  };
+  for (const bySeries of groups.values()) {
+    for (const a of bySeries.values()) {
+      out.seriesIds.push(a.seriesId);
+      out.buckets.push(new Date(a.bucket));
+      out.counts.push(a.count);
+      out.sums.push(a.sum);
+      out.mins.push(a.min);
+      out.maxes.push(a.max);
+      out.lasts.push(a.last);
+      out.lastTimes.push(new Date(a.lastTs));
+      out.sketches.push(JSON.stringify(a.sketch));
+    }
+  }
+  out.hours = [...hours].sort((a, b) => a - b).map((h) => new Date(h));
+  return out;
+}
