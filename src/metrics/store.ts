@@ -43,6 +43,7 @@ export class PointStore {
       await sco.none('BEGIN');
       const ids = await this.resolveSeries(sco, entries);
       const rows = toRows(entries, ids, total);
+      await sco.one(sql.rollupHoursLockShared, [hoursOf(rows.ts)]);
       const client = sco.client as unknown as pg.ClientBase;
       let inserted = total;
       let slowPath = false;
@@ -147,7 +148,16 @@ function seriesIds(
   return into;
 }
 
-async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
+const HOUR = 3_600_000;
+
+/** The distinct epoch-hour numbers of a batch, ascending (the order locks are taken in). */
+export function hoursOf(ts: ArrayLike<number>): number[] {
+  const hours = new Set<number>();
+  for (let i = 0; i < ts.length; i++) hours.add(Math.floor((ts[i] as number) / HOUR));
+  return [...hours].sort((a, b) => a - b);
+}
+
+export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
   await t.none(sql.rollup1mUpsert, [
     m.seriesIds,
     m.buckets,

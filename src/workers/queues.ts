@@ -3,6 +3,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AggregatePayload } from '../jobs/aggregate.js';
+import type { BackfillPayload } from '../jobs/backfill.js';
 import type { FlushPayload } from '../jobs/flush.js';
 import type { MaintenancePayload } from '../jobs/maintenance.js';
 import type { SamplePayload } from '../jobs/sample.js';
@@ -13,6 +14,8 @@ export const QUEUE = {
   sample: 'sample',
   aggregate: 'aggregate',
   maintenance: 'maintenance',
+  // Filled by `npm run backfill` as one flow: a parent job and a child per hour.
+  backfill: 'backfill',
 } as const;
 
 export interface JobPayloads {
@@ -20,6 +23,7 @@ export interface JobPayloads {
   sample: SamplePayload;
   aggregate: AggregatePayload;
   maintenance: MaintenancePayload;
+  backfill: BackfillPayload;
 }
 
 export type QueueName = keyof JobPayloads;

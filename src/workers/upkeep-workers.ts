@@ -1,47 +1,61 @@
-// Wires the periodic upkeep handlers (aggregate, maintenance) into BullMQ Workers. Each runs
-// one job at a time per process; the schedulers fire each tick once across the fleet.
-import { MetricsTime, Worker } from 'bullmq';
+// Wires the periodic upkeep handlers (aggregate, maintenance) and backfill into BullMQ Workers.
+// Aggregate and maintenance run one job at a time per process; their schedulers fire each
+// tick once across the fleet.
+import { MetricsTime, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { aggregate, type AggregatePayload } from '../jobs/aggregate.js';
+import { backfillHour, backfillRange, type BackfillHourResult, type BackfillPayload } from '../jobs/backfill.js';
 import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { QUEUE } from './queues.js';
 
-export function startUpkeepWorkers(deps: {
+interface WorkerDeps {
   connection: Redis;
   prefix: string;
   db: Db;
   log: Logger;
-  retention: MaintenanceDeps['retention'];
-}): Worker[] {
-  const common = {
-    connection: deps.connection,
-    prefix: deps.prefix,
-    concurrency: 1,
-    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
-  };
-  const workers: Worker[] = [
-    new Worker<AggregatePayload>(
-      QUEUE.aggregate,
-      (job) => aggregate({ db: deps.db, log: deps.log.child({ job: job.id }) }, job.data),
-      common,
+}
+
+function options(deps: WorkerDeps, concurrency: number): WorkerOptions {
+  return { connection: deps.connection, prefix: deps.prefix, concurrency, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } };
+}
+
+function logFailures(w: Worker, log: Logger): Worker {
+  w.on('failed', (job, err) => log.warn({ queue: w.name, job: job?.id, err: err.message }, 'job failed'));
+  w.on('error', (err) => log.error({ queue: w.name, err }, 'worker error'));
+  return w;
+}
+
+/** Processes backfill flows: each hour child, then the parent that sums them and rebuilds rollup_1h. */
+export function startBackfillWorker(deps: WorkerDeps): Worker {
+  const worker = new Worker<BackfillPayload>(
+    QUEUE.backfill,
+    async (job) => {
+      const jobDeps = { db: deps.db, log: deps.log.child({ job: job.id }) };
+      if (job.data.kind === 'hour') return backfillHour(jobDeps, job.data);
+      const children = Object.values(await job.getChildrenValues<BackfillHourResult>());
+      return backfillRange(jobDeps, job.data, children);
+    },
+    options(deps, 2),
+  );
+  return logFailures(worker, deps.log);
+}
+
+export function startUpkeepWorkers(deps: WorkerDeps & { retention: MaintenanceDeps['retention'] }): Worker[] {
+  return [
+    logFailures(
+      new Worker<AggregatePayload>(QUEUE.aggregate, (job) => aggregate({ db: deps.db, log: deps.log.child({ job: job.id }) }, job.data), options(deps, 1)),
+      deps.log,
     ),
-    new Worker<MaintenancePayload>(
-      QUEUE.maintenance,
-      (job) =>
-        maintenance(
-          { db: deps.db, log: deps.log.child({ job: job.id }), retention: deps.retention },
-          job.data,
-        ),
-      common,
+    logFailures(
+      new Worker<MaintenancePayload>(
+        QUEUE.maintenance,
+        (job) => maintenance({ db: deps.db, log: deps.log.child({ job: job.id }), retention: deps.retention }, job.data),
+        options(deps, 1),
+      ),
+      deps.log,
     ),
+    startBackfillWorker(deps),
   ];
-  for (const w of workers) {
-    w.on('failed', (job, err) =>
-      deps.log.warn({ queue: w.name, job: job?.id, err: err.message }, 'upkeep job failed'),
-    );
-    w.on('error', (err) => deps.log.error({ queue: w.name, err }, 'upkeep worker error'));
-  }
-  return workers;
 }

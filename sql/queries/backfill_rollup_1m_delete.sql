@@ -1,0 +1,5 @@
+-- Removes the rollup_1m rows of one hour (optionally of one metric) before they are rebuilt.
+-- Params: $1 hour start (timestamptz), $2 metric name (text, null for all)
+DELETE FROM rollup_1m
+WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'
+  AND ($2::text IS NULL OR series_id IN (SELECT id FROM series WHERE metric_name = $2::text))
