@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './infra/duration.js';
+import { storable } from './metrics/point.js';
 
 /** A duration env var: "5s", "500ms", "90d" or a bare number of milliseconds. */
 function duration(fallback: string, min = 1) {
@@ -37,6 +38,16 @@ function int(fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) {
     });
 }
 
+/** A value that becomes a tag on sampled points: the ingest rules for tag values apply. */
+function tagValue(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .refine((v) => v.length >= 1 && v.length <= 200 && storable(v), {
+      message: 'expected 1 to 200 characters (it becomes a tag value), without NUL',
+    });
+}
+
 const optionalText = z
   .string()
   .optional()
@@ -63,97 +74,122 @@ export const BUILTIN_SAMPLERS = ['process', 'host', 'postgres', 'redis', 'queues
 export type BuiltinSampler = (typeof BUILTIN_SAMPLERS)[number];
 
 /** Each variable, its default, and what it allows. The README table mirrors this list. */
-export const envSchema = z.object({
-  PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
-  PORT: int(3000, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
-  REDIS_URL: url(['redis:', 'rediss:']),
-  DATA_DIR: z.string().default('.data'),
-  EMBEDDED_PG_PORT: int(54329, 1, 65535),
-  EMBEDDED_REDIS_PORT: int(63790, 1, 65535),
-  PULSE_PREFIX: z
-    .string()
-    .default('pulse')
-    .refine((v) => /^[a-zA-Z0-9_:{}.-]{1,64}$/.test(v), {
-      message: 'expected 1-64 characters of letters, digits and _ : { } . -',
+export const envSchema = z
+  .object({
+    PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
+    PORT: int(3000, 0, 65535),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']),
+    REDIS_URL: url(['redis:', 'rediss:']),
+    DATA_DIR: z.string().default('.data'),
+    EMBEDDED_PG_PORT: int(54329, 1, 65535),
+    EMBEDDED_REDIS_PORT: int(63790, 1, 65535),
+    PULSE_PREFIX: z
+      .string()
+      .default('pulse')
+      .refine((v) => /^[a-zA-Z0-9_:{}.-]{1,64}$/.test(v), {
+        message: 'expected 1-64 characters of letters, digits and _ : { } . -',
+      }),
+    DB_POOL_SIZE: int(10, 1, 200),
+    INGEST_TOKEN: token,
+    INGEST_MAX_BODY: z
+      .string()
+      .default('16mb')
+      .refine((v) => /^\d+(b|kb|mb)$/i.test(v), {
+        message: 'expected a size such as 512kb or 16mb',
+      }),
+    INGEST_MAX_POINTS: int(10_000, 1, 100_000),
+    BUFFER_MAX_POINTS: int(2_000_000, 1_000),
+    FLUSH_INTERVAL: duration('5s', 100),
+    FLUSH_BATCH: int(10_000, 1),
+    FLUSH_CONCURRENCY: int(2, 1, 16),
+    FLUSH_READ_ENTRIES: int(25, 1, 10_000),
+    // Shorter than a slow batch would hand live batches from consumer to consumer.
+    FLUSH_CLAIM_IDLE: duration('30s', 5_000),
+    FLUSH_ATTEMPTS: int(8, 1, 100),
+    RAW_RETENTION: duration('90d', 3_600_000),
+    ROLLUP_1M_RETENTION: duration('30d', 3_600_000),
+    ROLLUP_1H_RETENTION: duration('730d', 86_400_000),
+    AGGREGATE_INTERVAL: duration('1m', 1_000),
+    MAINTENANCE_INTERVAL: duration('1h', 60_000),
+    SHUTDOWN_TIMEOUT: duration('10s', 100),
+    SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % 1_000 === 0 && 60_000 % ms === 0, {
+      message:
+        'expected whole seconds that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s)',
     }),
-  DB_POOL_SIZE: int(10, 1, 200),
-  INGEST_TOKEN: token,
-  INGEST_MAX_BODY: z
-    .string()
-    .default('16mb')
-    .refine((v) => /^\d+(b|kb|mb)$/i.test(v), { message: 'expected a size such as 512kb or 16mb' }),
-  INGEST_MAX_POINTS: int(10_000, 1, 100_000),
-  BUFFER_MAX_POINTS: int(2_000_000, 1_000),
-  FLUSH_INTERVAL: duration('5s', 100),
-  FLUSH_BATCH: int(10_000, 1),
-  FLUSH_CONCURRENCY: int(2, 1, 16),
-  FLUSH_READ_ENTRIES: int(25, 1, 10_000),
-  FLUSH_CLAIM_IDLE: duration('30s', 100),
-  FLUSH_ATTEMPTS: int(8, 1, 100),
-  RAW_RETENTION: duration('90d', 3_600_000),
-  ROLLUP_1M_RETENTION: duration('30d', 3_600_000),
-  ROLLUP_1H_RETENTION: duration('730d', 86_400_000),
-  AGGREGATE_INTERVAL: duration('1m', 1_000),
-  MAINTENANCE_INTERVAL: duration('1h', 60_000),
-  SHUTDOWN_TIMEOUT: duration('10s', 100),
-  SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % 1_000 === 0 && 60_000 % ms === 0, {
-    message: 'expected whole seconds that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s)',
-  }),
-  SAMPLERS: z
-    .string()
-    .default(BUILTIN_SAMPLERS.join(','))
-    .transform((text, ctx) => {
-      const names = text.split(/[\s,]+/).filter((n) => n !== '' && n !== 'none');
-      const unknown = names.filter((n) => !(BUILTIN_SAMPLERS as readonly string[]).includes(n));
-      if (unknown.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown sampler(s) ${unknown.join(', ')}; expected some of ${BUILTIN_SAMPLERS.join(', ')}, or none`,
-        });
-        return z.NEVER;
-      }
-      return [...new Set(names)] as BuiltinSampler[];
-    }),
-  SCRAPE_TARGETS: z
-    .string()
-    .default('')
-    .transform((text, ctx) => {
-      const urls = text.split(/[\s,]+/).filter(Boolean);
-      for (const u of urls) {
-        let ok = false;
-        try {
-          ok = ['http:', 'https:'].includes(new URL(u).protocol);
-        } catch {
-          ok = false;
-        }
-        if (!ok) {
-          ctx.addIssue({ code: 'custom', message: `"${u}" is not an http:// or https:// URL` });
+    SAMPLERS: z
+      .string()
+      .default(BUILTIN_SAMPLERS.join(','))
+      .transform((text, ctx) => {
+        const names = text.split(/[\s,]+/).filter((n) => n !== '' && n !== 'none');
+        const unknown = names.filter((n) => !(BUILTIN_SAMPLERS as readonly string[]).includes(n));
+        if (unknown.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `unknown sampler(s) ${unknown.join(', ')}; expected some of ${BUILTIN_SAMPLERS.join(', ')}, or none`,
+          });
           return z.NEVER;
         }
-      }
-      return [...new Set(urls)];
-    }),
-  SCRAPE_TIMEOUT: duration('5s', 100),
-  CRITICAL_MEMORY_PERCENT: int(90, 1, 100),
-  CRITICAL_CPU_PERCENT: int(85, 1, 100),
-  WORKER_PORT: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return undefined;
-      const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-      if (!Number.isSafeInteger(n) || n > 65_535) {
-        ctx.addIssue({ code: 'custom', message: 'expected a port from 0 to 65535' });
-        return z.NEVER;
-      }
-      return n;
-    }),
-  ENVIRONMENT: z.string().default('development'),
-  INSTANCE_ID: z.string().default(`${os.hostname()}:${process.pid}`),
-});
+        return [...new Set(names)] as BuiltinSampler[];
+      }),
+    SCRAPE_TARGETS: z
+      .string()
+      .default('')
+      .transform((text, ctx) => {
+        const urls = text.split(/[\s,]+/).filter(Boolean);
+        for (const u of urls) {
+          let ok = false;
+          try {
+            ok = ['http:', 'https:'].includes(new URL(u).protocol);
+          } catch {
+            ok = false;
+          }
+          if (!ok) {
+            ctx.addIssue({ code: 'custom', message: `"${u}" is not an http:// or https:// URL` });
+            return z.NEVER;
+          }
+          if (u.length > 200) {
+            // It becomes the `target` tag, and tag values are at most 200 characters.
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${u.slice(0, 40)}…" is longer than 200 characters`,
+            });
+            return z.NEVER;
+          }
+        }
+        return [...new Set(urls)];
+      }),
+    SCRAPE_TIMEOUT: duration('5s', 100),
+    CRITICAL_MEMORY_PERCENT: int(90, 1, 100),
+    CRITICAL_CPU_PERCENT: int(85, 1, 100),
+    WORKER_PORT: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v.trim() === '') return undefined;
+        const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+        if (!Number.isSafeInteger(n) || n > 65_535) {
+          ctx.addIssue({ code: 'custom', message: 'expected a port from 0 to 65535' });
+          return z.NEVER;
+        }
+        return n;
+      }),
+    ENVIRONMENT: tagValue('development'),
+    INSTANCE_ID: tagValue(`${os.hostname()}:${process.pid}`),
+  })
+  .superRefine((e, ctx) => {
+    if (e.BUFFER_MAX_POINTS < e.INGEST_MAX_POINTS) {
+      // A full-size request could then never be accepted, even into an empty buffer.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BUFFER_MAX_POINTS'],
+        message: `must be at least INGEST_MAX_POINTS (${e.INGEST_MAX_POINTS})`,
+      });
+    }
+  });
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -1,12 +1,6 @@
--- Takes up to $2 dirty hours that have closed (ended before $1), oldest first. SKIP LOCKED lets
--- several aggregate jobs share the work; the rows reappear if the transaction rolls back.
--- Params: $1 now (timestamptz), $2 limit (int)
+-- Takes (unmarks) the given dirty hours; returns those still marked. Run after the hours'
+-- exclusive locks are held, so no flush writing them is still uncommitted.
+-- Params: $1 hours (timestamptz[])
 DELETE FROM rollup_dirty_hours
-WHERE bucket IN (
-  SELECT bucket FROM rollup_dirty_hours
-  WHERE bucket + interval '1 hour' <= $1::timestamptz
-  ORDER BY bucket
-  LIMIT $2
-  FOR UPDATE SKIP LOCKED
-)
+WHERE bucket = ANY($1::timestamptz[])
 RETURNING bucket

@@ -5,6 +5,8 @@ import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { sql } from '../metrics/queries.js';
 
+const HOUR = 3_600_000;
+
 export interface AggregatePayload {
   reason: 'schedule' | 'manual';
 }
@@ -28,17 +30,26 @@ export async function aggregate(
 ): Promise<AggregateResult> {
   const result: AggregateResult = { hours: 0, rows: 0 };
   const now = deps.now ?? Date.now;
-  for (;;) {
+  // Bounded: hours that keep receiving late points are taken again by the next tick.
+  for (let round = 0; round < 20; round++) {
     const done = await deps.db.tx('aggregate', async (t) => {
-      const taken = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [
+      const candidates = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyCandidates, [
         new Date(now()),
         deps.batchHours ?? 24,
       ]);
-      if (taken.length === 0) return 0;
+      if (candidates.length === 0) return 0;
+      // Wait for every flush still writing these hours (they hold shared locks until commit);
+      // new ones wait for us. Only then unmark the hours and read rollup_1m: nothing
+      // uncommitted can be missed, and a later flush marks its hour again.
+      await t.one(sql.rollupHoursLock, [candidates.map((c) => c.bucket.getTime() / HOUR)]);
+      const taken = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [
+        candidates.map((c) => c.bucket),
+      ]);
+      if (taken.length === 0) return candidates.length;
       const built = await t.result(sql.rollup1hBuild, [taken.map((r) => r.bucket)]);
       result.hours += taken.length;
       result.rows += built.rowCount;
-      return taken.length;
+      return candidates.length;
     });
     if (done === 0) break;
   }

@@ -39,14 +39,25 @@ interface Current {
   sketch: Record<string, number>;
 }
 
-export async function backfillHour(deps: BackfillDeps, p: { hour: string; metric: string | null; dryRun: boolean }): Promise<BackfillHourResult> {
+export async function backfillHour(
+  deps: BackfillDeps,
+  p: { hour: string; metric: string | null; dryRun: boolean },
+): Promise<BackfillHourResult> {
   const start = new Date(p.hour);
-  if (Number.isNaN(start.getTime()) || start.getTime() % HOUR !== 0) throw new RangeError(`not the start of an hour: ${p.hour}`);
+  if (Number.isNaN(start.getTime()) || start.getTime() % HOUR !== 0)
+    throw new RangeError(`not the start of an hour: ${p.hour}`);
   return deps.db.tx('backfill hour', async (t) => {
     // Waits for flushes writing this hour to commit, and keeps new ones out until we commit.
     await t.one(sql.rollupHourLock, [start.getTime() / HOUR]);
-    const rows = await t.manyOrNone<{ series_id: number; ts_ms: number; value: number }>(sql.backfillPoints, [start, p.metric]);
-    const m = aggregateMinutes({ seriesId: rows.map((r) => r.series_id), ts: rows.map((r) => r.ts_ms), value: rows.map((r) => r.value) });
+    const rows = await t.manyOrNone<{ series_id: number; ts_ms: number; value: number }>(
+      sql.backfillPoints,
+      [start, p.metric],
+    );
+    const m = aggregateMinutes({
+      seriesId: rows.map((r) => r.series_id),
+      ts: rows.map((r) => r.ts_ms),
+      value: rows.map((r) => r.value),
+    });
     const current = await t.manyOrNone<Current>(sql.backfillRollup1mCurrent, [start, p.metric]);
     const changed = countChanged(m, current);
     if (!p.dryRun) {
@@ -71,7 +82,8 @@ function countChanged(m: ReturnType<typeof aggregateMinutes>, current: Current[]
       c.min === m.mins[i] &&
       c.max === m.maxes[i] &&
       c.last === m.lasts[i] &&
-      JSON.stringify(sortKeys(c.sketch)) === JSON.stringify(sortKeys(JSON.parse(m.sketches[i] as string) as Record<string, number>));
+      JSON.stringify(sortKeys(c.sketch)) ===
+        JSON.stringify(sortKeys(JSON.parse(m.sketches[i] as string) as Record<string, number>));
     if (!same) changed += 1;
   }
   return changed;
@@ -97,7 +109,9 @@ export async function backfillRange(
   children: BackfillHourResult[],
 ): Promise<BackfillRangeResult> {
   const sum = (f: (c: BackfillHourResult) => number) => children.reduce((n, c) => n + f(c), 0);
-  const rebuilt = p.dryRun ? { rows: 0 } : await aggregate({ db: deps.db, log: deps.log }, { reason: 'manual' });
+  const rebuilt = p.dryRun
+    ? { rows: 0 }
+    : await aggregate({ db: deps.db, log: deps.log }, { reason: 'manual' });
   return {
     hours: children.length,
     points: sum((c) => c.points),
@@ -111,6 +125,7 @@ export async function backfillRange(
 /** The hours a range covers: every hour that overlaps [from, to). */
 export function hoursIn(from: number, to: number): string[] {
   const hours: string[] = [];
-  for (let h = Math.floor(from / HOUR) * HOUR; h < to; h += HOUR) hours.push(new Date(h).toISOString());
+  for (let h = Math.floor(from / HOUR) * HOUR; h < to; h += HOUR)
+    hours.push(new Date(h).toISOString());
   return hours;
 }

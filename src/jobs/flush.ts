@@ -9,7 +9,7 @@ import {
   type DecodedEntry,
   type PointBuffer,
 } from '../metrics/buffer.js';
-import type { PointStore } from '../metrics/store.js';
+import type { PointStore, WriteResult } from '../metrics/store.js';
 
 export interface FlushPayload {
   /** Why the flush was asked for; only shown in logs and Bull Board. */
@@ -72,6 +72,43 @@ async function decodeAll(
   return batch;
 }
 
+/** SQLSTATEs that retrying cannot fix: data exceptions, integrity, program limits, protocol. */
+export function isPermanent(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^(22|23|42|54|XX)/.test(code) || code === '08P01');
+}
+
+async function isolate(
+  deps: FlushDeps,
+  batch: Batch,
+  result: FlushResult,
+  cause: Error,
+): Promise<WriteResult> {
+  deps.log.warn(
+    { err: cause.message, entries: batch.entries.length },
+    'PostgreSQL refused a batch; storing its entries one by one',
+  );
+  const total: WriteResult = { points: 0, inserted: 0, slowPath: true };
+  for (let i = 0; i < batch.entries.length; i++) {
+    const entry = batch.entries[i] as BufferEntry;
+    try {
+      const w = await deps.store.write([batch.decoded[i] as DecodedEntry]);
+      await deps.buffer.ack([entry]);
+      total.points += w.points;
+      total.inserted += w.inserted;
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+      deps.log.error(
+        { entry: entry.id, err: (err as Error).message },
+        'PostgreSQL refused a buffer entry; moved to the dead-letter stream',
+      );
+      await deps.buffer.deadLetter(entry, `refused by PostgreSQL: ${(err as Error).message}`);
+      result.deadLettered += Math.max(0, entry.count);
+    }
+  }
+  return total;
+}
+
 export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<FlushResult> {
   const started = Date.now();
   const budget = deps.budgetMs ?? 30_000;
@@ -96,8 +133,16 @@ export async function flush(deps: FlushDeps, payload: FlushPayload): Promise<Flu
     // Keep the prefetch's failure for the next turn instead of an unhandled rejection now.
     next.catch(() => undefined);
     if (batch.entries.length === 0) continue;
-    const written = await deps.store.write(batch.decoded);
-    await deps.buffer.ack(batch.entries);
+    let written: WriteResult;
+    try {
+      written = await deps.store.write(batch.decoded);
+      await deps.buffer.ack(batch.entries);
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+      // PostgreSQL refuses something in this batch for good: store entry by entry, and move
+      // the ones it refuses aside, so one bad entry does not hold up the buffer forever.
+      written = await isolate(deps, batch, result, err as Error);
+    }
     result.batches += 1;
     result.points += written.points;
     result.inserted += written.inserted;

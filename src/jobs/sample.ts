@@ -52,7 +52,10 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
   switch (payload.sampler) {
     case 'host':
       samples = await sampleHost({ dataDir: deps.dataDir });
-      await checkCritical(deps, samples);
+      // The samples are worth keeping even when the threshold check cannot run.
+      await checkCritical(deps, samples).catch((err: unknown) =>
+        deps.log.warn({ err: (err as Error).message }, 'critical threshold check failed'),
+      );
       break;
     case 'postgres':
       samples = await samplePostgres({

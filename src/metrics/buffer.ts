@@ -277,6 +277,23 @@ export class PointBuffer {
     claimIdleMs: number,
     opts: { ownPending?: boolean } = {},
   ): Promise<BufferEntry[]> {
+    try {
+      return await this.readOnce(consumer, count, claimIdleMs, opts);
+    } catch (err) {
+      // A Redis that restarted without persistence lost the group (and the stream): make it
+      // again rather than fail every flush until a process restarts.
+      if (!String((err as Error).message).includes('NOGROUP')) throw err;
+      await this.ensureGroup();
+      return this.readOnce(consumer, count, claimIdleMs, opts);
+    }
+  }
+
+  private async readOnce(
+    consumer: string,
+    count: number,
+    claimIdleMs: number,
+    opts: { ownPending?: boolean },
+  ): Promise<BufferEntry[]> {
     const { bufferStream: stream } = this.keys;
     const deleted: string[] = [];
     // A reader that already holds entries in flight (a prefetch) must not take them again.

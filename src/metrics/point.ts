@@ -1,7 +1,7 @@
 // What a point is, and the checks every point passes before it may enter the buffer.
 // Validation is all-or-nothing per request: one bad point rejects the whole batch.
 
-import type { Tags } from './series.js';
+import { canonicalTags, type Tags } from './series.js';
 
 export interface Point {
   metricName: string;
@@ -34,6 +34,32 @@ export const LIMITS = {
 
 export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:.]*$/;
 const TAG_KEY = /^[a-zA-Z_][a-zA-Z0-9_.:-]*$/;
+// PostgreSQL text and jsonb refuse NUL and unpaired UTF-16 surrogates; a point holding one
+// would fail its whole flush batch, so it is refused here.
+const UNSTORABLE =
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what it must find
+  /[\u0000]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// Would become the object's prototype, not a tag, in most of JavaScript.
+const RESERVED_TAG = '__proto__';
+
+export function storable(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Date.parse rolls 2025-02-30 over to March 2; this refuses dates and times that do not exist. */
+function realDateTime(iso: string): boolean {
+  const y = Number(iso.slice(0, 4));
+  const m = Number(iso.slice(5, 7));
+  const d = Number(iso.slice(8, 10));
+  const hh = Number(iso.slice(11, 13));
+  const mm = Number(iso.slice(14, 16));
+  const ss = iso[16] === ':' ? Number(iso.slice(17, 19)) : 0;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1];
+  return days !== undefined && d >= 1 && d <= days && hh <= 23 && mm <= 59 && ss <= 59;
+}
 // ISO-8601 date-time with a zone (Z or ±hh:mm); Date.parse alone accepts far too much.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
@@ -124,7 +150,42 @@ export function validateBatch(body: unknown, opts: ValidateOptions): Validated {
     const point = validatePoint(raw[i], i, opts, errors);
     if (point) points.push(point);
   }
+  if (errors.length === 0) findRepeats(points, errors, maxErrors);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, points };
+}
+
+/**
+ * A series holds one value per millisecond: a second point with the same series and time would
+ * be taken for a re-delivery and silently skipped, so a request must not carry one. Checked
+ * cheaply on (time, name) first; the full series key only for points that share both.
+ */
+function findRepeats(points: Point[], errors: FieldError[], maxErrors: number): void {
+  const first = new Map<string, number>();
+  let full: Map<string, number> | undefined;
+  const seriesKey = (p: Point) =>
+    `${p.ts}|${JSON.stringify([p.metricName, p.sourceAgentId, p.instanceId, canonicalTags(p.tags)])}`;
+  for (let i = 0; i < points.length && errors.length < maxErrors; i++) {
+    const p = points[i] as Point;
+    const quick = `${p.ts}|${p.metricName}`;
+    const j = first.get(quick);
+    if (j === undefined) {
+      first.set(quick, i);
+      continue;
+    }
+    if (full === undefined) full = new Map();
+    const earlierKey = seriesKey(points[j] as Point);
+    if (!full.has(earlierKey)) full.set(earlierKey, j);
+    const key = seriesKey(p);
+    const earlier = full.get(key);
+    if (earlier === undefined) full.set(key, i);
+    else
+      errors.push({
+        index: i,
+        field: 'timestamp',
+        pointer: `/points/${i}/timestamp`,
+        reason: `repeats point ${earlier}: same series and millisecond (a series holds one value per millisecond; points without a timestamp all get the time of the request)`,
+      });
+  }
 }
 
 // Names seen valid before skip the regex: a busy sender repeats a few hundred names and tag
@@ -168,7 +229,7 @@ function fastPoint(p: Record<string, unknown>, opts: ValidateOptions): Point | n
     if (!Number.isFinite(t)) return null;
     ts = Math.floor(t);
   } else if (typeof t === 'string') {
-    if (!ISO_8601.test(t)) return null;
+    if (!ISO_8601.test(t) || !realDateTime(t)) return null;
     ts = Date.parse(t);
     if (Number.isNaN(ts)) return null;
   } else if (t !== undefined) return null;
@@ -184,7 +245,9 @@ function fastPoint(p: Record<string, unknown>, opts: ValidateOptions): Point | n
         ++n > LIMITS.tagCount ||
         typeof v !== 'string' ||
         v.length > LIMITS.tagValueLength ||
-        !validTagKey(k)
+        !validTagKey(k) ||
+        k === RESERVED_TAG ||
+        !storable(v)
       )
         return null;
     }
@@ -198,7 +261,8 @@ function fastPoint(p: Record<string, unknown>, opts: ValidateOptions): Point | n
 /** A valid id as stored (string or null), or undefined when it is not valid. */
 function fastId(v: unknown): string | null | undefined {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'string') return v.length > 0 && v.length <= LIMITS.idLength ? v : undefined;
+  if (typeof v === 'string')
+    return v.length > 0 && v.length <= LIMITS.idLength && storable(v) ? v : undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
   return undefined;
 }
@@ -280,8 +344,11 @@ function checkPoint(
           'timestamp',
           'must be ISO-8601 with a zone (e.g. 2025-09-05T12:00:00Z) or epoch milliseconds',
         );
+      else if (!realDateTime(t))
+        fail('timestamp', 'is not a real date and time (e.g. February 30th)');
       else parsed = Date.parse(t);
-      if (ISO_8601.test(t) && Number.isNaN(parsed)) fail('timestamp', 'is not a valid date');
+      if (ISO_8601.test(t) && realDateTime(t) && Number.isNaN(parsed))
+        fail('timestamp', 'is not a valid date');
     } else {
       fail('timestamp', `must be an ISO-8601 string or epoch milliseconds, got ${typeName(t)}`);
     }
@@ -312,8 +379,15 @@ function checkPoint(
               `tag names must be 1 to ${LIMITS.tagKeyLength} characters matching [a-zA-Z_][a-zA-Z0-9_.:-]*`,
               ['tags', k],
             );
+          else if (k === RESERVED_TAG)
+            fail(`tags.${k}`, `${RESERVED_TAG} is reserved and cannot be a tag name`, ['tags', k]);
           else if (typeof v !== 'string')
             fail(`tags.${k}`, `must be a string, got ${typeName(v)}`, ['tags', k]);
+          else if (!storable(v))
+            fail(`tags.${k}`, 'must not contain NUL characters or unpaired surrogates', [
+              'tags',
+              k,
+            ]);
           else if (v.length > LIMITS.tagValueLength)
             fail(
               `tags.${k}`,
@@ -335,6 +409,7 @@ function checkPoint(
       fail(field, `must be a string or an integer, got ${typeName(v)}`);
     else if (v.length === 0 || v.length > LIMITS.idLength)
       fail(field, `must be 1 to ${LIMITS.idLength} characters, got ${v.length}`);
+    else if (!storable(v)) fail(field, 'must not contain NUL characters or unpaired surrogates');
     else ids[field] = v;
   }
 

@@ -9,8 +9,14 @@ import {
 import v8 from 'node:v8';
 import type { Sample } from './types.js';
 
+// The histogram measures how late a timer of this period fires; the period itself is not lag.
+const LAG_RESOLUTION_MS = 10;
+const lagSeconds = (ns: number) => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) / 1_000;
+
 export class ProcessSampler {
-  private readonly lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly lag: IntervalHistogram = monitorEventLoopDelay({
+    resolution: LAG_RESOLUTION_MS,
+  });
   private readonly gc: PerformanceObserver;
   private gcCount = 0;
   private gcPauseMs = 0;
@@ -60,8 +66,8 @@ export class ProcessSampler {
     ];
     if (this.lag.count > 0) {
       samples.push(
-        { name: 'process_event_loop_lag_p50_seconds', value: this.lag.percentile(50) / 1e9 },
-        { name: 'process_event_loop_lag_p99_seconds', value: this.lag.percentile(99) / 1e9 },
+        { name: 'process_event_loop_lag_p50_seconds', value: lagSeconds(this.lag.percentile(50)) },
+        { name: 'process_event_loop_lag_p99_seconds', value: lagSeconds(this.lag.percentile(99)) },
       );
     }
     this.lag.reset();

@@ -9,6 +9,8 @@ import type { Sample } from './types.js';
 // filling a worker's memory.
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
+const RESERVED_LABELS = new Set(['instance', 'target', 'hostname', 'instance_id', 'environment']);
+
 const ACCEPT =
   'application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
@@ -62,8 +64,11 @@ export async function scrapeTarget(opts: {
       );
     }
     samples = parsed.samples.map((s) => {
-      const tags: Record<string, string> = { ...s.labels };
-      if (tags.instance !== undefined) tags.exported_instance = tags.instance;
+      // As Prometheus does with labels it attaches itself: a target's own label of that name
+      // is kept as exported_<name> (pulse's tags and the target's tags are pulse's to set).
+      const tags: Record<string, string> = {};
+      for (const [k, v] of Object.entries(s.labels))
+        tags[RESERVED_LABELS.has(k) ? `exported_${k}` : k] = v;
       Object.assign(tags, targetTags);
       return {
         name: s.name,

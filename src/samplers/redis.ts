@@ -21,7 +21,6 @@ export async function sampleRedis(deps: {
     deps.redis.config('GET', 'maxmemory-policy'),
   ]);
   const map = parseInfo(info);
-  // Managed Redis services may refuse CONFIG; INFO carries the policy too.
   const policy = policyReply[1] ?? map.get('maxmemory_policy') ?? 'unknown';
   const num = (key: string) => Number(map.get(key));
   const samples: Sample[] = [

@@ -4,7 +4,12 @@
 import { MetricsTime, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { aggregate, type AggregatePayload } from '../jobs/aggregate.js';
-import { backfillHour, backfillRange, type BackfillHourResult, type BackfillPayload } from '../jobs/backfill.js';
+import {
+  backfillHour,
+  backfillRange,
+  type BackfillHourResult,
+  type BackfillPayload,
+} from '../jobs/backfill.js';
 import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -18,11 +23,18 @@ interface WorkerDeps {
 }
 
 function options(deps: WorkerDeps, concurrency: number): WorkerOptions {
-  return { connection: deps.connection, prefix: deps.prefix, concurrency, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } };
+  return {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    concurrency,
+    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+  };
 }
 
 function logFailures(w: Worker, log: Logger): Worker {
-  w.on('failed', (job, err) => log.warn({ queue: w.name, job: job?.id, err: err.message }, 'job failed'));
+  w.on('failed', (job, err) =>
+    log.warn({ queue: w.name, job: job?.id, err: err.message }, 'job failed'),
+  );
   w.on('error', (err) => log.error({ queue: w.name, err }, 'worker error'));
   return w;
 }
@@ -42,16 +54,26 @@ export function startBackfillWorker(deps: WorkerDeps): Worker {
   return logFailures(worker, deps.log);
 }
 
-export function startUpkeepWorkers(deps: WorkerDeps & { retention: MaintenanceDeps['retention'] }): Worker[] {
+export function startUpkeepWorkers(
+  deps: WorkerDeps & { retention: MaintenanceDeps['retention'] },
+): Worker[] {
   return [
     logFailures(
-      new Worker<AggregatePayload>(QUEUE.aggregate, (job) => aggregate({ db: deps.db, log: deps.log.child({ job: job.id }) }, job.data), options(deps, 1)),
+      new Worker<AggregatePayload>(
+        QUEUE.aggregate,
+        (job) => aggregate({ db: deps.db, log: deps.log.child({ job: job.id }) }, job.data),
+        options(deps, 1),
+      ),
       deps.log,
     ),
     logFailures(
       new Worker<MaintenancePayload>(
         QUEUE.maintenance,
-        (job) => maintenance({ db: deps.db, log: deps.log.child({ job: job.id }), retention: deps.retention }, job.data),
+        (job) =>
+          maintenance(
+            { db: deps.db, log: deps.log.child({ job: job.id }), retention: deps.retention },
+            job.data,
+          ),
         options(deps, 1),
       ),
       deps.log,

@@ -47,7 +47,7 @@ describe('worker killed with SIGKILL mid-flush', () => {
     const env = ctx.env({
       FLUSH_INTERVAL: '100ms',
       FLUSH_READ_ENTRIES: '5',
-      FLUSH_CLAIM_IDLE: '1s',
+      FLUSH_CLAIM_IDLE: '5s',
       PORT: '0',
     });
 

@@ -13,7 +13,12 @@ beforeAll(async () => {
   ctx = await createTestContext('backpressure');
   // The api role alone: no worker drains the buffer behind the test's back.
   api = await start(
-    ctx.config({ PULSE_ROLE: 'api', BUFFER_MAX_POINTS: '5000', FLUSH_INTERVAL: '7s' }),
+    ctx.config({
+      PULSE_ROLE: 'api',
+      BUFFER_MAX_POINTS: '5000',
+      INGEST_MAX_POINTS: '5000',
+      FLUSH_INTERVAL: '7s',
+    }),
     ctx.log,
   );
 });

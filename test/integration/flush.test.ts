@@ -176,6 +176,25 @@ describe('flush', () => {
     );
   });
 
+  it('moves an entry PostgreSQL refuses aside and stores the rest of its batch', async () => {
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await buffer.append(points(1_500));
+    // Written past validation, as a foreign or older writer could: PostgreSQL refuses NUL in jsonb.
+    const bad = points(3, Date.now() - 300_000).map((p) => ({ ...p, tags: { host: 'a\u0000b' } }));
+    await buffer.append(bad);
+    await buffer.append(points(10, Date.now() - 200_000));
+    const r = await flush(deps('c1'), { reason: 'manual' });
+    expect(r).toMatchObject({ inserted: 1_510, deadLettered: 3 });
+    expect(await countPoints(ctx.db)).toBe(1_510);
+    expect(await buffer.depth()).toBe(0);
+    const dead = await ctx.redis.xrange(ctx.keys.bufferDead, '-', '+');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.[1].join(' ')).toMatch(
+      /refused by PostgreSQL: .*(unsupported Unicode escape|\\u0000)/,
+    );
+  });
+
   it('stores points for a day with no partition yet, and a later partition takes them over', async () => {
     const day = Date.now() - 20 * 86_400_000;
     const buffer = ctx.buffer();

@@ -50,4 +50,31 @@ describe('loadConfig', () => {
     expect(message).toContain('INGEST_TOKEN="***": expected at least 16 characters');
     expect(message).not.toContain('secret');
   });
+
+  it('refuses settings that cannot work together or would break every sampled point', () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return 'ok';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(message({ BUFFER_MAX_POINTS: '5000' })).toContain(
+      'BUFFER_MAX_POINTS="5000": must be at least INGEST_MAX_POINTS (10000)',
+    );
+    expect(message({ BUFFER_MAX_POINTS: '5000', INGEST_MAX_POINTS: '5000' })).toBe('ok');
+    expect(message({ FLUSH_CLAIM_IDLE: '1s' })).toContain(
+      'FLUSH_CLAIM_IDLE="1s": expected a duration',
+    );
+    expect(message({ ENVIRONMENT: 'x'.repeat(201) })).toContain('ENVIRONMENT=');
+    expect(message({ SCRAPE_TARGETS: `http://h/${'p'.repeat(200)}` })).toContain(
+      'longer than 200 characters',
+    );
+    expect(message({ SCRAPE_TARGETS: 'ftp://h/metrics' })).toContain(
+      'is not an http:// or https:// URL',
+    );
+    expect(message({ SAMPLERS: 'host,disk' })).toContain('unknown sampler(s) disk');
+    expect(message({ SAMPLE_INTERVAL: '7s' })).toContain('divide a minute');
+  });
 });

@@ -154,3 +154,63 @@ describe('buffer entry encoding', () => {
     expect(fp({})).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   });
 });
+
+describe('values PostgreSQL cannot store, and points that would be taken for re-deliveries', () => {
+  const check = (point: Record<string, unknown>) => {
+    const r = validateBatch({ points: [point] }, opts);
+    return r.ok ? 'ok' : `${r.errors[0]?.field}: ${r.errors[0]?.reason}`;
+  };
+  it.each([
+    [
+      { metric_name: 'a', value: 1, tags: { host: 'a\u0000b' } },
+      'tags.host: must not contain NUL characters or unpaired surrogates',
+    ],
+    [
+      { metric_name: 'a', value: 1, tags: { host: 'x\ud800' } },
+      'tags.host: must not contain NUL characters or unpaired surrogates',
+    ],
+    [
+      { metric_name: 'a', value: 1, instance_id: '\udc00y' },
+      'instance_id: must not contain NUL characters or unpaired surrogates',
+    ],
+    [
+      { metric_name: 'a', value: 1, tags: JSON.parse('{"__proto__": "x"}') as object },
+      'tags.__proto__: __proto__ is reserved and cannot be a tag name',
+    ],
+    [
+      { metric_name: 'a', value: 1, timestamp: '2026-01-09T24:00:00Z' },
+      'timestamp: is not a real date and time (e.g. February 30th)',
+    ],
+    [
+      { metric_name: 'a', value: 1, timestamp: '2025-02-29T00:00:00Z' },
+      'timestamp: is not a real date and time (e.g. February 30th)',
+    ],
+    [{ metric_name: 'a', value: 1, tags: { host: 'emoji \ud83d\ude00 ok' } }, 'ok'],
+    [{ metric_name: 'a', value: 1, timestamp: '2026-01-09T23:59:59.999+01:00' }, 'ok'],
+  ])('%o → %s', (point, expected) => {
+    expect(check(point)).toBe(expected);
+  });
+
+  it('refuses two points of one series at the same millisecond, and allows other series then', () => {
+    const r = validateBatch(
+      {
+        points: [
+          { metric_name: 'a', value: 1, tags: { h: '1', z: '2' } },
+          { metric_name: 'a', value: 2, tags: { h: '2' } },
+          { metric_name: 'b', value: 3 },
+          { metric_name: 'a', value: 4, tags: { z: '2', h: '1' } },
+        ],
+      },
+      opts,
+    );
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors).toEqual([
+      {
+        index: 3,
+        field: 'timestamp',
+        pointer: '/points/3/timestamp',
+        reason: expect.stringContaining('repeats point 0') as string,
+      },
+    ]);
+  });
+});
