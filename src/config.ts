@@ -95,6 +95,10 @@ export const envSchema = z
       }),
     DB_POOL_SIZE: int(10, 1, 200),
     INGEST_TOKEN: token,
+    READ_TOKEN: token,
+    ADMIN_TOKEN: token,
+    WARM_INTERVAL: duration('10s', 1_000),
+    CACHE_TTL: duration('60s', 1_000),
     INGEST_MAX_BODY: z
       .string()
       .default('16mb')
@@ -203,6 +207,9 @@ export interface Config {
   /** Namespaces every Redis key and BullMQ queue, so several pulse systems can share one Redis. */
   prefix: string;
   ingest: { token: string | undefined; maxBody: string; maxPoints: number };
+  /** READ_TOKEN guards the read API when set; ADMIN_TOKEN enables admin routes and Bull Board. */
+  auth: { readToken: string | undefined; adminToken: string | undefined };
+  cache: { warmIntervalMs: number; ttlMs: number };
   buffer: { maxPoints: number };
   flush: {
     intervalMs: number;
@@ -257,6 +264,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: { url: e.REDIS_URL, embeddedPort: e.EMBEDDED_REDIS_PORT },
     prefix: e.PULSE_PREFIX,
     ingest: { token: e.INGEST_TOKEN, maxBody: e.INGEST_MAX_BODY, maxPoints: e.INGEST_MAX_POINTS },
+    auth: { readToken: e.READ_TOKEN, adminToken: e.ADMIN_TOKEN },
+    cache: { warmIntervalMs: e.WARM_INTERVAL, ttlMs: e.CACHE_TTL },
     buffer: { maxPoints: e.BUFFER_MAX_POINTS },
     flush: {
       intervalMs: e.FLUSH_INTERVAL,

@@ -20,8 +20,9 @@ import { PointStore } from './metrics/store.js';
 import { startFlushWorker } from './workers/flush-worker.js';
 import { startProcessSampling } from './workers/process-sampling.js';
 import { startSampleWorker } from './workers/sample-worker.js';
-import { startUpkeepWorkers } from './workers/upkeep-workers.js';
-import { createQueues, requestFlush } from './workers/queues.js';
+import { startUpkeepWorkers, startWarmWorker } from './workers/upkeep-workers.js';
+import { DashboardCache } from './cache/dashboard-cache.js';
+import { createQueues, requestFlush, requestWarm } from './workers/queues.js';
 import { ensureSchedulers } from './workers/schedulers.js';
 
 export interface Running {
@@ -66,6 +67,13 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
     onStop('queues', () => queues.close());
     const telemetry = createTelemetry({ bufferDepth: () => buffer.depth() });
+    const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
+    cache.onLookup = (served) =>
+      telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
+    const limits = {
+      memoryPercent: config.sampling.criticalMemoryPercent,
+      cpuPercent: config.sampling.criticalCpuPercent,
+    };
     // The plan's tags, on every sampled point.
     const baseTags = {
       hostname: os.hostname(),
@@ -134,17 +142,45 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       });
       onStop('sample worker', () => sampleWorker.close());
       observeWorker(telemetry, 'sample', sampleWorker);
-      for (const worker of startUpkeepWorkers({
+      const upkeep = startUpkeepWorkers({
         connection: bullRedis,
         prefix: config.prefix,
         db,
         log: log.child({ queue: 'upkeep' }),
         retention: config.retention,
-      })) {
+      });
+      const warmWorker = startWarmWorker({
+        connection: bullRedis,
+        prefix: config.prefix,
+        db,
+        cache,
+        log: log.child({ queue: 'warm' }),
+        limits,
+        ttlMs: config.cache.ttlMs,
+      });
+      for (const worker of [...upkeep, warmWorker]) {
         onStop(`${worker.name} worker`, () => worker.close());
         observeWorker(telemetry, worker.name, worker);
       }
+      // New data makes the dashboard stale: warm it, at most once per WARM_INTERVAL.
+      const warmSoon = (reason: 'flush' | 'aggregate') =>
+        requestWarm(queues, reason, config.cache.warmIntervalMs).catch((err: unknown) =>
+          log.warn({ err: (err as Error).message }, 'could not ask for a cache warm-up'),
+        );
+      flushWorker.worker.on('completed', (_job, result) => {
+        if (result.inserted > 0) void warmSoon('flush');
+      });
+      const aggregateWorker = upkeep.find((w) => w.name === 'aggregate');
+      aggregateWorker?.on('completed', (_job, result: unknown) => {
+        if ((result as { rows?: number } | undefined)?.rows) void warmSoon('aggregate');
+      });
     }
+
+    if (config.role !== 'worker') {
+      // Invalidations and fresh warm-ups from any process reach this one's L1.
+      await cache.subscribe();
+    }
+    onStop('cache', () => cache.close());
 
     let port: number | undefined;
     // A worker alone serves only /healthz, /readyz and /metrics, and only when WORKER_PORT is set.
@@ -156,6 +192,19 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         db,
         maxBody: config.ingest.maxBody,
         telemetry,
+        dashboard:
+          config.role === 'worker'
+            ? undefined
+            : {
+                db,
+                redis,
+                cache,
+                limits,
+                ttlMs: config.cache.ttlMs,
+                readToken: config.auth.readToken,
+                adminToken: config.auth.adminToken,
+                queues: queues.all(),
+              },
         ingest:
           config.role === 'worker'
             ? undefined

@@ -10,6 +10,11 @@ import { errorHandler, notFound } from './errors.js';
 import { healthRouter } from './health.js';
 import { countIngestRequests, ingestRouter, type IngestDeps } from './ingest.js';
 import { metricsRouter } from './metrics.js';
+import helmet from 'helmet';
+import type { Queue } from 'bullmq';
+import { FailedAuthLimiter } from './auth.js';
+import { BULL_BOARD_PATH, bullBoard } from './bull-board.js';
+import { dashboardRouter, type DashboardDeps } from './dashboard.js';
 import type { Telemetry } from '../infra/telemetry.js';
 
 export interface AppDeps {
@@ -19,7 +24,9 @@ export interface AppDeps {
   maxBody: string;
   telemetry: Telemetry;
   /** The ingest API; absent in a worker's own HTTP server (health and metrics only). */
-  ingest?: Omit<IngestDeps, 'log' | 'telemetry'>;
+  ingest?: Omit<IngestDeps, 'log' | 'telemetry' | 'limiter'> | undefined;
+  /** The read API, admin routes and Bull Board; absent in a worker's own HTTP server. */
+  dashboard?: (Omit<DashboardDeps, 'limiter'> & { queues: Queue[] }) | undefined;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -39,15 +46,28 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
     }),
   );
+  // Bull Board's pages load their own scripts and styles; the policy allows exactly those.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } },
+    }),
+  );
   app.use(healthRouter({ redis: deps.redis, db: deps.db }));
   app.use(metricsRouter(deps.telemetry.registry));
-  if (deps.ingest) {
+  const limiter = new FailedAuthLimiter();
+  if (deps.dashboard) {
+    const { queues, adminToken, readToken } = deps.dashboard;
+    app.use(BULL_BOARD_PATH, ...bullBoard({ queues, adminToken, readToken, limiter }));
+  }
+  if (deps.ingest || deps.dashboard) {
     const api = express.Router();
     api.use(countIngestRequests(deps.telemetry));
     api.use(
       express.json({ limit: deps.maxBody, type: ['application/json', 'application/*+json'] }),
     );
-    api.use(ingestRouter({ ...deps.ingest, log: deps.log, telemetry: deps.telemetry }));
+    if (deps.ingest)
+      api.use(ingestRouter({ ...deps.ingest, log: deps.log, telemetry: deps.telemetry, limiter }));
+    if (deps.dashboard) api.use(dashboardRouter({ ...deps.dashboard, limiter }));
     app.use('/api/v1', api);
   }
   app.use(notFound);

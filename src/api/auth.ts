@@ -1,7 +1,8 @@
-// Bearer-token checks. Tokens are compared in constant time (over their SHA-256 digests,
-// so a length difference does not show either); an unset token leaves the route open.
+// Bearer-token checks (HTTP Basic with the token as password is accepted too, so a browser can
+// open Bull Board). Tokens are compared in constant time, over their SHA-256 digests so a
+// length difference does not show either. Failed attempts are rate-limited per client address.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -10,19 +11,93 @@ export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export function requireToken(expected: string | undefined, realm: string): RequestHandler {
+/** The token a request carries: `Authorization: Bearer T`, or Basic with T as the password. */
+export function presentedToken(req: Request): string | undefined {
+  const header = req.get('authorization') ?? '';
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+  }
+  return undefined;
+}
+
+/** Counts failed attempts per client in a sliding minute; over the limit, answers 429. */
+export class FailedAuthLimiter {
+  private readonly failures = new Map<string, number[]>();
+  constructor(
+    private readonly maxPerWindow = 20,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  private recent(client: string, now: number): number[] {
+    const times = (this.failures.get(client) ?? []).filter((t) => now - t < this.windowMs);
+    if (times.length === 0) this.failures.delete(client);
+    else this.failures.set(client, times);
+    return times;
+  }
+
+  /** Seconds the client must wait, or 0. */
+  blockedFor(client: string, now = Date.now()): number {
+    const times = this.recent(client, now);
+    if (times.length < this.maxPerWindow) return 0;
+    return Math.max(1, Math.ceil(((times[0] as number) + this.windowMs - now) / 1_000));
+  }
+
+  fail(client: string, now = Date.now()): void {
+    const times = this.recent(client, now);
+    times.push(now);
+    this.failures.set(client, times);
+    // Bounded memory under a flood of distinct addresses.
+    if (this.failures.size > 10_000)
+      this.failures.delete(this.failures.keys().next().value as string);
+  }
+}
+
+export type Access = 'read' | 'admin';
+
+/**
+ * Allows a request carrying any of `accepted` tokens (unset ones are skipped). With no token set
+ * at all the route is open, except when `disabledMessage` is given: then it is refused (403).
+ */
+export function requireToken(
+  accepted: (string | undefined)[],
+  realm: string,
+  limiter?: FailedAuthLimiter,
+  disabledMessage?: string,
+): RequestHandler {
+  const tokens = accepted.filter((t): t is string => t !== undefined);
   return (req, _res, next) => {
-    if (expected === undefined) return next();
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !tokenMatches(match[1] as string, expected)) {
+    if (tokens.length === 0) {
+      return next(disabledMessage ? new HttpError(403, 'Forbidden', disabledMessage) : undefined);
+    }
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const wait = limiter?.blockedFor(client) ?? 0;
+    if (wait > 0) {
+      return next(
+        new HttpError(
+          429,
+          'Too Many Requests',
+          'too many failed authentication attempts; try again later',
+          { headers: { 'Retry-After': String(wait) } },
+        ),
+      );
+    }
+    const given = presentedToken(req);
+    if (given === undefined || !tokens.some((t) => tokenMatches(given, t))) {
+      limiter?.fail(client);
       return next(
         new HttpError(
           401,
           'Unauthorized',
-          match ? 'the bearer token is wrong' : 'an Authorization: Bearer token is required',
+          given === undefined
+            ? 'an Authorization: Bearer token is required'
+            : 'the bearer token is wrong',
           {
-            headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
+            headers: { 'WWW-Authenticate': `Bearer realm="${realm}", Basic realm="${realm}"` },
           },
         ),
       );

@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
 import { validateBatch } from '../metrics/point.js';
-import { requireToken } from './auth.js';
+import { requireToken, type FailedAuthLimiter } from './auth.js';
 import { HttpError } from './errors.js';
 
 export interface IngestDeps {
@@ -13,6 +13,7 @@ export interface IngestDeps {
   log: Logger;
   telemetry: Telemetry;
   token: string | undefined;
+  limiter?: FailedAuthLimiter;
   maxPoints: number;
   rawRetentionMs: number;
   /** Buffer depth at which a flush is asked for at once instead of at the next tick. */
@@ -36,7 +37,7 @@ export function ingestRouter(deps: IngestDeps): Router {
   const retryAfter = String(Math.max(1, Math.ceil(deps.flushIntervalMs / 1_000)));
 
   const { telemetry: t } = deps;
-  router.post('/metrics', requireToken(deps.token, 'ingest'), async (req, res) => {
+  router.post('/metrics', requireToken([deps.token], 'ingest', deps.limiter), async (req, res) => {
     if (!req.is('application/json')) {
       throw new HttpError(
         415,

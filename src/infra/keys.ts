@@ -13,6 +13,10 @@ export interface Keys {
   samplerRates(name: string): string;
   /** Set while a critical threshold is exceeded on a host: the warning is logged once per episode. */
   criticalEpisode(metric: string, hostname: string): string;
+  /** Namespace of the dashboard cache's L2 entries: `${cachePrefix}<entry name>`. */
+  cachePrefix: string;
+  /** Pub/sub channel on which invalidations reach every API process's L1. */
+  cacheInvalidations: string;
 }
 
 /** Consumer group that flush jobs read the buffer stream with. */
@@ -25,5 +29,7 @@ export function keysFor(prefix: string): Keys {
     bufferDead: `${prefix}:buffer:dead`,
     samplerRates: (name) => `${prefix}:sampler:rates:${name}`,
     criticalEpisode: (metric, hostname) => `${prefix}:critical:${metric}:${hostname}`,
+    cachePrefix: `${prefix}:cache:`,
+    cacheInvalidations: `${prefix}:cache-invalidations`,
   };
 }

@@ -13,6 +13,7 @@ export interface Telemetry {
   flushBatchSeconds: client.Histogram;
   jobSeconds: client.Histogram<'queue' | 'name'>;
   jobFailures: client.Counter<'queue' | 'name'>;
+  cacheLookups: client.Counter<'result'>;
 }
 
 export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): Telemetry {
@@ -67,6 +68,12 @@ export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): T
       help: 'Duration of jobs processed by this process, per queue and job name',
       labelNames: ['queue', 'name'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    cacheLookups: new client.Counter({
+      name: 'pulse_cache_lookups_total',
+      help: 'Dashboard cache lookups in this process, by result: l1 hit, l2 hit or miss',
+      labelNames: ['result'],
       registers,
     }),
     jobFailures: new client.Counter({

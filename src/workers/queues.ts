@@ -6,6 +6,7 @@ import type { AggregatePayload } from '../jobs/aggregate.js';
 import type { BackfillPayload } from '../jobs/backfill.js';
 import type { FlushPayload } from '../jobs/flush.js';
 import type { MaintenancePayload } from '../jobs/maintenance.js';
+import type { WarmPayload } from '../jobs/warm.js';
 import type { SamplePayload } from '../jobs/sample.js';
 
 export const QUEUE = {
@@ -16,6 +17,7 @@ export const QUEUE = {
   maintenance: 'maintenance',
   // Filled by `npm run backfill` as one flow: a parent job and a child per hour.
   backfill: 'backfill',
+  warm: 'warm',
 } as const;
 
 export interface JobPayloads {
@@ -24,6 +26,7 @@ export interface JobPayloads {
   aggregate: AggregatePayload;
   maintenance: MaintenancePayload;
   backfill: BackfillPayload;
+  warm: WarmPayload;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -58,6 +61,7 @@ export interface Queues {
   sample: Queue<SamplePayload, unknown, string>;
   aggregate: Queue<AggregatePayload, unknown, string>;
   maintenance: Queue<MaintenancePayload, unknown, string>;
+  warm: Queue<WarmPayload, unknown, string>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -83,12 +87,22 @@ export function createQueues(connection: Redis, prefix: string, attempts: number
     prefix,
     defaultJobOptions: UPKEEP_JOB_OPTIONS,
   });
-  const all = [flush, sample, aggregate, maintenance] as Queue[];
+  const warm = new Queue<WarmPayload, unknown, string>(QUEUE.warm, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 1,
+      removeOnComplete: { count: 100, age: 3_600 },
+      removeOnFail: { count: 500, age: 86_400 },
+    },
+  });
+  const all = [flush, sample, aggregate, maintenance, warm] as Queue[];
   return {
     flush,
     sample,
     aggregate,
     maintenance,
+    warm,
     all: () => all,
     async close() {
       await Promise.all(all.map((q) => q.close()));
@@ -98,6 +112,18 @@ export function createQueues(connection: Redis, prefix: string, attempts: number
 
 // One id for every threshold-triggered flush: while one is waiting, further asks are no-ops.
 const FLUSH_NOW_ID = 'flush-threshold';
+
+/**
+ * Asks for the cache to be warmed after new data; deduplicated so it runs at most once per
+ * `intervalMs` however many flushes and aggregates ask.
+ */
+export async function requestWarm(
+  queues: Queues,
+  reason: WarmPayload['reason'],
+  intervalMs: number,
+): Promise<void> {
+  await queues.warm.add('warm', { reason }, { deduplication: { id: 'warm', ttl: intervalMs } });
+}
 
 /** Asks for a flush now (buffer passed FLUSH_BATCH); cheap to call on every request. */
 export async function requestFlush(queues: Queues, reason: FlushPayload['reason']): Promise<void> {

@@ -11,6 +11,7 @@ import {
   type BackfillPayload,
 } from '../jobs/backfill.js';
 import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
+import { warm, type WarmDeps, type WarmPayload } from '../jobs/warm.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { QUEUE } from './queues.js';
@@ -50,6 +51,26 @@ export function startBackfillWorker(deps: WorkerDeps): Worker {
       return backfillRange(jobDeps, job.data, children);
     },
     options(deps, 2),
+  );
+  return logFailures(worker, deps.log);
+}
+
+/** Warms the dashboard cache; one at a time per process (the job is deduplicated anyway). */
+export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>): Worker {
+  const worker = new Worker<WarmPayload>(
+    QUEUE.warm,
+    (job) =>
+      warm(
+        {
+          db: deps.db,
+          cache: deps.cache,
+          log: deps.log.child({ job: job.id }),
+          limits: deps.limits,
+          ttlMs: deps.ttlMs,
+        },
+        job.data,
+      ),
+    options(deps, 1),
   );
   return logFailures(worker, deps.log);
 }

@@ -1,0 +1,197 @@
+// The read API dashboards use: the summary, trends, the list of series, and the cache's own
+// state. Every answer comes from the two-level cache; a miss computes from the rollups once.
+import os from 'node:os';
+import { Router, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { CacheEntry, DashboardCache, ServedFrom } from '../cache/dashboard-cache.js';
+import { cacheName } from '../cache/names.js';
+import type { Db } from '../infra/db.js';
+import { parseInfo } from '../samplers/redis.js';
+import {
+  metricExists,
+  seriesView,
+  summaryView,
+  trendView,
+  type Limits,
+} from '../metrics/dashboard.js';
+import { requireToken, type FailedAuthLimiter } from './auth.js';
+import { HttpError } from './errors.js';
+import {
+  parseId,
+  parseMetricName,
+  parseRange,
+  parseResolution,
+  parseTags,
+  queryStrings,
+  QueryErrors,
+} from './params.js';
+
+export interface DashboardDeps {
+  db: Db;
+  redis: Redis;
+  cache: DashboardCache;
+  limits: Limits;
+  /** How long an entry computed on a miss lives (the warm job refreshes the standard ones). */
+  ttlMs: number;
+  readToken: string | undefined;
+  adminToken: string | undefined;
+  limiter: FailedAuthLimiter;
+}
+
+/** Sends a cached entry: 304 when the client has it, else the body with where it came from. */
+export function sendEntry(
+  req: Request,
+  res: Response,
+  entry: CacheEntry,
+  served: ServedFrom,
+  extra: Record<string, unknown>,
+  isPrivate: boolean,
+): void {
+  const remaining = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1_000));
+  res.setHeader('ETag', entry.etag);
+  res.setHeader('Cache-Control', `${isPrivate ? 'private' : 'public'}, max-age=${remaining}`);
+  res.setHeader('Last-Modified', new Date(entry.computedAt).toUTCString());
+  const match = req.get('if-none-match');
+  if (
+    match &&
+    match.split(/\s*,\s*/).some((t) => t === entry.etag || t === '*' || t === `W/${entry.etag}`)
+  ) {
+    res.status(304).end();
+    return;
+  }
+  // The cached body is an object; per-request fields go in front without re-serialising it.
+  const head = JSON.stringify({ served_from: served, ...extra });
+  res.type('application/json').send(`${head.slice(0, -1)},${entry.body.slice(1)}`);
+}
+
+export function dashboardRouter(deps: DashboardDeps): Router {
+  const router = Router();
+  const read = requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter);
+  const admin = requireToken(
+    [deps.adminToken],
+    'pulse admin',
+    deps.limiter,
+    'admin routes are disabled: set ADMIN_TOKEN to use them',
+  );
+  const isPrivate = deps.readToken !== undefined;
+
+  router.get('/metrics/summary', read, async (req, res) => {
+    const errors = new QueryErrors();
+    const q = queryStrings(req, (n) => n === 'time_range', errors);
+    const range = parseRange('time_range', q.get('time_range'), '24h', errors);
+    errors.throwIfAny();
+    const r = range as { text: string; ms: number };
+    const { entry, served } = await deps.cache.get(cacheName.summary(r.text), deps.ttlMs, () =>
+      summaryView(deps.db, r.text, r.ms, deps.limits),
+    );
+    sendEntry(req, res, entry, served, { cache: deps.cache.stats() }, isPrivate);
+  });
+
+  router.get('/time-series', read, async (req, res) => {
+    const errors = new QueryErrors();
+    const q = queryStrings(
+      req,
+      (n) =>
+        ['metric_name', 'time_range', 'resolution', 'source_agent_id', 'instance_id'].includes(n) ||
+        n.startsWith('tag.'),
+      errors,
+    );
+    const metric = parseMetricName(q.get('metric_name'), errors);
+    const range = parseRange('time_range', q.get('time_range'), '24h', errors);
+    const resolution = range ? parseResolution(q.get('resolution'), range, errors) : undefined;
+    const sourceAgentId = parseId('source_agent_id', q.get('source_agent_id'), errors);
+    const instanceId = parseId('instance_id', q.get('instance_id'), errors);
+    const tags = parseTags(q, errors);
+    errors.throwIfAny();
+    const m = metric as string;
+    const r = range as { text: string; ms: number };
+    const res_ = resolution as { text: string; ms: number };
+    const filters = {
+      ...(sourceAgentId ? { source_agent_id: sourceAgentId } : {}),
+      ...(instanceId ? { instance_id: instanceId } : {}),
+      ...(Object.keys(tags).length > 0 ? { tags } : {}),
+    };
+    const name = cacheName.trend(m, r.text, res_.text, filters);
+    const { entry, served } = await deps.cache.get(name, deps.ttlMs, async () => {
+      if (!(await metricExists(deps.db, m)))
+        throw new HttpError(404, 'Not Found', `no metric named ${m} is stored`);
+      return trendView(deps.db, {
+        metric: m,
+        timeRange: r.text,
+        rangeMs: r.ms,
+        resolution: res_.text,
+        resolutionMs: res_.ms,
+        sourceAgentId,
+        instanceId,
+        tags,
+      });
+    });
+    sendEntry(req, res, entry, served, {}, isPrivate);
+  });
+
+  router.get('/series', read, async (req, res) => {
+    const errors = new QueryErrors();
+    queryStrings(req, () => false, errors);
+    errors.throwIfAny();
+    const { entry, served } = await deps.cache.get(cacheName.series(), deps.ttlMs, () =>
+      seriesView(deps.db),
+    );
+    sendEntry(req, res, entry, served, {}, isPrivate);
+  });
+
+  router.get('/cache', read, async (_req, res) => {
+    let redis: Record<string, unknown> = { connected: false };
+    try {
+      const info = parseInfo(await deps.redis.info());
+      redis = {
+        connected: true,
+        used_memory_bytes: Number(info.get('used_memory')),
+        connected_clients: Number(info.get('connected_clients')),
+      };
+    } catch (err) {
+      redis = { connected: false, error: (err as Error).message };
+    }
+    const memory = process.memoryUsage();
+    res.set('Cache-Control', 'no-store').json({
+      stats: deps.cache.stats(),
+      redis,
+      process: {
+        rss_bytes: memory.rss,
+        heap_used_bytes: memory.heapUsed,
+        heap_total_bytes: memory.heapTotal,
+        hostname: os.hostname(),
+        pid: process.pid,
+      },
+    });
+  });
+
+  router.post('/cache/refresh', admin, async (req, res) => {
+    const body = req.body as { pattern?: unknown } | undefined;
+    const pattern = body?.pattern ?? '*';
+    if (
+      typeof pattern !== 'string' ||
+      pattern.length === 0 ||
+      pattern.length > 200 ||
+      !/^[\x20-\x7e]+$/.test(pattern)
+    ) {
+      throw new HttpError(
+        400,
+        'Bad Request',
+        'pattern must be 1 to 200 printable ASCII characters; * matches any run of characters',
+        {
+          errors: [
+            {
+              field: 'pattern',
+              pointer: '/pattern',
+              reason: 'must be 1 to 200 printable ASCII characters',
+            },
+          ],
+        },
+      );
+    }
+    const removed = await deps.cache.invalidate(pattern);
+    res.json({ pattern, removed });
+  });
+
+  return router;
+}

@@ -1,0 +1,63 @@
+// The warm job: computes what dashboards read ahead of time — the summary for 1 h, 24 h and
+// 7 d (with health score and alerts), every metric's trend at the standard pairs, the series
+// list — and puts each in the cache, so a dashboard request never waits for SQL.
+import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
+import { cacheName } from '../cache/names.js';
+import type { Db } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { seriesView, summaryView, trendView, type Limits } from '../metrics/dashboard.js';
+
+export interface WarmPayload {
+  reason: 'flush' | 'aggregate' | 'schedule' | 'manual';
+}
+
+export interface WarmDeps {
+  db: Db;
+  cache: DashboardCache;
+  log: Logger;
+  limits: Limits;
+  ttlMs: number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const STANDARD_RANGES: [string, number][] = [
+  ['1h', HOUR],
+  ['24h', DAY],
+  ['7d', 7 * DAY],
+];
+
+export const STANDARD_TRENDS: [string, number, string, number][] = [
+  ['1h', HOUR, '1m', MINUTE],
+  ['24h', DAY, '5m', 5 * MINUTE],
+  ['7d', 7 * DAY, '1h', HOUR],
+];
+
+export async function warm(
+  deps: WarmDeps,
+  _payload: WarmPayload,
+): Promise<{ entries: number; ms: number }> {
+  const started = Date.now();
+  let entries = 0;
+  const put = async (name: string, value: unknown) => {
+    await deps.cache.put(name, makeEntry(value, deps.ttlMs), { announce: true });
+    entries += 1;
+  };
+  for (const [text, ms] of STANDARD_RANGES)
+    await put(cacheName.summary(text), await summaryView(deps.db, text, ms, deps.limits));
+  const series = await seriesView(deps.db);
+  await put(cacheName.series(), series);
+  for (const { metric_name: metric } of series.metrics) {
+    for (const [range, rangeMs, resolution, resolutionMs] of STANDARD_TRENDS) {
+      await put(
+        cacheName.trend(metric, range, resolution, {}),
+        await trendView(deps.db, { metric, timeRange: range, rangeMs, resolution, resolutionMs }),
+      );
+    }
+  }
+  const ms = Date.now() - started;
+  deps.log.debug({ entries, ms }, 'dashboard cache warmed');
+  return { entries, ms };
+}

@@ -1,0 +1,199 @@
+// What the dashboard shows, computed from the rollups: the summary with the plan's health score
+// and alert count, trends, and the list of series. The warm job computes these ahead; the API
+// computes one only on a cache miss.
+import type { Db } from '../infra/db.js';
+import { sql } from './queries.js';
+import { summary, trend, type MetricSummary, type TrendPoint } from './rollup-queries.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export interface Limits {
+  memoryPercent: number;
+  cpuPercent: number;
+}
+
+export interface Alert {
+  metric_name: string;
+  tags: Record<string, string>;
+  value: number;
+  limit: number | null;
+  at: string;
+}
+
+export interface SummaryView {
+  time_range: string;
+  from: string;
+  to: string;
+  metrics: MetricSummary[];
+  health_score: number;
+  alert_count: number;
+  alerts: Alert[];
+  computed_at: string;
+}
+
+/**
+ * The plan's health score, from the last hour's averages: memory above 75 % costs 10 and above
+ * 90 % another 20; CPU above 70 % costs 5 and above 85 % another 15; never below 0.
+ */
+export function healthScore(lastHour: Pick<MetricSummary, 'metric_name' | 'avg'>[]): number {
+  let score = 100;
+  for (const m of lastHour) {
+    if (m.metric_name === 'memory_usage_percentage') {
+      if (m.avg > 90) score -= 20;
+      if (m.avg > 75) score -= 10;
+    } else if (m.metric_name === 'cpu_usage_percentage') {
+      if (m.avg > 85) score -= 15;
+      if (m.avg > 70) score -= 5;
+    }
+  }
+  return Math.max(0, score);
+}
+
+/** Active alerts: a host over a critical limit, or a scrape target down, in the last 5 minutes. */
+export async function activeAlerts(db: Db, limits: Limits): Promise<Alert[]> {
+  const rows = await db.manyOrNone<{
+    metric_name: string;
+    tags: Record<string, string>;
+    value: number;
+    last_ts: Date;
+  }>(sql.dashboardAlertCandidates, [300]);
+  const alerts: Alert[] = [];
+  for (const r of rows) {
+    const limit =
+      r.metric_name === 'memory_usage_percentage'
+        ? limits.memoryPercent
+        : r.metric_name === 'cpu_usage_percentage'
+          ? limits.cpuPercent
+          : null;
+    const firing = limit === null ? r.value === 0 : r.value > limit;
+    if (firing)
+      alerts.push({
+        metric_name: r.metric_name,
+        tags: r.tags,
+        value: r.value,
+        limit,
+        at: r.last_ts.toISOString(),
+      });
+  }
+  return alerts;
+}
+
+export async function summaryView(
+  db: Db,
+  timeRange: string,
+  rangeMs: number,
+  limits: Limits,
+  now = Date.now(),
+): Promise<SummaryView> {
+  const to = now - (now % MINUTE) + MINUTE; // through the current, open minute
+  const from = to - rangeMs;
+  const [metrics, lastHour, alerts] = await Promise.all([
+    summary(db, { from, to }),
+    rangeMs === HOUR ? Promise.resolve(undefined) : summary(db, { from: to - HOUR, to }),
+    activeAlerts(db, limits),
+  ]);
+  return {
+    time_range: timeRange,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    metrics,
+    health_score: healthScore(lastHour ?? metrics),
+    alert_count: alerts.length,
+    alerts,
+    computed_at: new Date().toISOString(),
+  };
+}
+
+export interface TrendView {
+  metric_name: string;
+  time_range: string;
+  resolution: string;
+  filters: { source_agent_id?: string; instance_id?: string; tags?: Record<string, string> };
+  points: Pick<TrendPoint, 't' | 'avg' | 'min' | 'max' | 'p95' | 'count'>[];
+  computed_at: string;
+}
+
+export async function trendView(
+  db: Db,
+  q: {
+    metric: string;
+    timeRange: string;
+    rangeMs: number;
+    resolution: string;
+    resolutionMs: number;
+    sourceAgentId?: string | undefined;
+    instanceId?: string | undefined;
+    tags?: Record<string, string> | undefined;
+  },
+  now = Date.now(),
+): Promise<TrendView> {
+  const to = now - (now % MINUTE) + MINUTE;
+  const points = await trend(db, {
+    metric: q.metric,
+    from: to - q.rangeMs,
+    to,
+    resolutionMs: q.resolutionMs,
+    sourceAgentId: q.sourceAgentId,
+    instanceId: q.instanceId,
+    tags: q.tags,
+  });
+  return {
+    metric_name: q.metric,
+    time_range: q.timeRange,
+    resolution: q.resolution,
+    filters: {
+      ...(q.sourceAgentId !== undefined ? { source_agent_id: q.sourceAgentId } : {}),
+      ...(q.instanceId !== undefined ? { instance_id: q.instanceId } : {}),
+      ...(q.tags && Object.keys(q.tags).length > 0 ? { tags: q.tags } : {}),
+    },
+    points: points.map((p) => ({
+      t: p.t,
+      avg: p.avg,
+      min: p.min,
+      max: p.max,
+      p95: p.p95,
+      count: p.count,
+    })),
+    computed_at: new Date().toISOString(),
+  };
+}
+
+export async function metricExists(db: Db, metric: string): Promise<boolean> {
+  return (await db.one<{ found: boolean }>(sql.metricExists, [metric])).found;
+}
+
+export interface SeriesView {
+  metrics: {
+    metric_name: string;
+    series: {
+      id: number;
+      source_agent_id: string | null;
+      instance_id: string | null;
+      tags: Record<string, string>;
+    }[];
+  }[];
+  computed_at: string;
+}
+
+export async function seriesView(db: Db): Promise<SeriesView> {
+  const rows = await db.manyOrNone<{
+    metric_name: string;
+    id: number;
+    source_agent_id: string | null;
+    instance_id: string | null;
+    tags: Record<string, string>;
+  }>(sql.dashboardSeries);
+  const byMetric = new Map<string, SeriesView['metrics'][number]>();
+  for (const r of rows) {
+    let m = byMetric.get(r.metric_name);
+    if (!m) byMetric.set(r.metric_name, (m = { metric_name: r.metric_name, series: [] }));
+    m.series.push({
+      id: r.id,
+      source_agent_id: r.source_agent_id,
+      instance_id: r.instance_id,
+      tags: r.tags,
+    });
+  }
+  return { metrics: [...byMetric.values()], computed_at: new Date().toISOString() };
+}
