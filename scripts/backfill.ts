@@ -67,9 +67,10 @@ export async function planBackfill(
   if (hours.length > MAX_HOURS)
     throw new UsageError(`the range covers ${hours.length} hours; at most ${MAX_HOURS} per run`);
   if (opts.metric !== undefined) {
-    const known = await db.oneOrNone<{ one: number }>('SELECT 1 AS one FROM series WHERE metric_name = $1 LIMIT 1', [
-      opts.metric,
-    ]);
+    const known = await db.oneOrNone<{ one: number }>(
+      'SELECT 1 AS one FROM series WHERE metric_name = $1 LIMIT 1',
+      [opts.metric],
+    );
     if (!known)
       throw new UsageError(`--metric ${JSON.stringify(opts.metric)}: no such metric is stored`);
   }

@@ -86,7 +86,9 @@ describe('POST /api/v1/metrics', () => {
     const body = { points: [{ metric_name: 'a', value: 1 }] };
     const none = await post(body, { authorization: '' });
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="ingest", Basic realm="ingest"');
+    expect(none.headers.get('www-authenticate')).toBe(
+      'Bearer realm="ingest", Basic realm="ingest"',
+    );
     expect(await none.json()).toMatchObject({
       status: 401,
       detail: 'an Authorization: Bearer token is required',
