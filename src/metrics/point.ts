@@ -1,7 +1,7 @@
 // What a point is, and the checks every point passes before it may enter the buffer.
 // Validation is all-or-nothing per request: one bad point rejects the whole batch.
 
-import { canonicalTags, type Tags } from './series.js';
+import { cachedSeriesDef, type Tags } from './series.js';
 
 export interface Point {
   metricName: string;
@@ -162,8 +162,7 @@ export function validateBatch(body: unknown, opts: ValidateOptions): Validated {
 function findRepeats(points: Point[], errors: FieldError[], maxErrors: number): void {
   const first = new Map<string, number>();
   let full: Map<string, number> | undefined;
-  const seriesKey = (p: Point) =>
-    `${p.ts}|${JSON.stringify([p.metricName, p.sourceAgentId, p.instanceId, canonicalTags(p.tags)])}`;
+  const seriesKey = (p: Point) => `${p.ts}|${cachedSeriesDef(p).fingerprint}`;
   for (let i = 0; i < points.length && errors.length < maxErrors; i++) {
     const p = points[i] as Point;
     const quick = `${p.ts}|${p.metricName}`;

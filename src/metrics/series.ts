@@ -32,3 +32,43 @@ export function seriesDef(key: SeriesKey): SeriesDef {
   const fingerprint = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   return { ...key, fingerprint, tagsJson };
 }
+
+// Most points repeat a series seen moments ago; hashing each one again would be the costliest
+// part of ingest. A trie over (name, agent, instance, tag, value, tag, value, ...) in the order
+// sent finds the definition with a few map lookups and no string building. Bounded.
+const SERIES_CACHE_MAX = 100_000;
+// Stands for a missing id; cannot collide with a real one (ids are at least 1 character).
+const NONE = '';
+
+interface TrieNode {
+  next: Map<string, TrieNode>;
+  def?: SeriesDef;
+}
+
+let trie: TrieNode = { next: new Map() };
+let cached = 0;
+
+function step(node: TrieNode, part: string): TrieNode {
+  let child = node.next.get(part);
+  if (child === undefined) {
+    child = { next: new Map() };
+    node.next.set(part, child);
+  }
+  return child;
+}
+
+/** seriesDef through the trie cache: what every hot path should call. */
+export function cachedSeriesDef(p: SeriesKey): SeriesDef {
+  let node = step(step(step(trie, p.metricName), p.sourceAgentId ?? NONE), p.instanceId ?? NONE);
+  for (const k in p.tags) node = step(step(node, k), p.tags[k] as string);
+  if (node.def === undefined) {
+    if (cached >= SERIES_CACHE_MAX) {
+      trie = { next: new Map() };
+      cached = 0;
+      return seriesDef(p);
+    }
+    node.def = seriesDef(p);
+    cached += 1;
+  }
+  return node.def;
+}

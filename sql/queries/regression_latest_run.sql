@@ -1,0 +1,1 @@
+SELECT * FROM regression_runs ORDER BY computed_at DESC LIMIT 1

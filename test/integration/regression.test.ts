@@ -1,0 +1,177 @@
+// Regression detection on synthetic data with known answers: steps of +25 %, +12 %, +7 % and
+// +3 % twelve hours ago, 50 noise-only metrics with a daily cycle, a zero baseline, a metric
+// where lower is worse, and a regression that stays open across runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  regression,
+  type RegressionConfig,
+  type RegressionRun,
+} from '../../src/jobs/regression.js';
+import type { DecodedEntry } from '../../src/metrics/buffer.js';
+import { seriesDef } from '../../src/metrics/series.js';
+import { PointStore } from '../../src/metrics/store.js';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+let ctx: TestContext;
+let now: number;
+let step: number;
+let run: RegressionRun;
+
+const config: RegressionConfig = {
+  baselineMs: 7 * DAY,
+  recentMs: DAY,
+  criticalPercent: 20,
+  warningPercent: 10,
+  minChangePercent: 5,
+  alpha: 0.01,
+  minSegmentMinutes: 60,
+  lowerIsWorse: ['throughput_rps'],
+};
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** One value a minute for 8 days: base × daily cycle × noise, times `factor` after the step. */
+function entry(
+  name: string,
+  base: number,
+  factor: number,
+  seed: number,
+  cycle = 0.2,
+  noise = 0.1,
+  zeroBefore = false,
+): DecodedEntry {
+  const def = seriesDef({
+    metricName: name,
+    sourceAgentId: null,
+    instanceId: null,
+    tags: { host: 'h1' },
+  });
+  const r = rng(seed);
+  const n = 8 * 1440;
+  const out: DecodedEntry = {
+    series: [def],
+    seriesIndex: new Uint32Array(n),
+    ts: new Float64Array(n),
+    value: new Float64Array(n),
+  };
+  const t0 = now - 8 * DAY;
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i * MINUTE + 1_000;
+    const daily = 1 + cycle * Math.sin((2 * Math.PI * (t % DAY)) / DAY);
+    const after = t >= step;
+    let v = base * daily * (1 + noise * (2 * r() - 1)) * (after ? factor : 1);
+    if (zeroBefore) v = after ? 5 + r() : 0;
+    out.ts[i] = t;
+    out.value[i] = v;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  ctx = await createTestContext('regression');
+  now = Math.floor(Date.now() / MINUTE) * MINUTE;
+  step = now - 12 * 3_600_000;
+  const entries: DecodedEntry[] = [
+    entry('step25_a', 100, 1.25, 1),
+    entry('step25_b', 40, 1.25, 2),
+    entry('step25_c', 7, 1.25, 3),
+    entry('step12', 100, 1.12, 4),
+    entry('step7', 100, 1.07, 5),
+    entry('step3', 100, 1.03, 6),
+    entry('zero_baseline', 0, 1, 7, 0, 0, true),
+    entry('throughput_rps', 500, 0.7, 8),
+    entry('improved_cpu', 50, 0.7, 9),
+    ...Array.from({ length: 50 }, (_, i) => entry(`noise_${i}`, 10 + i, 1, 100 + i)),
+  ];
+  const store = new PointStore(ctx.db);
+  for (const e of entries) await store.write([e]);
+  run = await regression(
+    { db: ctx.db, log: ctx.log, config, now: () => now },
+    { reason: 'manual' },
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await ctx?.cleanup();
+});
+
+const find = (name: string) =>
+  run.entries.find((e) => e.metric_name === name && e.series_id === null);
+
+describe('regression detection', () => {
+  it.each(['step25_a', 'step25_b', 'step25_c'])(
+    '%s: a +25 percent step twelve hours ago is CRITICAL, judged by its full size',
+    (name) => {
+      const e = find(name);
+      expect(e?.regression_severity).toBe('CRITICAL');
+      expect(e?.shift_percent).toBeGreaterThan(22);
+      expect(e?.shift_percent).toBeLessThan(28);
+      expect(e?.avg_change_percent).toBeGreaterThan(10);
+      expect(e?.avg_change_percent).toBeLessThan(15);
+      expect(e?.direction).toBe('up');
+      expect(Math.abs(Date.parse(e?.change_point ?? '') - step)).toBeLessThanOrEqual(10 * MINUTE);
+      expect(e?.p_value).toBeLessThan(0.01);
+      expect(e?.p95_change_percent).toBeGreaterThan(5);
+    },
+  );
+
+  it('+12 % is WARNING, +7 % is listed as NORMAL, +3 % is not listed', () => {
+    expect(find('step12')?.regression_severity).toBe('WARNING');
+    expect(find('step7')?.regression_severity).toBe('NORMAL');
+    expect(find('step7')?.shift_percent).toBeGreaterThan(5);
+    expect(find('step3')).toBeUndefined();
+  });
+
+  it('50 noise-only metrics with a daily cycle raise nothing', () => {
+    const loud = run.entries.filter(
+      (e) => e.metric_name.startsWith('noise_') && e.regression_severity !== 'NORMAL',
+    );
+    expect(loud).toEqual([]);
+  });
+
+  it('a zero baseline is reported as such, with the absolute change and no division', () => {
+    const e = find('zero_baseline');
+    expect(e?.baseline_zero).toBe(true);
+    expect(e?.avg_change_percent).toBeNull();
+    expect(e?.shift_percent).toBeNull();
+    expect(e?.change_absolute).toBeGreaterThan(2);
+    expect(e?.regression_severity).toBe('WARNING');
+  });
+
+  it('a drop is the regression where lower is worse, and an improvement elsewhere', () => {
+    expect(find('throughput_rps')).toMatchObject({
+      regression_severity: 'CRITICAL',
+      direction: 'down',
+    });
+    expect(find('improved_cpu')).toMatchObject({
+      regression_severity: 'NORMAL',
+      direction: 'down',
+    });
+  });
+
+  it('keeps the report, and one regression stays one regression across runs', async () => {
+    const stored = await ctx.db.one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM regression_reports WHERE run_id = $1',
+      [run.run_id],
+    );
+    expect(stored.n).toBe(run.listed);
+    const later = await regression(
+      { db: ctx.db, log: ctx.log, config, now: () => now + 5 * MINUTE },
+      { reason: 'manual' },
+    );
+    const before = find('step25_a');
+    const after = later.entries.find((e) => e.metric_name === 'step25_a' && e.series_id === null);
+    expect(after?.regression_id).toBe(before?.regression_id);
+    expect(after?.first_seen).toBe(before?.first_seen);
+    expect(Date.parse(after?.last_seen ?? '')).toBeGreaterThan(Date.parse(before?.last_seen ?? ''));
+    const open = await ctx.db.one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM regressions WHERE closed_at IS NULL',
+    );
+    expect(open.n).toBe(later.counts.CRITICAL + later.counts.WARNING);
+  });
+});
