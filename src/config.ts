@@ -24,6 +24,20 @@ function duration(fallback: string, min = 1) {
     });
 }
 
+function percent(fallback: number) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const n = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
+      if (!(n >= 0 && n <= 1_000)) {
+        ctx.addIssue({ code: 'custom', message: 'expected a percentage such as 5 or 12.5' });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 function int(fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) {
   return z
     .string()
@@ -98,6 +112,33 @@ export const envSchema = z
     READ_TOKEN: token,
     ADMIN_TOKEN: token,
     WARM_INTERVAL: duration('10s', 1_000),
+    REGRESSION_INTERVAL: duration('1h', 60_000),
+    REGRESSION_BASELINE: duration('7d', 7_200_000),
+    REGRESSION_RECENT: duration('1d', 7_200_000),
+    REGRESSION_CRITICAL: percent(20),
+    REGRESSION_WARNING: percent(10),
+    REGRESSION_MIN_CHANGE: percent(5),
+    REGRESSION_ALPHA: z
+      .string()
+      .default('0.01')
+      .transform((text, ctx) => {
+        const n = Number(text);
+        if (!/^0?\.\d+$/.test(text.trim()) || !(n > 0 && n < 1)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'expected a probability between 0 and 1, such as 0.01',
+          });
+          return z.NEVER;
+        }
+        return n;
+      }),
+    REGRESSION_LOWER_IS_WORSE: z
+      .string()
+      .default(
+        'up,database_cache_hit_ratio,redis_keyspace_hit_ratio,redis_ops_per_second,database_transactions_committed_per_second,queue_completed_per_minute,host_disk_free_bytes,host_disk_free_percentage',
+      )
+      .transform((text) => text.split(/[\s,]+/).filter(Boolean)),
+    REGRESSION_RETENTION: duration('90d', 86_400_000),
     CACHE_TTL: duration('60s', 1_000),
     INGEST_MAX_BODY: z
       .string()
@@ -185,6 +226,20 @@ export const envSchema = z
     INSTANCE_ID: tagValue(`${os.hostname()}:${process.pid}`),
   })
   .superRefine((e, ctx) => {
+    if (e.REGRESSION_RECENT >= e.REGRESSION_BASELINE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REGRESSION_RECENT'],
+        message: `must be shorter than REGRESSION_BASELINE (the baseline is what comes before it)`,
+      });
+    }
+    if (e.REGRESSION_WARNING > e.REGRESSION_CRITICAL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REGRESSION_WARNING'],
+        message: 'must not be above REGRESSION_CRITICAL',
+      });
+    }
     if (e.BUFFER_MAX_POINTS < e.INGEST_MAX_POINTS) {
       // A full-size request could then never be accepted, even into an empty buffer.
       ctx.addIssue({
@@ -210,6 +265,17 @@ export interface Config {
   /** READ_TOKEN guards the read API when set; ADMIN_TOKEN enables admin routes and Bull Board. */
   auth: { readToken: string | undefined; adminToken: string | undefined };
   cache: { warmIntervalMs: number; ttlMs: number };
+  regression: {
+    intervalMs: number;
+    baselineMs: number;
+    recentMs: number;
+    criticalPercent: number;
+    warningPercent: number;
+    minChangePercent: number;
+    alpha: number;
+    lowerIsWorse: string[];
+    retentionMs: number;
+  };
   buffer: { maxPoints: number };
   flush: {
     intervalMs: number;
@@ -266,6 +332,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingest: { token: e.INGEST_TOKEN, maxBody: e.INGEST_MAX_BODY, maxPoints: e.INGEST_MAX_POINTS },
     auth: { readToken: e.READ_TOKEN, adminToken: e.ADMIN_TOKEN },
     cache: { warmIntervalMs: e.WARM_INTERVAL, ttlMs: e.CACHE_TTL },
+    regression: {
+      intervalMs: e.REGRESSION_INTERVAL,
+      baselineMs: e.REGRESSION_BASELINE,
+      recentMs: e.REGRESSION_RECENT,
+      criticalPercent: e.REGRESSION_CRITICAL,
+      warningPercent: e.REGRESSION_WARNING,
+      minChangePercent: e.REGRESSION_MIN_CHANGE,
+      alpha: e.REGRESSION_ALPHA,
+      lowerIsWorse: e.REGRESSION_LOWER_IS_WORSE,
+      retentionMs: e.REGRESSION_RETENTION,
+    },
     buffer: { maxPoints: e.BUFFER_MAX_POINTS },
     flush: {
       intervalMs: e.FLUSH_INTERVAL,

@@ -20,7 +20,12 @@ import { PointStore } from './metrics/store.js';
 import { startFlushWorker } from './workers/flush-worker.js';
 import { startProcessSampling } from './workers/process-sampling.js';
 import { startSampleWorker } from './workers/sample-worker.js';
-import { startUpkeepWorkers, startWarmWorker } from './workers/upkeep-workers.js';
+import {
+  startRegressionWorker,
+  startUpkeepWorkers,
+  startWarmWorker,
+} from './workers/upkeep-workers.js';
+import type { RegressionRun } from './jobs/regression.js';
 import { DashboardCache } from './cache/dashboard-cache.js';
 import { createQueues, requestFlush, requestWarm } from './workers/queues.js';
 import { ensureSchedulers } from './workers/schedulers.js';
@@ -70,6 +75,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
     cache.onLookup = (served) =>
       telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
+    // Segments shorter than an hour would let noise pass for a change point.
+    const regressionConfig = { ...config.regression, minSegmentMinutes: 60 };
     const limits = {
       memoryPercent: config.sampling.criticalMemoryPercent,
       cpuPercent: config.sampling.criticalCpuPercent,
@@ -98,6 +105,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         flushAttempts: config.flush.attempts,
         aggregateIntervalMs: config.aggregateIntervalMs,
         maintenanceIntervalMs: config.maintenanceIntervalMs,
+        regressionIntervalMs: config.regression.intervalMs,
         samplers: config.sampling.samplers,
         sampleIntervalMs: config.sampling.intervalMs,
         scrapeTargets: config.sampling.scrapeTargets,
@@ -147,7 +155,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         prefix: config.prefix,
         db,
         log: log.child({ queue: 'upkeep' }),
-        retention: config.retention,
+        retention: { ...config.retention, regressionMs: config.regression.retentionMs },
       });
       const warmWorker = startWarmWorker({
         connection: bullRedis,
@@ -158,12 +166,25 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         limits,
         ttlMs: config.cache.ttlMs,
       });
-      for (const worker of [...upkeep, warmWorker]) {
+      const regressionWorker = startRegressionWorker({
+        connection: bullRedis,
+        prefix: config.prefix,
+        db,
+        log: log.child({ queue: 'regression' }),
+        config: regressionConfig,
+      });
+      regressionWorker.on('completed', (_job, result: unknown) => {
+        const counts = (result as RegressionRun).counts;
+        for (const [severity, n] of Object.entries(counts))
+          telemetry.regressions.set({ severity }, n);
+        void warmSoon('regression');
+      });
+      for (const worker of [...upkeep, warmWorker, regressionWorker]) {
         onStop(`${worker.name} worker`, () => worker.close());
         observeWorker(telemetry, worker.name, worker);
       }
       // New data makes the dashboard stale: warm it, at most once per WARM_INTERVAL.
-      const warmSoon = (reason: 'flush' | 'aggregate') =>
+      const warmSoon = (reason: 'flush' | 'aggregate' | 'regression') =>
         requestWarm(queues, reason, config.cache.warmIntervalMs).catch((err: unknown) =>
           log.warn({ err: (err as Error).message }, 'could not ask for a cache warm-up'),
         );
@@ -204,6 +225,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
                 readToken: config.auth.readToken,
                 adminToken: config.auth.adminToken,
                 queues: queues.all(),
+                regressionQueue: queues.regression,
+                regressionRetentionMs: config.regression.retentionMs,
               },
         ingest:
           config.role === 'worker'

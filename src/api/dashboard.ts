@@ -1,14 +1,17 @@
 // The read API dashboards use: the summary, trends, the list of series, and the cache's own
 // state. Every answer comes from the two-level cache; a miss computes from the rollups once.
 import os from 'node:os';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { CacheEntry, DashboardCache, ServedFrom } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
 import type { Db } from '../infra/db.js';
 import { parseInfo } from '../samplers/redis.js';
+import type { Queue } from 'bullmq';
 import {
   metricExists,
+  regressionHistory,
+  regressionView,
   seriesView,
   summaryView,
   trendView,
@@ -36,7 +39,14 @@ export interface DashboardDeps {
   readToken: string | undefined;
   adminToken: string | undefined;
   limiter: FailedAuthLimiter;
+  /** Where POST /regressions/run puts its job. */
+  regressionQueue: Queue;
+  /** How far back `GET /regressions?since=` may reach (the reports' retention). */
+  regressionRetentionMs: number;
 }
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+const HISTORY_LIMIT = 5_000;
 
 /** Sends a cached entry: 304 when the client has it, else the body with where it came from. */
 export function sendEntry(
@@ -66,7 +76,10 @@ export function sendEntry(
 
 export function dashboardRouter(deps: DashboardDeps): Router {
   const router = Router();
-  const read = requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter);
+  // Reads are open while READ_TOKEN is unset, whatever ADMIN_TOKEN is; the admin token reads too.
+  const read: RequestHandler = deps.readToken
+    ? requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter)
+    : (_req, _res, next) => next();
   const admin = requireToken(
     [deps.adminToken],
     'pulse admin',
@@ -137,6 +150,43 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       seriesView(deps.db),
     );
     sendEntry(req, res, entry, served, {}, isPrivate);
+  });
+
+  router.get('/regressions', read, async (req, res) => {
+    const errors = new QueryErrors();
+    const q = queryStrings(req, (n) => n === 'since', errors);
+    const sinceText = q.get('since');
+    let since: number | undefined;
+    if (sinceText !== undefined) {
+      since = ISO_TIME.test(sinceText) ? Date.parse(sinceText) : NaN;
+      if (Number.isNaN(since))
+        errors.add(
+          'since',
+          'must be an ISO-8601 date or date-time with a zone (e.g. 2025-09-05 or 2025-09-05T12:00:00Z)',
+        );
+      else if (since > Date.now()) errors.add('since', 'is in the future');
+      else if (since < Date.now() - deps.regressionRetentionMs)
+        errors.add('since', 'is older than the reports are kept (REGRESSION_RETENTION)');
+    }
+    errors.throwIfAny();
+    if (since === undefined) {
+      const { entry, served } = await deps.cache.get(cacheName.regressions(), deps.ttlMs, () =>
+        regressionView(deps.db),
+      );
+      sendEntry(req, res, entry, served, {}, isPrivate);
+      return;
+    }
+    const entries = await regressionHistory(deps.db, new Date(since), HISTORY_LIMIT + 1);
+    res.set('Cache-Control', 'no-store').json({
+      since: new Date(since).toISOString(),
+      entries: entries.slice(0, HISTORY_LIMIT),
+      truncated: entries.length > HISTORY_LIMIT,
+    });
+  });
+
+  router.post('/regressions/run', admin, async (_req, res) => {
+    const job = await deps.regressionQueue.add('regression', { reason: 'manual' });
+    res.status(202).json({ job_id: job.id, queue: deps.regressionQueue.name });
   });
 
   router.get('/cache', read, async (_req, res) => {

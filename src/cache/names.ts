@@ -7,4 +7,5 @@ export const cacheName = {
   trend: (metric: string, range: string, resolution: string, filters: object) =>
     `trend:${metric}:${range}:${resolution}:${Object.keys(filters).length === 0 ? '-' : createHash('sha1').update(JSON.stringify(filters)).digest('hex').slice(0, 16)}`,
   series: () => 'series',
+  regressions: () => 'regressions:latest',
 };

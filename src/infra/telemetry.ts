@@ -14,6 +14,7 @@ export interface Telemetry {
   jobSeconds: client.Histogram<'queue' | 'name'>;
   jobFailures: client.Counter<'queue' | 'name'>;
   cacheLookups: client.Counter<'result'>;
+  regressions: client.Gauge<'severity'>;
 }
 
 export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): Telemetry {
@@ -68,6 +69,12 @@ export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): T
       help: 'Duration of jobs processed by this process, per queue and job name',
       labelNames: ['queue', 'name'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    regressions: new client.Gauge({
+      name: 'pulse_regressions',
+      help: 'Entries of the latest regression report run by this process, by severity',
+      labelNames: ['severity'],
       registers,
     }),
     cacheLookups: new client.Counter({

@@ -13,7 +13,7 @@ export interface MaintenancePayload {
 export interface MaintenanceDeps {
   db: Db;
   log: Logger;
-  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number };
+  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number; regressionMs: number };
   now?: () => number;
 }
 
@@ -22,6 +22,8 @@ export interface MaintenanceResult {
   partitionsDropped: string[];
   rollup1mDeleted: number;
   rollup1hDeleted: number;
+  /** Closed regressions deleted (their runs and report rows past retention go with them). */
+  regressionsDeleted: number;
 }
 
 const DELETE_BATCH = 50_000;
@@ -61,6 +63,9 @@ export async function maintenance(
       sql.rollup1hExpire,
       new Date(now - deps.retention.rollup1hMs),
     ),
+    regressionsDeleted: (
+      await deps.db.result(sql.regressionExpire, [new Date(now - deps.retention.regressionMs)])
+    ).rowCount,
   };
   if (
     result.partitionsCreated > 0 ||

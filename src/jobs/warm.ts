@@ -5,10 +5,16 @@ import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { seriesView, summaryView, trendView, type Limits } from '../metrics/dashboard.js';
+import {
+  regressionView,
+  seriesView,
+  summaryView,
+  trendView,
+  type Limits,
+} from '../metrics/dashboard.js';
 
 export interface WarmPayload {
-  reason: 'flush' | 'aggregate' | 'schedule' | 'manual';
+  reason: 'flush' | 'aggregate' | 'regression' | 'schedule' | 'manual';
 }
 
 export interface WarmDeps {
@@ -47,6 +53,7 @@ export async function warm(
   };
   for (const [text, ms] of STANDARD_RANGES)
     await put(cacheName.summary(text), await summaryView(deps.db, text, ms, deps.limits));
+  await put(cacheName.regressions(), await regressionView(deps.db));
   const series = await seriesView(deps.db);
   await put(cacheName.series(), series);
   for (const { metric_name: metric } of series.metrics) {

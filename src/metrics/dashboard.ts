@@ -197,3 +197,103 @@ export async function seriesView(db: Db): Promise<SeriesView> {
   }
   return { metrics: [...byMetric.values()], computed_at: new Date().toISOString() };
 }
+
+export interface RegressionReportView {
+  run: {
+    run_id: string;
+    computed_at: string;
+    baseline: { from: string; to: string };
+    recent: { from: string; to: string };
+    analysed: number;
+    listed: number;
+  } | null;
+  counts: { CRITICAL: number; WARNING: number; NORMAL: number };
+  entries: Record<string, unknown>[];
+  computed_at: string;
+}
+
+interface ReportRow {
+  run_id: string;
+  computed_at: Date;
+  metric_name: string;
+  series_id: number | null;
+  series: unknown;
+  baseline_avg: number;
+  recent_avg: number;
+  avg_change_percent: number | null;
+  p95_change_percent: number | null;
+  shift_percent: number | null;
+  change_absolute: number;
+  shift_absolute: number;
+  change_point: Date | null;
+  p_value: number;
+  direction: string;
+  regression_severity: 'NORMAL' | 'WARNING' | 'CRITICAL';
+  baseline_zero: boolean;
+  regression_id: number | null;
+  first_seen: Date | null;
+  last_seen: Date | null;
+}
+
+/** A report row with the plan's field names first, times as ISO-8601. */
+export function reportEntry(r: ReportRow): Record<string, unknown> {
+  return {
+    metric_name: r.metric_name,
+    baseline_avg: r.baseline_avg,
+    recent_avg: r.recent_avg,
+    avg_change_percent: r.avg_change_percent,
+    p95_change_percent: r.p95_change_percent,
+    regression_severity: r.regression_severity,
+    change_point: r.change_point?.toISOString() ?? null,
+    shift_percent: r.shift_percent,
+    change_absolute: r.change_absolute,
+    shift_absolute: r.shift_absolute,
+    p_value: r.p_value,
+    direction: r.direction,
+    baseline_zero: r.baseline_zero,
+    series: r.series_id === null ? null : { id: r.series_id, ...(r.series as object) },
+    regression_id: r.regression_id,
+    first_seen: r.first_seen?.toISOString() ?? null,
+    last_seen: r.last_seen?.toISOString() ?? null,
+    computed_at: r.computed_at.toISOString(),
+  };
+}
+
+export async function regressionView(db: Db): Promise<RegressionReportView> {
+  const run = await db.oneOrNone<{
+    run_id: string;
+    computed_at: Date;
+    baseline_from: Date;
+    baseline_to: Date;
+    recent_from: Date;
+    recent_to: Date;
+    analysed: number;
+    listed: number;
+  }>(sql.regressionLatestRun);
+  const rows = run ? await db.manyOrNone<ReportRow>(sql.regressionLatest) : [];
+  const counts = { CRITICAL: 0, WARNING: 0, NORMAL: 0 };
+  for (const r of rows) counts[r.regression_severity] += 1;
+  return {
+    run: run
+      ? {
+          run_id: run.run_id,
+          computed_at: run.computed_at.toISOString(),
+          baseline: { from: run.baseline_from.toISOString(), to: run.baseline_to.toISOString() },
+          recent: { from: run.recent_from.toISOString(), to: run.recent_to.toISOString() },
+          analysed: run.analysed,
+          listed: run.listed,
+        }
+      : null,
+    counts,
+    entries: rows.map(reportEntry),
+    computed_at: new Date().toISOString(),
+  };
+}
+
+export async function regressionHistory(
+  db: Db,
+  since: Date,
+  limit: number,
+): Promise<Record<string, unknown>[]> {
+  return (await db.manyOrNone<ReportRow>(sql.regressionHistory, [since, limit])).map(reportEntry);
+}

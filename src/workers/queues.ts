@@ -6,6 +6,7 @@ import type { AggregatePayload } from '../jobs/aggregate.js';
 import type { BackfillPayload } from '../jobs/backfill.js';
 import type { FlushPayload } from '../jobs/flush.js';
 import type { MaintenancePayload } from '../jobs/maintenance.js';
+import type { RegressionPayload } from '../jobs/regression.js';
 import type { WarmPayload } from '../jobs/warm.js';
 import type { SamplePayload } from '../jobs/sample.js';
 
@@ -18,6 +19,7 @@ export const QUEUE = {
   // Filled by `npm run backfill` as one flow: a parent job and a child per hour.
   backfill: 'backfill',
   warm: 'warm',
+  regression: 'regression',
 } as const;
 
 export interface JobPayloads {
@@ -27,6 +29,7 @@ export interface JobPayloads {
   maintenance: MaintenancePayload;
   backfill: BackfillPayload;
   warm: WarmPayload;
+  regression: RegressionPayload;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -62,6 +65,7 @@ export interface Queues {
   aggregate: Queue<AggregatePayload, unknown, string>;
   maintenance: Queue<MaintenancePayload, unknown, string>;
   warm: Queue<WarmPayload, unknown, string>;
+  regression: Queue<RegressionPayload, unknown, string>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -96,13 +100,19 @@ export function createQueues(connection: Redis, prefix: string, attempts: number
       removeOnFail: { count: 500, age: 86_400 },
     },
   });
-  const all = [flush, sample, aggregate, maintenance, warm] as Queue[];
+  const regression = new Queue<RegressionPayload, unknown, string>(QUEUE.regression, {
+    connection,
+    prefix,
+    defaultJobOptions: UPKEEP_JOB_OPTIONS,
+  });
+  const all = [flush, sample, aggregate, maintenance, warm, regression] as Queue[];
   return {
     flush,
     sample,
     aggregate,
     maintenance,
     warm,
+    regression,
     all: () => all,
     async close() {
       await Promise.all(all.map((q) => q.close()));

@@ -9,6 +9,7 @@ export const SCHEDULER = {
   flush: 'flush-every',
   aggregate: 'aggregate-every',
   maintenance: 'maintenance-every',
+  regression: 'regression-every',
   sample: (p: SamplePayload) =>
     p.sampler === 'scrape' ? `sample:scrape:${p.target}` : `sample:${p.sampler}`,
 } as const;
@@ -16,6 +17,7 @@ export const SCHEDULER = {
 export interface SchedulerOptions {
   aggregateIntervalMs: number;
   maintenanceIntervalMs: number;
+  regressionIntervalMs: number;
   /** Fleet-level built-in samplers to schedule (the process sampler runs in each process). */
   samplers: readonly string[];
   flushIntervalMs: number;
@@ -40,6 +42,11 @@ export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): 
     SCHEDULER.maintenance,
     { every: opts.maintenanceIntervalMs },
     { name: 'maintenance', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
+  );
+  await queues.regression.upsertJobScheduler(
+    SCHEDULER.regression,
+    { every: opts.regressionIntervalMs },
+    { name: 'regression', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
   );
   const wanted: SamplePayload[] = [
     ...FLEET_SAMPLERS.filter((s) => opts.samplers.includes(s)).map((sampler) => ({ sampler })),

@@ -11,6 +11,7 @@ import {
   type BackfillPayload,
 } from '../jobs/backfill.js';
 import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
+import { regression, type RegressionConfig, type RegressionPayload } from '../jobs/regression.js';
 import { warm, type WarmDeps, type WarmPayload } from '../jobs/warm.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -51,6 +52,20 @@ export function startBackfillWorker(deps: WorkerDeps): Worker {
       return backfillRange(jobDeps, job.data, children);
     },
     options(deps, 2),
+  );
+  return logFailures(worker, deps.log);
+}
+
+/** Runs regression detection; one run at a time per process (runs serialise in SQL too). */
+export function startRegressionWorker(deps: WorkerDeps & { config: RegressionConfig }): Worker {
+  const worker = new Worker<RegressionPayload>(
+    QUEUE.regression,
+    (job) =>
+      regression(
+        { db: deps.db, log: deps.log.child({ job: job.id }), config: deps.config },
+        job.data,
+      ),
+    options(deps, 1),
   );
   return logFailures(worker, deps.log);
 }

@@ -10,6 +10,8 @@ import {
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
+import { start } from '../../src/main.js';
+import { runRegression, table } from '../../scripts/regression.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 const MINUTE = 60_000;
@@ -173,5 +175,73 @@ describe('regression detection', () => {
       'SELECT count(*)::int AS n FROM regressions WHERE closed_at IS NULL',
     );
     expect(open.n).toBe(later.counts.CRITICAL + later.counts.WARNING);
+  });
+});
+
+describe('reports through the API and the command', () => {
+  const ADMIN = 'admin-token-0123456789';
+
+  it('GET /regressions serves the latest report; ?since= the history; POST /regressions/run queues one', async () => {
+    const api = await start(ctx.config({ PULSE_ROLE: 'api', ADMIN_TOKEN: ADMIN }), ctx.log);
+    try {
+      const base = `http://127.0.0.1:${api.port}/api/v1`;
+      const latestRes = await fetch(`${base}/regressions`);
+      const latestText = await latestRes.text();
+      expect(latestRes.status, latestText).toBe(200);
+      const latest = JSON.parse(latestText) as {
+        run: { run_id: string; listed: number };
+        entries: { metric_name: string; regression_severity: string; first_seen: string | null }[];
+        counts: Record<string, number>;
+      };
+      const lastRun = await ctx.db.one<{ run_id: string; listed: number }>(
+        'SELECT run_id::text, listed FROM regression_runs ORDER BY computed_at DESC LIMIT 1',
+      );
+      expect(latest.run.run_id).toBe(lastRun.run_id);
+      expect(latest.entries).toHaveLength(lastRun.listed);
+      expect(latest.entries[0]?.regression_severity).toBe('CRITICAL');
+      expect(latest.entries[0]?.first_seen).not.toBeNull();
+      expect(latest.counts.CRITICAL).toBe(4);
+
+      const since = new Date(now - DAY).toISOString();
+      const history = (await (
+        await fetch(`${base}/regressions?since=${encodeURIComponent(since)}`)
+      ).json()) as { entries: unknown[] };
+      const all = await ctx.db.one<{ n: number }>(
+        'SELECT count(*)::int AS n FROM regression_reports',
+      );
+      expect(history.entries).toHaveLength(all.n);
+
+      const bad = await fetch(`${base}/regressions?since=yesterday`);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ errors: [{ field: 'since' }] });
+
+      expect((await fetch(`${base}/regressions/run`, { method: 'POST' })).status).toBe(401);
+      const queued = await fetch(`${base}/regressions/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(queued.status).toBe(202);
+      expect(await queued.json()).toMatchObject({
+        job_id: expect.any(String) as string,
+        queue: 'regression',
+      });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('npm run regression waits for a run and prints it as a table', async () => {
+    const config = ctx.config();
+    const r = await runRegression({
+      db: ctx.db,
+      redisUrl: ctx.redisUrl,
+      config: {
+        ...config,
+        regression: { ...config.regression, baselineMs: 7 * DAY, recentMs: DAY },
+      },
+    });
+    const text = table(r);
+    expect(text.split('\n')[0]).toMatch(/analysed, \d+ listed \(\d+ CRITICAL/);
+    expect(text).toContain('step25_a');
   });
 });

@@ -31,7 +31,12 @@ const dayName = (ms: number) =>
 
 it('drops only what is past retention and keeps inserts working for days without a partition', async () => {
   const now = Date.now();
-  const retention = { rawMs: 10 * DAY, rollup1mMs: 5 * DAY, rollup1hMs: 20 * DAY };
+  const retention = {
+    rawMs: 10 * DAY,
+    rollup1mMs: 5 * DAY,
+    rollup1hMs: 20 * DAY,
+    regressionMs: 30 * DAY,
+  };
   // Days 15, 12, 9 and 3 ago, with partitions made for them, and one point each.
   const days = [15, 12, 9, 3].map((d) => now - d * DAY);
   await ctx.db.one('SELECT pulse_ensure_points_partitions($1::date, $2::date)', [

@@ -28,6 +28,7 @@ const base = {
   sampleIntervalMs: 10_000,
   aggregateIntervalMs: 60_000,
   maintenanceIntervalMs: 3_600_000,
+  regressionIntervalMs: 3_600_000,
 };
 
 it('upserts one scheduler per sampler and target, and removes the ones no longer configured', async () => {

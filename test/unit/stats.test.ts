@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { bestSplit, incompleteBeta, moments, studentTwoSided, welch } from '../../src/metrics/stats.js';
+import {
+  bestSplit,
+  incompleteBeta,
+  moments,
+  studentTwoSided,
+  welch,
+} from '../../src/metrics/stats.js';
 
 describe('statistics', () => {
   it('computes the incomplete beta and Student t p-values of reference tables', () => {
@@ -13,8 +19,12 @@ describe('statistics', () => {
 
   it("Welch's test matches a worked example", () => {
     // Example 1 of the Wikipedia article on Welch's t-test: t = -2.46, df = 24.98, p = 0.021.
-    const a = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4];
-    const b = [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4];
+    const a = [
+      27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4,
+    ];
+    const b = [
+      27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4,
+    ];
     const r = welch(moments(b), moments(a));
     expect(r.t).toBeCloseTo(-2.46, 2);
     expect(r.df).toBeCloseTo(24.98, 1);
