@@ -100,7 +100,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     }
 
     if (config.role !== 'api') {
-      const removed = await ensureSchedulers(queues, {
+      const schedulers = {
         flushIntervalMs: config.flush.intervalMs,
         flushAttempts: config.flush.attempts,
         aggregateIntervalMs: config.aggregateIntervalMs,
@@ -109,9 +109,26 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         samplers: config.sampling.samplers,
         sampleIntervalMs: config.sampling.intervalMs,
         scrapeTargets: config.sampling.scrapeTargets,
-      });
+      };
+      const removed = await ensureSchedulers(queues, schedulers);
       if (removed.length > 0)
         log.info({ removed }, 'removed schedulers of samplers no longer configured');
+      // A Redis that restarted empty lost the schedulers and the buffer's group: put them back
+      // on every reconnect (both are idempotent).
+      let connectedOnce = false;
+      bullRedis.on('ready', () => {
+        if (!connectedOnce) {
+          connectedOnce = true;
+          return;
+        }
+        Promise.all([ensureSchedulers(queues, schedulers), buffer.ensureGroup()]).catch(
+          (err: unknown) =>
+            log.warn(
+              { err: (err as Error).message },
+              'could not restore schedulers after a Redis reconnect',
+            ),
+        );
+      });
       const flushWorker = startFlushWorker({
         connection: bullRedis,
         prefix: config.prefix,

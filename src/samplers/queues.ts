@@ -27,7 +27,10 @@ export async function sampleQueues(deps: {
       { name: 'queue_failed_jobs', value: counts.failed ?? 0, tags },
       {
         name: 'queue_oldest_waiting_age_seconds',
-        value: oldest[0] ? Math.max(0, deps.now - oldest[0].timestamp) / 1_000 : 0,
+        // A delayed job (a scheduler's next tick, a retry) waits only from when it became due.
+        value: oldest[0]
+          ? Math.max(0, deps.now - (oldest[0].timestamp + (oldest[0].delay ?? 0))) / 1_000
+          : 0,
         tags,
       },
     );

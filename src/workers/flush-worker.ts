@@ -1,5 +1,6 @@
 // Wires the flush handler into a BullMQ Worker. Each concurrently running flush gets its own
 // consumer name from a fixed pool, so a retry finds its own pending entries again.
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -29,7 +30,8 @@ export interface FlushWorker {
 }
 
 export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
-  const base = `${os.hostname()}:${process.pid}`;
+  // The random part keeps two containers that share a hostname and pid 1 apart.
+  const base = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const free = Array.from({ length: deps.concurrency }, (_, i) => `${base}:${i}`);
   const stopping = new AbortController();
 

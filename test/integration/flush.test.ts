@@ -195,6 +195,18 @@ describe('flush', () => {
     );
   });
 
+  it('re-creates a consumer group that Redis lost (restarted empty) and stores the points', async () => {
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    await ctx.redis.del(ctx.keys.bufferStream, ctx.keys.bufferDepth);
+    // The stream comes back with the next append, but without the group.
+    await buffer.append(points(20));
+    await expect(ctx.redis.xinfo('GROUPS', ctx.keys.bufferStream)).resolves.toEqual([]);
+    const r = await flush(deps('c1'), { reason: 'manual' });
+    expect(r.inserted).toBe(20);
+    expect(await buffer.depth()).toBe(0);
+  });
+
   it('stores points for a day with no partition yet, and a later partition takes them over', async () => {
     const day = Date.now() - 20 * 86_400_000;
     const buffer = ctx.buffer();
