@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { FlowProducer, Job, Queue } from 'bullmq';
 import { loadConfig, type Config } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
-import { ensurePostgres, ensureRedis } from '../src/infra/embedded.js';
+import { postgresFor, redisFor } from '../src/infra/embedded.js';
 import { createLogger } from '../src/infra/logger.js';
 import { migrate } from '../src/infra/migrate.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
@@ -176,12 +176,8 @@ async function main(): Promise<number> {
   }
   const config = loadConfig();
   const log = createLogger('warn', { component: 'backfill' });
-  const pg = config.postgres.url
-    ? { url: config.postgres.url, stop: () => Promise.resolve() }
-    : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
-  const redis = config.redis.url
-    ? { url: config.redis.url, stop: () => Promise.resolve() }
-    : await ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
+  const pg = await postgresFor(config, log);
+  const redis = await redisFor(config, log);
   const db = createDb(pg.url, 4, 'pulse-backfill');
   try {
     await migrate(db, log);

@@ -4,7 +4,7 @@
 import { Job, Queue } from 'bullmq';
 import { loadConfig, type Config } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
-import { ensurePostgres, ensureRedis } from '../src/infra/embedded.js';
+import { postgresFor, redisFor } from '../src/infra/embedded.js';
 import { createLogger } from '../src/infra/logger.js';
 import { migrate } from '../src/infra/migrate.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
@@ -94,12 +94,8 @@ export function table(run: RegressionRun): string {
 async function main(): Promise<number> {
   const config = loadConfig();
   const log = createLogger('warn', { component: 'regression' });
-  const pg = config.postgres.url
-    ? { url: config.postgres.url, stop: () => Promise.resolve() }
-    : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
-  const redis = config.redis.url
-    ? { url: config.redis.url, stop: () => Promise.resolve() }
-    : await ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
+  const pg = await postgresFor(config, log);
+  const redis = await redisFor(config, log);
   const db = createDb(pg.url, 4, 'pulse-regression-cli');
   try {
     await migrate(db, log);

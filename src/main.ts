@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './api/app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, type Db } from './infra/db.js';
-import { ensurePostgres, ensureRedis, type Service } from './infra/embedded.js';
+import { postgresFor, redisFor } from './infra/embedded.js';
 import { keysFor } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './infra/migrate.js';
@@ -42,13 +42,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   // Later steps are unshifted, so shutdown runs in the reverse order of start-up.
   const onStop = (name: string, run: Step['run']) => steps.unshift({ name, run });
   try {
-    const redisService: Service = config.redis.url
-      ? { url: config.redis.url, stop: () => Promise.resolve() }
-      : await ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
+    const redisService = await redisFor(config, log);
     onStop('embedded redis', () => redisService.stop());
-    const pgService: Service = config.postgres.url
-      ? { url: config.postgres.url, stop: () => Promise.resolve() }
-      : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+    const pgService = await postgresFor(config, log);
     onStop('embedded postgres', () => pgService.stop());
 
     const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`, (err) =>

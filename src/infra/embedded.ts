@@ -207,3 +207,21 @@ async function createDatabase(adminUrl: string, database: string): Promise<void>
     await client.end();
   }
 }
+
+/** The configured PostgreSQL, or the embedded one when DATABASE_URL is unset. */
+export async function postgresFor(
+  config: { dataDir: string; postgres: { url: string | undefined; embeddedPort: number } },
+  log: Logger,
+): Promise<Service> {
+  if (config.postgres.url) return { url: config.postgres.url, stop: () => Promise.resolve() };
+  return ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+}
+
+/** The configured Redis, or a local or embedded one when REDIS_URL is unset. */
+export async function redisFor(
+  config: { dataDir: string; redis: { url: string | undefined; embeddedPort: number } },
+  log: Logger,
+): Promise<Service> {
+  if (config.redis.url) return { url: config.redis.url, stop: () => Promise.resolve() };
+  return ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
+}
