@@ -16,6 +16,7 @@ import { FailedAuthLimiter } from './auth.js';
 import { BULL_BOARD_PATH, bullBoard } from './bull-board.js';
 import { dashboardRouter, type DashboardDeps } from './dashboard.js';
 import type { Telemetry } from '../infra/telemetry.js';
+import { webRouter } from './web.js';
 
 export interface AppDeps {
   log: Logger;
@@ -70,6 +71,8 @@ export function createApp(deps: AppDeps): Express {
     if (deps.dashboard) api.use(dashboardRouter({ ...deps.dashboard, limiter }));
     app.use('/api/v1', api);
   }
+  // The web dashboard, outside auth: the page asks for the read token when the API answers 401.
+  if (deps.dashboard) app.use(webRouter());
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;
