@@ -18,7 +18,7 @@ export const sql = {
   pointsStagingCreate: load('points_staging_create'),
   pointsStagingCopy: load('points_staging_copy'),
   pointsInsertFromStagingReturning: load('points_insert_from_staging_returning'),
-  rollup1mUpsert: load('rollup_1m_upsert'),
+  rollup1mAppend: load('rollup_1m_append'),
   rollupDirtyMark: load('rollup_dirty_mark'),
   rollupDirtyCandidates: load('rollup_dirty_candidates'),
   rollupDirtyTake: load('rollup_dirty_take'),

@@ -1,6 +1,6 @@
-// Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_upsert
+// Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_append
 // takes. Computed in the worker so the flush transaction sends ~1 row per series and minute.
-import { add, type Sketch } from './sketch.js';
+import { SketchBuilder } from './sketch.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -14,7 +14,7 @@ interface Acc {
   max: number;
   last: number;
   lastTs: number;
-  sketch: Sketch;
+  sketch: SketchBuilder;
 }
 
 export interface MinuteRollups {
@@ -57,7 +57,7 @@ export function aggregateMinutes(rows: {
         max: value,
         last: value,
         lastTs: ts,
-        sketch: {},
+        sketch: new SketchBuilder(),
       };
       bySeries.set(bucket, acc);
       hours.add(bucket - (((bucket % HOUR) + HOUR) % HOUR));
@@ -70,7 +70,7 @@ export function aggregateMinutes(rows: {
       acc.last = value;
       acc.lastTs = ts;
     }
-    add(acc.sketch, value);
+    acc.sketch.add(value);
   }
   const out: MinuteRollups = {
     seriesIds: [],
@@ -94,7 +94,7 @@ export function aggregateMinutes(rows: {
       out.maxes.push(a.max);
       out.lasts.push(a.last);
       out.lastTimes.push(new Date(a.lastTs));
-      out.sketches.push(JSON.stringify(a.sketch));
+      out.sketches.push(a.sketch.toJSON());
     }
   }
   out.hours = [...hours].sort((a, b) => a - b).map((h) => new Date(h));

@@ -92,3 +92,34 @@ export function quantiles(
     return bounds ? Math.min(bounds.max, Math.max(bounds.min, v)) : v;
   });
 }
+
+/**
+ * A sketch being filled on a hot path: counts in a Map keyed by a number (no key strings per
+ * value), turned into the stored form once at the end.
+ */
+export class SketchBuilder {
+  private readonly positive = new Map<number, number>();
+  private readonly negative = new Map<number, number>();
+  private zero = 0;
+
+  add(value: number): void {
+    if (value > MIN_INDEXABLE) {
+      const k = Math.ceil(Math.log(value) / LN_GAMMA);
+      this.positive.set(k, (this.positive.get(k) ?? 0) + 1);
+    } else if (value < -MIN_INDEXABLE) {
+      const k = Math.ceil(Math.log(-value) / LN_GAMMA);
+      this.negative.set(k, (this.negative.get(k) ?? 0) + 1);
+    } else {
+      this.zero += 1;
+    }
+  }
+
+  /** The stored form as JSON: same keys as keyOf gives. */
+  toJSON(): string {
+    const parts: string[] = [];
+    for (const [k, n] of this.positive) parts.push(`"p${k}":${n}`);
+    for (const [k, n] of this.negative) parts.push(`"n${k}":${n}`);
+    if (this.zero > 0) parts.push(`"z":${this.zero}`);
+    return `{${parts.join(',')}}`;
+  }
+}

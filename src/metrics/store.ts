@@ -158,7 +158,7 @@ export function hoursOf(ts: ArrayLike<number>): number[] {
 }
 
 export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
-  await t.none(sql.rollup1mUpsert, [
+  await t.none(sql.rollup1mAppend, [
     m.seriesIds,
     m.buckets,
     m.counts,

@@ -40,3 +40,17 @@ describe('statistics', () => {
     expect(bestSplit([1, 2, 3], 2)).toBeUndefined();
   });
 });
+
+describe('SketchBuilder', () => {
+  it('builds the same sketch as add(), key for key', async () => {
+    const { SketchBuilder, add } = await import('../../src/metrics/sketch.js');
+    const values = [0, -0, 1e-301, 3.5, 3.51, -2, -2.0001, 1e9, 0.001, 42, 42];
+    const builder = new SketchBuilder();
+    const plain: Record<string, number> = {};
+    for (const v of values) {
+      builder.add(v);
+      add(plain, v);
+    }
+    expect(JSON.parse(builder.toJSON())).toEqual(plain);
+  });
+});
