@@ -47,3 +47,7 @@ it('creates partitions once when five processes ask for the same new days at the
     await Promise.all(pools.map((db) => db.$pool.end()));
   }
 });
+
+it('opens connections with JIT compilation off (it cost more than pulse’s short queries gain)', async () => {
+  expect(await ctx.db.one<{ jit: string }>('SHOW jit')).toEqual({ jit: 'off' });
+});
