@@ -19,32 +19,25 @@
 // Goals are on ratios to the baselines of the same run. Results: a table on stdout,
 // bench/results/api.json and the API section of bench/RESULTS.md. Progress goes to stderr.
 // The database, Redis keys and child processes are removed at the end, also on failure or Ctrl-C.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { DashboardCache } from '../src/cache/dashboard-cache.js';
 import { cacheName } from '../src/cache/names.js';
 import { envSchema, loadConfig } from '../src/config.js';
-import { createDb, type Db } from '../src/infra/db.js';
+import type { Db } from '../src/infra/db.js';
 import { keysFor } from '../src/infra/keys.js';
-import { migrate } from '../src/infra/migrate.js';
-import { createRedis, redisAnswers } from '../src/infra/redis.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import { warm } from '../src/jobs/warm.js';
 import { binaryCopyChunks, type Rows } from '../src/metrics/copy-binary.js';
@@ -55,16 +48,36 @@ import {
   fixed,
   int,
   markdownTable,
-  parentPid,
   percentile,
   prng,
-  replaceSection,
+  cpuCoresOf,
+  cpuSnapshotOf,
+  type RolesOf,
+  type SnapshotOf,
   textTable,
 } from './bench-lib.js';
+import {
+  benchMain,
+  insertSeries,
+  commonOptions,
+  parseBenchArgs,
+  UsageError,
+  wholeOption,
+  checkRunning,
+  freePort,
+  openEnv,
+  progress,
+  redactUrl,
+  RESULTS_MD,
+  ROOT,
+  startChild,
+  stopChild,
+  writeResultFiles,
+  type Child,
+  type Resources,
+} from './bench-env.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'api.json');
-const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -151,14 +164,10 @@ const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
   --fail-on-goal        exit 1 when a goal is missed (not only on errors)
   --help`;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       series: { type: 'string' },
       days: { type: 'string' },
       metrics: { type: 'string' },
@@ -167,97 +176,27 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       'sql-runs': { type: 'string' },
       'miss-runs': { type: 'string' },
-      'database-url': { type: 'string' },
-      'redis-url': { type: 'string' },
-      seed: { type: 'string' },
-      'fail-on-goal': { type: 'boolean' },
-      help: { type: 'boolean' },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const whole = (
-    text: string | undefined,
-    fallback: number,
-    name: string,
-    min: number,
-    max = Number.MAX_SAFE_INTEGER,
-  ) => {
-    if (text === undefined) return fallback;
-    const n = /^\d[\d_]*$/.test(text.trim()) ? Number(text.trim().replace(/_/g, '')) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max)
-      throw new UsageError(`--${name}: expected a whole number from ${min} to ${max}`);
-    return n;
-  };
-  const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
-  const metrics = whole(values.metrics, 30, 'metrics', 1, METRICS.length);
-  const series = whole(values.series, 1_000, 'series', 1, 100_000);
+    USAGE,
+  );
+  const metrics = wholeOption(values.metrics, 30, 'metrics', 1, METRICS.length);
+  const series = wholeOption(values.series, 1_000, 'series', 1, 100_000);
   if (series < metrics) throw new UsageError('--series: at least one series per metric');
   return {
     series,
-    days: whole(values.days, 7, 'days', 1, 90),
+    days: wholeOption(values.days, 7, 'days', 1, 90),
     metrics,
-    connections: whole(values.connections, 50, 'connections', 1, 10_000),
-    durationS: whole(values.duration, 10, 'duration', 1, 3_600),
-    warmupS: whole(values.warmup, 2, 'warmup', 0, 600),
-    sqlRuns: whole(values['sql-runs'], 5, 'sql-runs', 1, 1_000),
-    missRuns: whole(values['miss-runs'], 7, 'miss-runs', 5, 1_000),
-    databaseUrl:
-      nonEmpty(values['database-url']) ??
-      nonEmpty(process.env.DATABASE_URL) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl:
-      nonEmpty(values['redis-url']) ?? nonEmpty(process.env.REDIS_URL) ?? 'redis://127.0.0.1:6379',
-    seed: whole(values.seed, 1, 'seed', 0, 2 ** 31),
-    failOnGoal: values['fail-on-goal'] ?? false,
+    connections: wholeOption(values.connections, 50, 'connections', 1, 10_000),
+    durationS: wholeOption(values.duration, 10, 'duration', 1, 3_600),
+    warmupS: wholeOption(values.warmup, 2, 'warmup', 0, 600),
+    sqlRuns: wholeOption(values['sql-runs'], 5, 'sql-runs', 1, 1_000),
+    missRuns: wholeOption(values['miss-runs'], 7, 'miss-runs', 5, 1_000),
+    ...commonOptions(values, 2 ** 31),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-const t0 = performance.now();
-function progress(message: string): void {
-  process.stderr.write(
-    `[bench ${((performance.now() - t0) / 1_000).toFixed(1).padStart(6)}s] ${message}\n`,
-  );
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
-/** True when `pid` is a process on this machine whose name starts with `name`. */
-function localProcess(pid: number, name: string): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(name);
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sortedOf = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => percentile(sortedOf(xs), 50);
@@ -267,46 +206,14 @@ const times = (x: number) => `${x >= 100 ? int(x) : fixed(x, 1)}×`;
 // ---------------------------------------------------------------------------------------------
 // CPU accounting: who used the cores during a run (as bench-lib's, with this benchmark's roles).
 
-const TICKS_PER_SECOND = 100;
 const CPU_GROUPS = ['bench', 'api', 'baseline', 'postgres', 'redis', 'other'] as const;
 type CpuGroup = (typeof CPU_GROUPS)[number];
 type Cores = Record<CpuGroup, number>;
-type CpuRoles = Partial<Record<Exclude<CpuGroup, 'other'>, number>>;
-type CpuSnapshot = Map<number, { group: CpuGroup; ticks: number }>;
-
-function cpuSnapshot(roles: CpuRoles): CpuSnapshot {
-  const out: CpuSnapshot = new Map();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out;
-  }
-  const named = Object.entries(roles) as [CpuGroup, number][];
-  for (const d of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(d);
-    const ppid = Number(f[1]);
-    const group =
-      named.find(([, p]) => p === pid)?.[0] ?? named.find(([, p]) => p === ppid)?.[0] ?? 'other';
-    out.set(pid, { group, ticks: Number(f[11]) + Number(f[12]) });
-  }
-  return out;
-}
-
-function cpuCores(before: CpuSnapshot, after: CpuSnapshot, elapsedMs: number): Cores {
-  const used = Object.fromEntries(CPU_GROUPS.map((g) => [g, 0])) as Cores;
-  for (const [pid, a] of after) used[a.group] += a.ticks - (before.get(pid)?.ticks ?? 0);
-  for (const g of CPU_GROUPS)
-    used[g] = Math.round((used[g] / TICKS_PER_SECOND / (elapsedMs / 1_000)) * 100) / 100;
-  return used;
-}
+type CpuRoles = RolesOf<CpuGroup>;
+type CpuSnapshot = SnapshotOf<CpuGroup>;
+const cpuSnapshot = (roles: CpuRoles): CpuSnapshot => cpuSnapshotOf(CPU_GROUPS, roles);
+const cpuCores = (before: CpuSnapshot, after: CpuSnapshot, elapsedMs: number): Cores =>
+  cpuCoresOf(CPU_GROUPS, before, after, elapsedMs);
 
 // ---------------------------------------------------------------------------------------------
 // The synthetic fleet: metric names × hosts, one point per series per minute.
@@ -444,106 +351,6 @@ function blockRows(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Everything the run creates, so cleanup can undo it whatever happened.
-
-interface Resources {
-  admin?: pg.Client;
-  database?: string;
-  db?: Db;
-  redis?: Redis;
-  prefixes: string[];
-  children: ChildProcess[];
-  clients: pg.Client[];
-}
-
-async function stopChild(
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<{ code: number | null; signal: string | null; timedOut: boolean }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return { code: child.exitCode, signal: child.signalCode, timedOut: false };
-  }
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  child.kill('SIGTERM');
-  const first = await Promise.race([exited, sleep(timeoutMs).then(() => null)]);
-  if (first) return { ...first, timedOut: false };
-  child.kill('SIGKILL');
-  return { ...(await exited), timedOut: true };
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanup(res: Resources): Promise<void> {
-  cleaning ??= (async () => {
-    const step = async (name: string, run: () => Promise<unknown>) => {
-      try {
-        await run();
-      } catch (err) {
-        progress(`cleanup: ${name} failed: ${(err as Error).message}`);
-      }
-    };
-    await Promise.all(
-      res.children.map((child) =>
-        step(`stop child ${child.pid}`, async () => {
-          const r = await stopChild(child, 15_000);
-          if (r.timedOut) progress(`cleanup: child ${child.pid} ignored SIGTERM; killed`);
-        }),
-      ),
-    );
-    res.children = [];
-    await Promise.all(res.clients.map((c) => step('close client', () => c.end())));
-    res.clients = [];
-    if (res.redis) {
-      const redis = res.redis;
-      for (const prefix of res.prefixes) {
-        await step(`delete Redis keys ${prefix}:*`, async () => {
-          const n = await deleteKeys(redis, prefix);
-          progress(`cleanup: deleted ${n} Redis keys under ${prefix}:`);
-        });
-      }
-      await step('close Redis', () => redis.quit());
-    }
-    if (res.db) await step('close pool', () => res.db?.$pool.end() ?? Promise.resolve());
-    if (res.admin && res.database) {
-      const { admin, database } = res;
-      await step(`drop database ${database}`, async () => {
-        const deadline = Date.now() + 5_000;
-        while (Date.now() < deadline) {
-          const { rows } = await admin.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
-            [database],
-          );
-          if ((rows[0]?.n ?? 0) === 0) break;
-          await sleep(50);
-        }
-        // A connection still open now is terminated; its client then reports 57P01.
-        process.on('uncaughtException', (err: Error & { code?: string }) => {
-          if (err.code === '57P01') return;
-          throw err;
-        });
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-        progress(`cleanup: dropped database ${database}`);
-      });
-    }
-    if (res.admin)
-      await step('close admin connection', () => res.admin?.end() ?? Promise.resolve());
-  })();
-  return cleaning;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Stage 1: the fill
 
 interface FillFigures {
@@ -591,18 +398,10 @@ async function fill(
   const dayStr = (m: number) => new Date(m * MINUTE).toISOString().slice(0, 10);
   await db.one(sql.pointsPartitionsEnsure, [dayStr(fromMinute), dayStr(nowMinute + 7 * 1_440)]);
 
-  await db.none(sql.seriesInsert, [
-    specs.map((s) => s.def.fingerprint),
-    specs.map((s) => s.def.metricName),
-    specs.map((s) => s.def.sourceAgentId),
-    specs.map((s) => s.def.instanceId),
-    specs.map((s) => s.def.tagsJson),
-  ]);
-  const idRows = await db.many<{ id: number; fingerprint: string }>(sql.seriesIds, [
-    specs.map((s) => s.def.fingerprint),
-  ]);
-  const idOf = new Map(idRows.map((r) => [r.fingerprint, r.id]));
-  const ids = specs.map((s) => idOf.get(s.def.fingerprint) as number);
+  const ids = await insertSeries(
+    db,
+    specs.map((s) => s.def),
+  );
 
   // Points: 2 parallel COPY streams (even and odd series), one COPY per day of each.
   const clients = [0, 1].map(
@@ -724,54 +523,6 @@ async function fill(
 // ---------------------------------------------------------------------------------------------
 // Child processes: the pulse API and the bare Express baseline
 
-/** The child's output, kept short: the last lines, and how many were warnings or worse. */
-class OutputTail {
-  lines: string[] = [];
-  warnLines = 0;
-  private partial = '';
-  push(chunk: Buffer): void {
-    const parts = (this.partial + chunk.toString('utf8')).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      if (/"level":(4|5|6)\d/.test(line) || !line.startsWith('{'))
-        this.warnLines += line.trim() ? 1 : 0;
-      this.lines.push(line);
-      if (this.lines.length > 200) this.lines.shift();
-    }
-  }
-  show(n: number): string {
-    return this.lines.slice(-n).join('\n');
-  }
-}
-
-interface Child {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  output: OutputTail;
-}
-
-function startChild(res: Resources, name: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  res.children.push(child);
-  const output = new OutputTail();
-  child.stdout?.on('data', (c: Buffer) => output.push(c));
-  child.stderr?.on('data', (c: Buffer) => output.push(c));
-  if (child.pid === undefined) throw new Error(`could not start the ${name} process`);
-  return { name, child, pid: child.pid, output };
-}
-
-function checkRunning(p: Child, when: string): void {
-  if (p.child.exitCode !== null || p.child.signalCode !== null)
-    throw new Error(
-      `the ${p.name} process exited (${p.child.exitCode ?? p.child.signalCode}) ${when}:\n${p.output.show(30)}`,
-    );
-}
-
 async function waitFor(
   url: string,
   p: Child,
@@ -842,10 +593,13 @@ async function startBaseline(
   res: Resources,
   routes: BaselineRoute[],
 ): Promise<Child & { port: number }> {
-  const p = startChild(res, 'baseline', ['--input-type=module', '-e', BASELINE_SERVER], {
-    PATH: process.env.PATH,
-    NODE_ENV: process.env.NODE_ENV,
-  });
+  const p = startChild(
+    res,
+    'baseline',
+    ['--input-type=module', '-e', BASELINE_SERVER],
+    { PATH: process.env.PATH, NODE_ENV: process.env.NODE_ENV },
+    'pipe',
+  );
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`baseline did not start:\n${p.output.show(20)}`)),
@@ -1106,27 +860,9 @@ interface Goal {
 }
 
 async function writeResults(report: Record<string, unknown>, markdown: string): Promise<void> {
-  await mkdir(path.dirname(RESULTS_JSON), { recursive: true });
   const round = (_key: string, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1_000) / 1_000 : v;
-  await writeFile(RESULTS_JSON, `${JSON.stringify(report, round, 2)}\n`);
-  let doc: string;
-  try {
-    doc = await readFile(RESULTS_MD, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    doc = [
-      '# Benchmark results',
-      '',
-      'Absolute figures depend on the machine, so each benchmark measures its own baseline in the',
-      'same run, on the same machine and database server, and states its results as ratios to that',
-      'baseline; the goals are set on those ratios. Raw figures are kept for context only.',
-      'Each section is rewritten by the benchmark that owns it; machine-readable results are in',
-      '`bench/results/`.',
-      '',
-    ].join('\n');
-  }
-  await writeFile(RESULTS_MD, replaceSection(doc, 'API', markdown));
+  await writeResultFiles(RESULTS_JSON, 'API', report, markdown, round);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1142,35 +878,10 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   progress(
     `server ${redactUrl(opts.databaseUrl)}, Redis ${redactUrl(opts.redisUrl)}, ${int(opts.series)} series × ${opts.days} days, autocannon ${autocannonVersion}`,
   );
-  if (!(await redisAnswers(opts.redisUrl, 3_000)))
-    throw new Error(`Redis at ${redactUrl(opts.redisUrl)} does not answer PING`);
-  res.admin = new pg.Client({
-    connectionString: opts.databaseUrl,
-    application_name: 'pulse-bench-admin',
-  });
-  await res.admin.connect();
-  await res.admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
-  res.database = database;
-  const dbUrl = withDatabase(opts.databaseUrl, database);
-  progress(`created database ${database}; Redis prefix ${prefix}`);
-
-  const db = createDb(dbUrl, 10, 'pulse-bench');
-  res.db = db;
   const quiet = pino({ level: 'warn' }, pino.destination(2));
-  await migrate(db, quiet);
-  const redis = createRedis(opts.redisUrl, 'pulse-bench', 'command');
-  res.redis = redis;
-  redis.on('error', (err) => progress(`redis: ${err.message}`));
-  const pgVersion = (await db.one<{ v: string }>("SELECT current_setting('server_version') AS v"))
-    .v;
-  const redisInfo = await redis.info('server');
-  const redisVersion = /redis_version:(\S+)/.exec(redisInfo)?.[1] ?? 'unknown';
-
-  const roles: CpuRoles = { bench: process.pid };
-  const backend = (await db.one<{ pid: number }>('SELECT pg_backend_pid() AS pid')).pid;
-  const redisPid = Number(/process_id:(\d+)/.exec(redisInfo)?.[1] ?? NaN);
-  if (localProcess(backend, 'postgres')) roles.postgres = parentPid(backend) ?? undefined;
-  if (localProcess(redisPid, 'redis')) roles.redis = redisPid;
+  const env0 = await openEnv(opts, res, database, quiet);
+  const { db, dbUrl, redis, pgVersion, redisVersion } = env0;
+  const roles: CpuRoles = env0.roles;
 
   // 1. The data
   const specs = fleet(opts.series, opts.metrics, opts.seed);
@@ -1197,7 +908,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     CACHE_TTL,
   });
   progress(`starting node dist/src/main.js api (port ${port})`);
-  const api = startChild(res, 'api', ['dist/src/main.js', 'api'], env);
+  const api = startChild(res, 'api', ['dist/src/main.js', 'api'], env, 'pipe');
   roles.api = api.pid;
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/readyz`, api, (r) => r.status === 200, 'GET /readyz answering 200');
@@ -1734,37 +1445,4 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   return goalList.every((g) => g.pass);
 }
 
-async function main(): Promise<void> {
-  let opts: Options;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench-api: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  const res: Resources = { prefixes: [], children: [], clients: [] };
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress(`${signal}: cleaning up (send again to exit at once)`);
-    void cleanup(res).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  let code = 0;
-  try {
-    const allPassed = await run(opts, res);
-    if (!allPassed && opts.failOnGoal) code = 1;
-  } catch (err) {
-    if (interrupted) console.error('bench-api: interrupted');
-    else console.error(`bench-api failed: ${(err as Error).stack ?? String(err)}`);
-    code = 1;
-  } finally {
-    await cleanup(res);
-  }
-  process.exit(code);
-}
-
-void main();
+void benchMain('bench-api', USAGE, parseOptions, run);

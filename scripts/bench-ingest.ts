@@ -12,29 +12,22 @@
 // Results: a table on stdout, bench/results/ingest.json, and the Ingest section of
 // bench/RESULTS.md. Progress goes to stderr. The database and Redis keys are removed at the end,
 // also on failure or Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { envSchema, loadConfig } from '../src/config.js';
-import { createDb, type Db } from '../src/infra/db.js';
+import type { Db } from '../src/infra/db.js';
 import { keysFor } from '../src/infra/keys.js';
-import { migrate } from '../src/infra/migrate.js';
-import { createRedis, redisAnswers } from '../src/infra/redis.js';
 import { flush, type FlushResult } from '../src/jobs/flush.js';
 import {
   ENTRY_POINTS,
@@ -43,7 +36,6 @@ import {
   type DecodedEntry,
 } from '../src/metrics/buffer.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';
-import { sql } from '../src/metrics/queries.js';
 import { PointStore, type WriteResult } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
 import {
@@ -52,23 +44,47 @@ import {
   cpuCores,
   cpuSnapshot,
   fixed,
-  parentPid,
   generateDataset,
   int,
   markdownTable,
   percentile,
   pointsOf,
-  replaceSection,
   requestBody,
   textTable,
-  type CpuGroup,
   type CpuRoles,
   type Dataset,
+  BASELINE_LABEL,
+  BASELINE_TEXT,
+  type BaselineKind,
+  type CopyRun,
+  type Cores,
+  type BaselineFigures as CopyBaseline,
 } from './bench-lib.js';
+import {
+  benchMain,
+  drainFlush,
+  fillBuffer,
+  insertSeries,
+  commonOptions,
+  parseBenchArgs,
+  UsageError,
+  wholeOption,
+  RESULTS_MD,
+  checkRunning,
+  every,
+  freePort,
+  openEnv,
+  progress,
+  redactUrl,
+  ROOT,
+  startChild,
+  stopChild,
+  writeResultFiles,
+  type Child,
+  type Resources,
+} from './bench-env.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
-const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
 
 const APPEND_CHUNK = 10_000; // points per PointBuffer.append while filling (untimed)
 const REQUEST_POINTS = 5_000; // points per HTTP request
@@ -109,119 +125,28 @@ const USAGE = `usage: node --import tsx scripts/bench-ingest.ts [options]
   --help`;
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       points: { type: 'string' },
       layout: { type: 'string' },
-      'database-url': { type: 'string' },
-      'redis-url': { type: 'string' },
-      seed: { type: 'string' },
-      'fail-on-goal': { type: 'boolean' },
       cold: { type: 'boolean' },
-      help: { type: 'boolean' },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const whole = (text: string | undefined, fallback: number, name: string, min: number) => {
-    if (text === undefined) return fallback;
-    const n = /^\d[\d_]*$/.test(text.trim()) ? Number(text.trim().replace(/_/g, '')) : NaN;
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new UsageError(`--${name}: expected a whole number ≥ ${min}`);
-    return n;
-  };
-  const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
+    USAGE,
+  );
   const layout = (values.layout ?? 'both').trim();
   if (layout !== 'both' && !LAYOUTS.includes(layout as Layout))
     throw new UsageError('--layout: expected all, split or both');
   return {
-    points: whole(values.points, 1_000_000, 'points', 1_000),
+    points: wholeOption(values.points, 1_000_000, 'points', 1_000),
     layouts: layout === 'both' ? LAYOUTS : [layout as Layout],
-    databaseUrl:
-      nonEmpty(values['database-url']) ??
-      nonEmpty(process.env.DATABASE_URL) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl:
-      nonEmpty(values['redis-url']) ?? nonEmpty(process.env.REDIS_URL) ?? 'redis://127.0.0.1:6379',
-    seed: whole(values.seed, 1, 'seed', 0),
-    failOnGoal: values['fail-on-goal'] ?? false,
+    ...commonOptions(values),
     cold: values.cold ?? false,
   };
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-const t0 = performance.now();
-function progress(message: string): void {
-  process.stderr.write(
-    `[bench ${((performance.now() - t0) / 1_000).toFixed(1).padStart(6)}s] ${message}\n`,
-  );
-}
-
-/** Runs `tick` every `ms` until the returned stop() is awaited; a tick never overlaps the next. */
-function every(ms: number, tick: () => Promise<void> | void): () => Promise<void> {
-  const stop = new AbortController();
-  const loop = (async () => {
-    while (!stop.signal.aborted) {
-      try {
-        await sleep(ms, undefined, { signal: stop.signal });
-      } catch {
-        break; // aborted: stop() was called
-      }
-      try {
-        await tick();
-      } catch (err) {
-        progress(`(sampler error: ${(err as Error).message})`);
-      }
-    }
-  })();
-  return async () => {
-    stop.abort();
-    await loop;
-  };
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** True when `pid` is a process on this machine whose name starts with `name`. */
-function localProcess(pid: number, name: string): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(name);
-  } catch {
-    return false;
-  }
-}
 
 async function countPoints(db: Db): Promise<number> {
   return (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
@@ -238,136 +163,10 @@ async function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<numb
 }
 
 // ---------------------------------------------------------------------------------------------
-// Everything the run creates, so cleanup can undo it whatever happened.
-
-interface Resources {
-  admin?: pg.Client;
-  database?: string;
-  db?: Db;
-  redis?: Redis;
-  prefixes: string[];
-  /** pulse processes started and not yet stopped. */
-  children: ChildProcess[];
-}
-
-async function stopChild(
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<{ code: number | null; signal: string | null; timedOut: boolean }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return { code: child.exitCode, signal: child.signalCode, timedOut: false };
-  }
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  child.kill('SIGTERM');
-  const first = await Promise.race([exited, sleep(timeoutMs).then(() => null)]);
-  if (first) return { ...first, timedOut: false };
-  child.kill('SIGKILL');
-  return { ...(await exited), timedOut: true };
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanup(res: Resources): Promise<void> {
-  cleaning ??= (async () => {
-    const step = async (name: string, run: () => Promise<unknown>) => {
-      try {
-        await run();
-      } catch (err) {
-        progress(`cleanup: ${name} failed: ${(err as Error).message}`);
-      }
-    };
-    await Promise.all(
-      res.children.map((child) =>
-        step(`stop child ${child.pid}`, async () => {
-          const r = await stopChild(child, 15_000);
-          if (r.timedOut) progress(`cleanup: child ${child.pid} ignored SIGTERM; killed`);
-        }),
-      ),
-    );
-    res.children = [];
-    if (res.redis) {
-      const redis = res.redis;
-      for (const prefix of res.prefixes) {
-        await step(`delete Redis keys ${prefix}:*`, async () => {
-          const n = await deleteKeys(redis, prefix);
-          progress(`cleanup: deleted ${n} Redis keys under ${prefix}:`);
-        });
-      }
-      await step('close Redis', () => redis.quit());
-    }
-    if (res.db) await step('close pool', () => res.db?.$pool.end() ?? Promise.resolve());
-    if (res.admin && res.database) {
-      const { admin, database } = res;
-      await step(`drop database ${database}`, async () => {
-        // pg's pool.end() resolves before its connections have closed; terminating them under
-        // it (WITH FORCE) would raise an unhandled error, so give them a moment to go first.
-        const deadline = Date.now() + 5_000;
-        while (Date.now() < deadline) {
-          const { rows } = await admin.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
-            [database],
-          );
-          if ((rows[0]?.n ?? 0) === 0) break;
-          await sleep(50);
-        }
-        // A connection still open now (say, one a failed stage left checked out) is terminated;
-        // its client then reports 57P01, which is expected here and must not crash the cleanup.
-        process.on('uncaughtException', (err: Error & { code?: string }) => {
-          if (err.code === '57P01') return;
-          throw err;
-        });
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-        progress(`cleanup: dropped database ${database}`);
-      });
-    }
-    if (res.admin)
-      await step('close admin connection', () => res.admin?.end() ?? Promise.resolve());
-  })();
-  return cleaning;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Stage 1: raw COPY baselines
 
-type Cores = Record<CpuGroup, number>;
-
-type BaselineKind = 'single' | 'parallel';
-const BASELINE_LABEL: Record<BaselineKind, string> = {
-  single: 'Raw COPY, 1 stream',
-  parallel: 'Raw COPY, 2 parallel streams',
-};
-const BASELINE_TEXT: Record<BaselineKind, string> = {
-  single: 'one COPY stream',
-  parallel: '2 parallel COPY streams',
-};
-
-interface CopyRun {
-  streams: number;
-  ms: number;
-  cpu: Cores;
-  rowsPerSec: number;
-}
-
-interface BaselineFigures {
-  single: CopyRun;
-  parallel: CopyRun;
-  /** The faster of the two: every ratio is taken against it. */
-  used: BaselineKind;
-  rowsPerSec: number;
+interface BaselineFigures extends CopyBaseline {
   buildMs: number;
-  bytes: number;
 }
 
 const COPY_POINTS_SQL = 'COPY points (series_id, ts, value) FROM STDIN (FORMAT binary)';
@@ -544,10 +343,7 @@ async function stageFlush(
     `flush: filling the Redis buffer (${int(data.n)} points, ${int(APPEND_CHUNK)} per append, untimed)`,
   );
   const filled = performance.now();
-  for (let i = 0; i < data.n; i += APPEND_CHUNK) {
-    const r = await buffer.append(pointsOf(data, i, Math.min(data.n, i + APPEND_CHUNK)));
-    if (!r.accepted) throw new Error(`buffer refused an append at depth ${r.depth}`);
-  }
+  await fillBuffer(buffer, data, APPEND_CHUNK);
   const fillMs = performance.now() - filled;
   const depth = await buffer.depth();
   if (depth !== data.n)
@@ -557,15 +353,7 @@ async function stageFlush(
   );
 
   await db.none('CHECKPOINT');
-  const totals: FlushResult = {
-    batches: 0,
-    points: 0,
-    inserted: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    ms: 0,
-  };
-  let loopMs = 0;
+  let drained: { totals: FlushResult; loopMs: number };
   let ms = 0;
   let cpu: Cores;
   const cpu0 = cpuSnapshot(roles);
@@ -577,26 +365,13 @@ async function stageFlush(
     progress(`flush: ${int(done)} / ${int(data.n)} points stored (${int(done / s)}/s)`);
   });
   try {
-    await Promise.all(
-      consumers.map(async (consumer) => {
-        const loopStarted = performance.now();
-        for (;;) {
-          const r = await flush(deps(consumer), { reason: 'manual' });
-          totals.batches += r.batches;
-          totals.points += r.points;
-          totals.inserted += r.inserted;
-          totals.duplicates += r.duplicates;
-          totals.deadLettered += r.deadLettered;
-          if (r.batches === 0) break;
-        }
-        loopMs += performance.now() - loopStarted;
-      }),
-    );
+    drained = await drainFlush(consumers, deps);
     ms = performance.now() - started;
     cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
   } finally {
     await stopProgress();
   }
+  const { totals, loopMs } = drained;
 
   const stored = await countPoints(db);
   const left = await buffer.depth();
@@ -665,58 +440,13 @@ function workerProcess(e2e: E2eFigures): ProcessFigures | undefined {
   return e2e.processes.find((p) => p.flushWorker);
 }
 
-/** The child's output, kept short: the last lines, and how many were warnings or worse. */
-class OutputTail {
-  lines: string[] = [];
-  warnLines = 0;
-  private partial = '';
-  push(chunk: Buffer): void {
-    const parts = (this.partial + chunk.toString('utf8')).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      if (/"level":(4|5|6)\d/.test(line) || !line.startsWith('{'))
-        this.warnLines += line.trim() ? 1 : 0;
-      this.lines.push(line);
-      if (this.lines.length > 200) this.lines.shift();
-    }
-  }
-  show(n: number): string {
-    return this.lines.slice(-n).join('\n');
-  }
-}
-
-interface PulseProcess {
+interface PulseProcess extends Child {
   role: Role;
-  child: ChildProcess;
-  pid: number;
-  output: OutputTail;
-}
-
-function exited(p: PulseProcess): boolean {
-  return p.child.exitCode !== null || p.child.signalCode !== null;
-}
-
-function checkRunning(p: PulseProcess, when: string): void {
-  if (exited(p)) {
-    throw new Error(
-      `the ${p.role} process exited (${p.child.exitCode ?? p.child.signalCode}) ${when}:\n${p.output.show(30)}`,
-    );
-  }
 }
 
 /** Starts `node dist/src/main.js <role>`; cleanup stops it if the run does not. */
 function startPulse(res: Resources, role: Role, env: NodeJS.ProcessEnv): PulseProcess {
-  const child = spawn(process.execPath, ['dist/src/main.js', role], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  res.children.push(child);
-  const output = new OutputTail();
-  child.stdout?.on('data', (c: Buffer) => output.push(c));
-  child.stderr?.on('data', (c: Buffer) => output.push(c));
-  if (child.pid === undefined) throw new Error(`could not start the ${role} process`);
-  return { role, child, pid: child.pid, output };
+  return { ...startChild(res, role, ['dist/src/main.js', role], env, 'ignore'), role };
 }
 
 /** Stops one pulse process with SIGTERM (SIGKILL after 20 s) and says how it went. */
@@ -1188,28 +918,10 @@ function tables(
 }
 
 async function writeResults(report: Record<string, unknown>, markdown: string): Promise<void> {
-  await mkdir(path.dirname(RESULTS_JSON), { recursive: true });
   // Three decimals are plenty for seconds, rates and ratios.
   const round = (_key: string, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1_000) / 1_000 : v;
-  await writeFile(RESULTS_JSON, `${JSON.stringify(report, round, 2)}\n`);
-  let doc: string;
-  try {
-    doc = await readFile(RESULTS_MD, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    doc = [
-      '# Benchmark results',
-      '',
-      'Absolute figures depend on the machine, so each benchmark measures its own baseline in the',
-      'same run, on the same machine and database server, and states its results as ratios to that',
-      'baseline; the goals are set on those ratios. Raw figures are kept for context only.',
-      'Each section is rewritten by the benchmark that owns it; machine-readable results are in',
-      '`bench/results/`.',
-      '',
-    ].join('\n');
-  }
-  await writeFile(RESULTS_MD, replaceSection(doc, 'Ingest', markdown));
+  await writeResultFiles(RESULTS_JSON, 'Ingest', report, markdown, round);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1225,60 +937,19 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   progress(
     `server ${redactUrl(opts.databaseUrl)}, Redis ${redactUrl(opts.redisUrl)}, ${int(opts.points)} points`,
   );
-  if (!(await redisAnswers(opts.redisUrl, 3_000))) {
-    throw new Error(`Redis at ${redactUrl(opts.redisUrl)} does not answer PING`);
-  }
-  res.admin = new pg.Client({
-    connectionString: opts.databaseUrl,
-    application_name: 'pulse-bench-admin',
-  });
-  await res.admin.connect();
-  await res.admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
-  res.database = database;
-  const dbUrl = withDatabase(opts.databaseUrl, database);
-  progress(`created database ${database}; Redis prefixes ${res.prefixes.join(', ')}`);
-
-  const db = createDb(dbUrl, 10, 'pulse-bench');
-  res.db = db;
-  const quiet = pino({ level: 'warn' }, pino.destination(2));
-  await migrate(db, quiet);
-  await ensurePartitions(db);
-  const redis = createRedis(opts.redisUrl, 'pulse-bench', 'command');
-  res.redis = redis;
-  redis.on('error', (err) => progress(`redis: ${err.message}`));
-
-  const pgVersion = (await db.one<{ v: string }>("SELECT current_setting('server_version') AS v"))
-    .v;
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  const { db, dbUrl, redis, pgVersion, redisVersion, roles } = await openEnv(
+    opts,
+    res,
+    database,
+    pino({ level: 'warn' }, pino.destination(2)),
+    (db) => ensurePartitions(db),
+  );
 
   progress(`generating ${int(opts.points)} points (seed ${opts.seed})`);
   const data = generateDataset(opts.points, opts.seed, Date.now(), SPAN_MS);
 
   // Series rows first (untimed): every stage then meets existing series, as a running system does.
-  await db.none(sql.seriesInsert, [
-    data.series.map((s) => s.fingerprint),
-    data.series.map((s) => s.metricName),
-    data.series.map((s) => s.sourceAgentId),
-    data.series.map((s) => s.instanceId),
-    data.series.map((s) => s.tagsJson),
-  ]);
-  const idRows = await db.many<{ id: number; fingerprint: string }>(sql.seriesIds, [
-    data.series.map((s) => s.fingerprint),
-  ]);
-  const idOf = new Map(idRows.map((r) => [r.fingerprint, r.id]));
-  const ids = data.series.map((s) => {
-    const id = idOf.get(s.fingerprint);
-    if (id === undefined) throw new Error(`series ${s.fingerprint} has no id`);
-    return id;
-  });
-
-  // Whose CPU is whose: PostgreSQL's postmaster (parent of our backend) and redis-server, when
-  // they run on this machine; everything not ours counts as "other" (a shared machine's noise).
-  const backend = (await db.one<{ pid: number }>('SELECT pg_backend_pid() AS pid')).pid;
-  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? NaN);
-  const roles: CpuRoles = { bench: process.pid };
-  if (localProcess(backend, 'postgres')) roles.postgres = parentPid(backend) ?? undefined;
-  if (localProcess(redisPid, 'redis')) roles.redis = redisPid;
+  const ids = await insertSeries(db, data.series);
 
   const baseline = await stageCopy(dbUrl, db, data, ids, roles);
   const flushF = await stageFlush(db, redis, flushPrefix, data, baseline, roles, !opts.cold);
@@ -1507,37 +1178,4 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   return goalList.every((g) => g.pass);
 }
 
-async function main(): Promise<void> {
-  let opts: Options;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench-ingest: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  const res: Resources = { prefixes: [], children: [] };
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress(`${signal}: cleaning up (send again to exit at once)`);
-    void cleanup(res).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  let code = 0;
-  try {
-    const allPassed = await run(opts, res);
-    if (!allPassed && opts.failOnGoal) code = 1;
-  } catch (err) {
-    if (interrupted) console.error('bench-ingest: interrupted');
-    else console.error(`bench-ingest failed: ${(err as Error).stack ?? String(err)}`);
-    code = 1;
-  } finally {
-    await cleanup(res);
-  }
-  process.exit(code);
-}
-
-void main();
+void benchMain('bench-ingest', USAGE, parseOptions, run);

@@ -1,4 +1,4 @@
-// Helpers for scripts/bench-ingest.ts: the synthetic data set, CPU accounting from /proc,
+// Helpers for the scripts/bench-*.ts benchmarks: the synthetic data set, CPU accounting from /proc,
 // number formatting, the results tables and the RESULTS.md section splice.
 // Nothing here touches PostgreSQL or Redis.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -211,18 +211,42 @@ export type CpuSnapshot = Map<number, { group: CpuGroup; ticks: number }>;
 /** Pids that decide the groups: a process belongs to a group if it is the pid or its child. */
 export type CpuRoles = Partial<Record<Exclude<CpuGroup, 'other'>, number>>;
 
-const ROLE_GROUPS = CPU_GROUPS.filter((g): g is Exclude<CpuGroup, 'other'> => g !== 'other');
-
-function groupOf(pid: number, ppid: number, roles: CpuRoles): CpuGroup {
-  // The pid itself first: the pulse processes under test are also children of the bench process.
-  for (const group of ROLE_GROUPS) if (roles[group] === pid) return group;
-  for (const group of ROLE_GROUPS) if (roles[group] === ppid) return group;
-  return 'other';
-}
-
 /** CPU ticks used so far by every process, by group; empty where /proc is not available. */
 export function cpuSnapshot(roles: CpuRoles): CpuSnapshot {
-  const out: CpuSnapshot = new Map();
+  return cpuSnapshotOf(CPU_GROUPS, roles);
+}
+
+/** Average cores used by each group between two snapshots `ms` apart. */
+export function cpuCores(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  ms: number,
+): Record<CpuGroup, number> {
+  return cpuCoresOf(CPU_GROUPS, before, after, ms);
+}
+
+/** The same accounting for another set of groups (one of them 'other'). */
+export type RolesOf<G extends string> = Partial<Record<Exclude<G, 'other'>, number>>;
+export type SnapshotOf<G extends string> = Map<number, { group: G; ticks: number }>;
+
+function groupOf<G extends string>(
+  groups: readonly G[],
+  pid: number,
+  ppid: number,
+  roles: RolesOf<G>,
+): G {
+  const roleGroups = groups.filter((g): g is Exclude<G, 'other'> => g !== 'other');
+  // The pid itself first: the pulse processes under test are also children of the bench process.
+  for (const group of roleGroups) if (roles[group] === pid) return group;
+  for (const group of roleGroups) if (roles[group] === ppid) return group;
+  return 'other' as G;
+}
+
+export function cpuSnapshotOf<G extends string>(
+  groups: readonly G[],
+  roles: RolesOf<G>,
+): SnapshotOf<G> {
+  const out: SnapshotOf<G> = new Map();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -240,28 +264,59 @@ export function cpuSnapshot(roles: CpuRoles): CpuSnapshot {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pid = Number(d);
     out.set(pid, {
-      group: groupOf(pid, Number(f[1]), roles),
+      group: groupOf(groups, pid, Number(f[1]), roles),
       ticks: Number(f[11]) + Number(f[12]),
     });
   }
   return out;
 }
 
-/** Average cores used by each group between two snapshots `ms` apart. */
-export function cpuCores(
-  before: CpuSnapshot,
-  after: CpuSnapshot,
+export function cpuCoresOf<G extends string>(
+  groups: readonly G[],
+  before: SnapshotOf<G>,
+  after: SnapshotOf<G>,
   ms: number,
-): Record<CpuGroup, number> {
-  const used = Object.fromEntries(CPU_GROUPS.map((g) => [g, 0])) as Record<CpuGroup, number>;
+): Record<G, number> {
+  const used = Object.fromEntries(groups.map((g) => [g, 0])) as Record<G, number>;
   for (const [pid, a] of after) {
     const b = before.get(pid);
     used[a.group] += a.ticks - (b?.ticks ?? 0);
   }
-  for (const g of CPU_GROUPS) {
+  for (const g of groups) {
     used[g] = Math.round((used[g] / TICKS_PER_SECOND / (ms / 1_000)) * 100) / 100;
   }
   return used;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw COPY baseline the ingest and rollup benchmarks measure their writes against
+
+export type Cores = Record<CpuGroup, number>;
+
+export type BaselineKind = 'single' | 'parallel';
+export const BASELINE_LABEL: Record<BaselineKind, string> = {
+  single: 'Raw COPY, 1 stream',
+  parallel: 'Raw COPY, 2 parallel streams',
+};
+export const BASELINE_TEXT: Record<BaselineKind, string> = {
+  single: 'one COPY stream',
+  parallel: '2 parallel COPY streams',
+};
+
+export interface CopyRun {
+  streams: number;
+  ms: number;
+  cpu: Cores;
+  rowsPerSec: number;
+}
+
+export interface BaselineFigures {
+  single: CopyRun;
+  parallel: CopyRun;
+  /** The faster of the two: every ratio is taken against it. */
+  used: BaselineKind;
+  rowsPerSec: number;
+  bytes: number;
 }
 
 /** The pid of a local process's parent, from /proc; null if it is not local. */

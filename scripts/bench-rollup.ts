@@ -21,25 +21,19 @@
 // also on failure or Ctrl-C.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { createDb, type Db } from '../src/infra/db.js';
+import type { Db } from '../src/infra/db.js';
 import { keysFor } from '../src/infra/keys.js';
 import type { Logger } from '../src/infra/logger.js';
-import { migrate } from '../src/infra/migrate.js';
-import { createRedis, redisAnswers } from '../src/infra/redis.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import { flush, type FlushResult } from '../src/jobs/flush.js';
 import {
@@ -65,20 +59,40 @@ import {
   fixed,
   int,
   markdownTable,
-  parentPid,
   pointsOf,
   prng,
-  replaceSection,
   textTable,
   type CpuGroup,
   type CpuRoles,
   type CpuSnapshot,
   type Dataset,
+  BASELINE_LABEL,
+  BASELINE_TEXT,
+  type BaselineKind,
+  type CopyRun,
+  type Cores,
+  type BaselineFigures,
 } from './bench-lib.js';
+import {
+  benchMain,
+  drainFlush,
+  fillBuffer,
+  insertSeries,
+  commonOptions,
+  parseBenchArgs,
+  UsageError,
+  wholeOption,
+  every,
+  openEnv,
+  progress,
+  redactUrl,
+  RESULTS_MD,
+  ROOT,
+  writeResultFiles,
+  type Resources,
+} from './bench-env.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
-const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
 
 const SECOND = 1_000;
 const MINUTE = 60_000;
@@ -140,14 +154,10 @@ const USAGE = `usage: node --import tsx scripts/bench-rollup.ts [options]
   --fail-on-goal        exit 1 when a goal is missed (not only on errors)
   --help`;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       series: { type: 'string' },
       points: { type: 'string' },
       'small-rows': { type: 'string' },
@@ -157,27 +167,9 @@ function parseOptions(argv: string[]): Options {
       'accuracy-series': { type: 'string' },
       'sample-series': { type: 'string' },
       stages: { type: 'string' },
-      'database-url': { type: 'string' },
-      'redis-url': { type: 'string' },
-      seed: { type: 'string' },
-      'fail-on-goal': { type: 'boolean' },
-      help: { type: 'boolean' },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const whole = (text: string | undefined, fallback: number, name: string, min: number) => {
-    if (text === undefined) return fallback;
-    const n = /^\d[\d_]*$/.test(text.trim()) ? Number(text.trim().replace(/_/g, '')) : NaN;
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new UsageError(`--${name}: expected a whole number ≥ ${min}`);
-    return n;
-  };
-  const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
+    USAGE,
+  );
   const stages = (values.stages ?? STAGES.join(','))
     .split(',')
     .map((s) => s.trim())
@@ -186,23 +178,16 @@ function parseOptions(argv: string[]): Options {
     if (!STAGES.includes(s as Stage))
       throw new UsageError(`--stages: unknown stage ${s} (expected ${STAGES.join(', ')})`);
   const opts: Options = {
-    series: whole(values.series, 1_000, 'series', 10),
-    points: whole(values.points, 1_000_000, 'points', 10_000),
-    smallRows: whole(values['small-rows'], 100_000, 'small-rows', 0),
-    largeRows: whole(values['large-rows'], 10_000_000, 'large-rows', 1),
-    reps: whole(values.reps, 7, 'reps', 5),
-    days: whole(values.days, 7, 'days', 1),
-    accuracySeries: whole(values['accuracy-series'], 100, 'accuracy-series', 1),
-    sampleSeries: whole(values['sample-series'], 20, 'sample-series', 1),
+    series: wholeOption(values.series, 1_000, 'series', 10),
+    points: wholeOption(values.points, 1_000_000, 'points', 10_000),
+    smallRows: wholeOption(values['small-rows'], 100_000, 'small-rows', 0),
+    largeRows: wholeOption(values['large-rows'], 10_000_000, 'large-rows', 1),
+    reps: wholeOption(values.reps, 7, 'reps', 5),
+    days: wholeOption(values.days, 7, 'days', 1),
+    accuracySeries: wholeOption(values['accuracy-series'], 100, 'accuracy-series', 1),
+    sampleSeries: wholeOption(values['sample-series'], 20, 'sample-series', 1),
     stages: STAGES.filter((s) => stages.includes(s)),
-    databaseUrl:
-      nonEmpty(values['database-url']) ??
-      nonEmpty(process.env.DATABASE_URL) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl:
-      nonEmpty(values['redis-url']) ?? nonEmpty(process.env.REDIS_URL) ?? 'redis://127.0.0.1:6379',
-    seed: whole(values.seed, 1, 'seed', 0),
-    failOnGoal: values['fail-on-goal'] ?? false,
+    ...commonOptions(values),
   };
   // Dataset.seriesIndex is a Uint16Array.
   if (opts.series > 65_535) throw new UsageError('--series: at most 65535');
@@ -217,56 +202,6 @@ function parseOptions(argv: string[]): Options {
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-const t0 = performance.now();
-function progress(message: string): void {
-  process.stderr.write(
-    `[bench ${((performance.now() - t0) / 1_000).toFixed(1).padStart(6)}s] ${message}\n`,
-  );
-}
-
-/** Runs `tick` every `ms` until the returned stop() is awaited; a tick never overlaps the next. */
-function every(ms: number, tick: () => Promise<void> | void): () => Promise<void> {
-  const stop = new AbortController();
-  const loop = (async () => {
-    while (!stop.signal.aborted) {
-      try {
-        await sleep(ms, undefined, { signal: stop.signal });
-      } catch {
-        break; // aborted: stop() was called
-      }
-      try {
-        await tick();
-      } catch (err) {
-        progress(`(progress error: ${(err as Error).message})`);
-      }
-    }
-  })();
-  return async () => {
-    stop.abort();
-    await loop;
-  };
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
-/** True when `pid` is a process on this machine whose name starts with `name`. */
-function localProcess(pid: number, name: string): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(name);
-  } catch {
-    return false;
-  }
-}
 
 const alignDown = (ms: number, unit: number) => ms - (((ms % unit) + unit) % unit);
 const seconds = (ms: number) => fixed(ms / 1_000, 2);
@@ -293,83 +228,6 @@ async function countRows(db: Db, table: string): Promise<number> {
 
 async function emptyTables(db: Db): Promise<void> {
   await db.none('TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Everything the run creates, so cleanup can undo it whatever happened.
-
-interface Resources {
-  admin?: pg.Client;
-  database?: string;
-  db?: Db;
-  redis?: Redis;
-  prefixes: string[];
-  /** Extra connections (the COPY streams). */
-  clients: pg.Client[];
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanup(res: Resources): Promise<void> {
-  cleaning ??= (async () => {
-    const step = async (name: string, run: () => Promise<unknown>) => {
-      try {
-        await run();
-      } catch (err) {
-        progress(`cleanup: ${name} failed: ${(err as Error).message}`);
-      }
-    };
-    for (const client of res.clients) await step('close COPY connection', () => client.end());
-    res.clients = [];
-    if (res.redis) {
-      const redis = res.redis;
-      for (const prefix of res.prefixes) {
-        await step(`delete Redis keys ${prefix}:*`, async () => {
-          const n = await deleteKeys(redis, prefix);
-          progress(`cleanup: deleted ${n} Redis keys under ${prefix}:`);
-        });
-      }
-      await step('close Redis', () => redis.quit());
-    }
-    if (res.db) await step('close pool', () => res.db?.$pool.end() ?? Promise.resolve());
-    if (res.admin && res.database) {
-      const { admin, database } = res;
-      await step(`drop database ${database}`, async () => {
-        // pg's pool.end() resolves before its connections have closed; terminating them under
-        // it (WITH FORCE) would raise an unhandled error, so give them a moment to go first.
-        const deadline = Date.now() + 5_000;
-        while (Date.now() < deadline) {
-          const { rows } = await admin.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
-            [database],
-          );
-          if ((rows[0]?.n ?? 0) === 0) break;
-          await sleep(50);
-        }
-        // A connection still open now (a statement interrupted by Ctrl-C) is terminated; its
-        // client then reports 57P01, which is expected here and must not crash the cleanup.
-        process.on('uncaughtException', (err: Error & { code?: string }) => {
-          if (err.code === '57P01') return;
-          throw err;
-        });
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-        progress(`cleanup: dropped database ${database}`);
-      });
-    }
-    if (res.admin)
-      await step('close admin connection', () => res.admin?.end() ?? Promise.resolve());
-  })();
-  return cleaning;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,8 +442,6 @@ class TimedBuffer extends PointBuffer {
 // ---------------------------------------------------------------------------------------------
 // Shared context of the stages
 
-type Cores = Record<CpuGroup, number>;
-
 interface Ctx {
   db: Db;
   dbUrl: string;
@@ -652,31 +508,6 @@ async function closeClients(ctx: Ctx, clients: pg.Client[]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Stage 1: flush with rollup_1m against raw COPY
-
-type BaselineKind = 'single' | 'parallel';
-const BASELINE_LABEL: Record<BaselineKind, string> = {
-  single: 'Raw COPY, 1 stream',
-  parallel: 'Raw COPY, 2 parallel streams',
-};
-const BASELINE_TEXT: Record<BaselineKind, string> = {
-  single: 'one COPY stream',
-  parallel: '2 parallel COPY streams',
-};
-
-interface CopyRun {
-  streams: number;
-  ms: number;
-  cpu: Cores;
-  rowsPerSec: number;
-}
-
-interface BaselineFigures {
-  single: CopyRun;
-  parallel: CopyRun;
-  used: BaselineKind;
-  rowsPerSec: number;
-  bytes: number;
-}
 
 async function copyRun(
   ctx: Ctx,
@@ -789,10 +620,7 @@ async function stageFlush(
 
   progress(`flush: filling the Redis buffer (${int(data.n)} points, untimed)`);
   const filled = performance.now();
-  for (let i = 0; i < data.n; i += APPEND_CHUNK) {
-    const r = await buffer.append(pointsOf(data, i, Math.min(data.n, i + APPEND_CHUNK)));
-    if (!r.accepted) throw new Error(`buffer refused an append at depth ${r.depth}`);
-  }
+  await fillBuffer(buffer, data, APPEND_CHUNK);
   const fillMs = performance.now() - filled;
   const depth = await buffer.depth();
   if (depth !== data.n) throw new Error(`buffer depth is ${depth} after filling, not ${data.n}`);
@@ -801,62 +629,49 @@ async function stageFlush(
   );
 
   await db.none('CHECKPOINT');
-  const totals: FlushResult = {
-    batches: 0,
-    points: 0,
-    inserted: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    ms: 0,
-  };
-  let loopMs = 0;
+  let drained: { totals: FlushResult; loopMs: number };
   let ms = 0;
   let cpu: Cores;
   const cpu0 = snapshot(ctx);
   const started = performance.now();
-  const stopProgress = every(2_000, async () => {
-    const done = data.n - (await buffer.depth());
-    const s = (performance.now() - started) / 1_000;
-    progress(`flush: ${int(done)} / ${int(data.n)} points stored (${int(done / s)}/s)`);
-  });
+  const stopProgress = every(
+    2_000,
+    async () => {
+      const done = data.n - (await buffer.depth());
+      const s = (performance.now() - started) / 1_000;
+      progress(`flush: ${int(done)} / ${int(data.n)} points stored (${int(done / s)}/s)`);
+    },
+    'progress',
+  );
   // What the flush's connections are doing: a busy one waiting on a lock (a rollup_1m row the
   // other flush holds, say) is time neither core spends on the data.
   const waits = new Map<string, number>();
   let busySamples = 0;
-  const stopWaits = every(50, async () => {
-    const { rows } = await ctx.admin.query<{ wait: string | null }>(
-      `SELECT CASE WHEN wait_event_type IN ('Lock', 'LWLock', 'IO', 'IPC') THEN wait_event_type || ':' || wait_event END AS wait
+  const stopWaits = every(
+    50,
+    async () => {
+      const { rows } = await ctx.admin.query<{ wait: string | null }>(
+        `SELECT CASE WHEN wait_event_type IN ('Lock', 'LWLock', 'IO', 'IPC') THEN wait_event_type || ':' || wait_event END AS wait
        FROM pg_stat_activity
        WHERE datname = $1 AND application_name = 'pulse-bench' AND state = 'active' AND pid <> pg_backend_pid()`,
-      [ctx.database],
-    );
-    for (const r of rows) {
-      busySamples += 1;
-      if (r.wait !== null) waits.set(r.wait, (waits.get(r.wait) ?? 0) + 1);
-    }
-  });
+        [ctx.database],
+      );
+      for (const r of rows) {
+        busySamples += 1;
+        if (r.wait !== null) waits.set(r.wait, (waits.get(r.wait) ?? 0) + 1);
+      }
+    },
+    'progress',
+  );
   try {
-    await Promise.all(
-      consumers.map(async (consumer) => {
-        const loopStarted = performance.now();
-        for (;;) {
-          const r = await flush(deps(consumer), { reason: 'manual' });
-          totals.batches += r.batches;
-          totals.points += r.points;
-          totals.inserted += r.inserted;
-          totals.duplicates += r.duplicates;
-          totals.deadLettered += r.deadLettered;
-          if (r.batches === 0) break;
-        }
-        loopMs += performance.now() - loopStarted;
-      }),
-    );
+    drained = await drainFlush(consumers, deps);
     ms = performance.now() - started;
     cpu = cpuCores(cpu0, snapshot(ctx), ms);
   } finally {
     await stopProgress();
     await stopWaits();
   }
+  const { totals, loopMs } = drained;
 
   const stored = await countRows(db, 'points');
   const left = await buffer.depth();
@@ -1232,10 +1047,14 @@ async function stageHour(ctx: Ctx): Promise<HourFigures> {
   const started = performance.now();
   let hours = 0;
   let rows = 0;
-  const stopProgress = every(5_000, async () => {
-    const left = await countRows(db, 'rollup_dirty_hours');
-    progress(`hour: ${days * 24 - left} / ${days * 24} hours taken`);
-  });
+  const stopProgress = every(
+    5_000,
+    async () => {
+      const left = await countRows(db, 'rollup_dirty_hours');
+      progress(`hour: ${days * 24 - left} / ${days * 24} hours taken`);
+    },
+    'progress',
+  );
   try {
     // aggregate() takes at most 20 rounds of 24 hours per call; a longer span needs more calls.
     for (;;) {
@@ -1829,7 +1648,6 @@ function noisyStages(f: Figures): string[] {
 }
 
 async function writeResults(report: Record<string, unknown>, markdown: string): Promise<void> {
-  await mkdir(path.dirname(RESULTS_JSON), { recursive: true });
   // Three decimals are plenty for seconds, rates, ratios and percentages.
   // Errors and the values they compare keep every digit: they sit close to the 1 % bound.
   const exact = new Set(['max', 'median', 'errorPct', 'exact', 'estimate']);
@@ -1837,24 +1655,7 @@ async function writeResults(report: Record<string, unknown>, markdown: string): 
     typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v) && !exact.has(key)
       ? Math.round(v * 1_000) / 1_000
       : v;
-  await writeFile(RESULTS_JSON, `${JSON.stringify(report, round, 2)}\n`);
-  let doc: string;
-  try {
-    doc = await readFile(RESULTS_MD, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    doc = [
-      '# Benchmark results',
-      '',
-      'Absolute figures depend on the machine, so each benchmark measures its own baseline in the',
-      'same run, on the same machine and database server, and states its results as ratios to that',
-      'baseline; the goals are set on those ratios. Raw figures are kept for context only.',
-      'Each section is rewritten by the benchmark that owns it; machine-readable results are in',
-      '`bench/results/`.',
-      '',
-    ].join('\n');
-  }
-  await writeFile(RESULTS_MD, replaceSection(doc, 'Rollups', markdown));
+  await writeResultFiles(RESULTS_JSON, 'Rollups', report, markdown, round);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1867,56 +1668,19 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   progress(
     `server ${redactUrl(opts.databaseUrl)}, Redis ${redactUrl(opts.redisUrl)}; stages ${opts.stages.join(', ')}`,
   );
-  if (!(await redisAnswers(opts.redisUrl, 3_000))) {
-    throw new Error(`Redis at ${redactUrl(opts.redisUrl)} does not answer PING`);
-  }
-  res.admin = new pg.Client({
-    connectionString: opts.databaseUrl,
-    application_name: 'pulse-bench-admin',
-  });
-  await res.admin.connect();
-  await res.admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
-  res.database = database;
-  const dbUrl = withDatabase(opts.databaseUrl, database);
-  progress(`created database ${database}; Redis prefix ${prefix}`);
-
-  const db = createDb(dbUrl, 10, 'pulse-bench');
-  res.db = db;
   const log = pino({ level: 'warn', base: { bench: 'rollup' } }, pino.destination(2));
-  await migrate(db, log);
-  // Partitions from three days back: the accuracy data reaches 26 h into the past.
-  await ensurePartitions(db, Date.now() - 2 * DAY, 9);
-  const redis = createRedis(opts.redisUrl, 'pulse-bench', 'command');
-  res.redis = redis;
-  redis.on('error', (err) => progress(`redis: ${err.message}`));
-  const pgVersion = (await db.one<{ v: string }>("SELECT current_setting('server_version') AS v"))
-    .v;
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  const { admin, db, dbUrl, redis, pgVersion, redisVersion, roles } = await openEnv(
+    opts,
+    res,
+    database,
+    log,
+    // Partitions from three days back: the accuracy data reaches 26 h into the past.
+    (db) => ensurePartitions(db, Date.now() - 2 * DAY, 9),
+  );
 
   const specs = makeSeries(opts.series, opts.seed);
   const defs = specs.map((s) => s.def);
-  await db.none(sql.seriesInsert, [
-    defs.map((s) => s.fingerprint),
-    defs.map((s) => s.metricName),
-    defs.map((s) => s.sourceAgentId),
-    defs.map((s) => s.instanceId),
-    defs.map((s) => s.tagsJson),
-  ]);
-  const idRows = await db.many<{ id: number; fingerprint: string }>(sql.seriesIds, [
-    defs.map((s) => s.fingerprint),
-  ]);
-  const idOf = new Map(idRows.map((r) => [r.fingerprint, r.id]));
-  const ids = defs.map((s) => {
-    const id = idOf.get(s.fingerprint);
-    if (id === undefined) throw new Error(`series ${s.fingerprint} has no id`);
-    return id;
-  });
-
-  const backend = (await db.one<{ pid: number }>('SELECT pg_backend_pid() AS pid')).pid;
-  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? NaN);
-  const roles: CpuRoles = { bench: process.pid };
-  if (localProcess(backend, 'postgres')) roles.postgres = parentPid(backend) ?? undefined;
-  if (localProcess(redisPid, 'redis')) roles.redis = redisPid;
+  const ids = await insertSeries(db, defs);
 
   // FLUSH_* variables from the shell tune the flush (to try settings); defaults otherwise.
   const flushConfig = loadConfig(
@@ -1938,8 +1702,8 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     log,
     opts,
     database,
-    admin: res.admin,
-    adminPid: (await res.admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
+    admin,
+    adminPid: (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
       ?.pid as number,
   };
 
@@ -2198,37 +1962,4 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   return allPass;
 }
 
-async function main(): Promise<void> {
-  let opts: Options;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench-rollup: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  const res: Resources = { prefixes: [], clients: [] };
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress(`${signal}: cleaning up (send again to exit at once)`);
-    void cleanup(res).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  let code = 0;
-  try {
-    const allPassed = await run(opts, res);
-    if (!allPassed && opts.failOnGoal) code = 1;
-  } catch (err) {
-    if (interrupted) console.error('bench-rollup: interrupted');
-    else console.error(`bench-rollup failed: ${(err as Error).stack ?? String(err)}`);
-    code = 1;
-  } finally {
-    await cleanup(res);
-  }
-  process.exit(code);
-}
-
-void main();
+void benchMain('bench-rollup', USAGE, parseOptions, run, 'COPY connection');
