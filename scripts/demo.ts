@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
 import { formatDuration, parseDuration } from '../src/infra/duration.js';
-import { ensurePostgres } from '../src/infra/embedded.js';
+import { postgresFor } from '../src/infra/embedded.js';
 import { createLogger, type Logger } from '../src/infra/logger.js';
 import { migrate } from '../src/infra/migrate.js';
 import { aggregate } from '../src/jobs/aggregate.js';
@@ -1058,9 +1058,7 @@ async function main(): Promise<number> {
       `demo: note: ROLLUP_1M_RETENTION is ${formatDuration(config.retention.rollup1mMs)}; the maintenance job will expire older minute rollups (rollup_1h keeps them)\n`,
     );
   const log = createLogger('warn', { component: 'demo' });
-  const pg = config.postgres.url
-    ? { url: config.postgres.url, stop: () => Promise.resolve() }
-    : await ensurePostgres({ dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+  const pg = await postgresFor(config, log);
   const db = createDb(pg.url, WRITE_CONCURRENCY + 1, 'pulse-demo');
   try {
     await migrate(db, log);

@@ -29,11 +29,6 @@ export function add(sketch: Sketch, value: number, count = 1): void {
   sketch[key] = (sketch[key] ?? 0) + count;
 }
 
-export function merge(into: Sketch, other: Sketch): Sketch {
-  for (const key in other) into[key] = (into[key] ?? 0) + (other[key] as number);
-  return into;
-}
-
 interface Bucket {
   value: number;
   count: number;
@@ -56,12 +51,6 @@ function ordered(sketch: Sketch): Bucket[] {
   return zero > 0
     ? [...negative, { value: 0, count: zero }, ...positive]
     : [...negative, ...positive];
-}
-
-export function total(sketch: Sketch): number {
-  let n = 0;
-  for (const key in sketch) n += sketch[key] as number;
-  return n;
 }
 
 /**

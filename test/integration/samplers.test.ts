@@ -73,6 +73,13 @@ describe('host sampler', () => {
       (100 * (value(samples, 'memory_usage_bytes') ?? 0)) / os.totalmem(),
       9,
     );
+    // Against what the kernel reports independently: total minus available, within 5 %.
+    const { readFile } = await import('node:fs/promises');
+    const meminfo = await readFile('/proc/meminfo', 'utf8');
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(meminfo)?.[1]);
+    const used = (kb('MemTotal') - kb('MemAvailable')) * 1_024;
+    expect(Math.abs((value(samples, 'memory_usage_bytes') ?? 0) - used) / used).toBeLessThan(0.05);
     expect(value(samples, 'cpu_usage_percentage')).toBeGreaterThanOrEqual(0);
     expect(value(samples, 'cpu_usage_percentage')).toBeLessThanOrEqual(100);
     expect(value(samples, 'host_load_average_1m')).toBeGreaterThanOrEqual(
