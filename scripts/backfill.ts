@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
 import { postgresFor, redisFor } from '../src/infra/embedded.js';
 import { createLogger } from '../src/infra/logger.js';
-import { migrate } from '../src/infra/migrate.js';
+import { migrate } from '../src/metrics/schema.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { hoursIn, type BackfillRangeResult } from '../src/jobs/backfill.js';
 import { QUEUE } from '../src/workers/queues.js';

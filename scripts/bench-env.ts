@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { createDb, type Db } from '../src/infra/db.js';
 import type { Logger } from '../src/infra/logger.js';
-import { migrate } from '../src/infra/migrate.js';
+import { migrate } from '../src/metrics/schema.js';
 import { createRedis, redisAnswers } from '../src/infra/redis.js';
 import { flush, type FlushDeps, type FlushResult } from '../src/jobs/flush.js';
 import type { PointBuffer } from '../src/metrics/buffer.js';
@@ -501,7 +501,7 @@ export function wholeOption(
 
 /** Inserts the series rows (untimed) and returns their ids, in the order of `defs`. */
 export async function insertSeries(db: Db, defs: SeriesDef[]): Promise<number[]> {
-  await db.none(sql.seriesInsert, [
+  await db.manyOrNone(sql.seriesInsert, [
     defs.map((s) => s.fingerprint),
     defs.map((s) => s.metricName),
     defs.map((s) => s.sourceAgentId),

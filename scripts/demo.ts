@@ -17,7 +17,7 @@ import { createDb, type Db } from '../src/infra/db.js';
 import { formatDuration, parseDuration } from '../src/infra/duration.js';
 import { postgresFor } from '../src/infra/embedded.js';
 import { createLogger, type Logger } from '../src/infra/logger.js';
-import { migrate } from '../src/infra/migrate.js';
+import { migrate } from '../src/metrics/schema.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import { entryOf } from '../src/metrics/entry.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';

@@ -33,7 +33,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
 import type { Service } from '../src/infra/embedded.js';
 import type { Logger } from '../src/infra/logger.js';
-import { migrate } from '../src/infra/migrate.js';
+import { migrate } from '../src/metrics/schema.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import {
   decodeEntry,

@@ -10,7 +10,7 @@ import { createDb, type Db } from './infra/db.js';
 import { postgresFor, redisFor } from './infra/embedded.js';
 import { keysFor } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
-import { migrate } from './infra/migrate.js';
+import { migrate } from './metrics/schema.js';
 import { closeRedis, createRedis } from './infra/redis.js';
 import { createShutdown, onSignals, type Step } from './infra/shutdown.js';
 import { createTelemetry, observeWorker } from './infra/telemetry.js';

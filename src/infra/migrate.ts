@@ -3,6 +3,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ITask } from 'pg-promise';
 import { pgp, type Db } from './db.js';
 import type { Logger } from './logger.js';
 
@@ -30,9 +31,29 @@ export async function listMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   });
 }
 
+/**
+ * A migration's data step: code that runs in the migration's transaction right after its SQL,
+ * for what SQL alone cannot do (for example converting stored data with the codecs in Node).
+ */
+export type DataStep = (t: ITask<unknown>, log: Logger) => Promise<void>;
+
+export interface MigrateOptions {
+  dir?: string;
+  /** Data steps by migration number. */
+  steps?: Record<number, DataStep>;
+  /** Stop after this migration (tests that start from an older schema). */
+  upTo?: number;
+}
+
 /** Runs every pending migration; returns the names applied by this call. */
-export async function migrate(db: Db, log: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const migrations = await listMigrations(dir);
+export async function applyMigrations(
+  db: Db,
+  log: Logger,
+  opts: MigrateOptions = {},
+): Promise<string[]> {
+  const migrations = (await listMigrations(opts.dir)).filter(
+    (m) => opts.upTo === undefined || m.id <= opts.upTo,
+  );
   return db.task('migrate', async (t) => {
     await t.any('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -50,6 +71,7 @@ export async function migrate(db: Db, log: Logger, dir = MIGRATIONS_DIR): Promis
         if (sql.error) throw sql.error;
         await t.tx(`migration ${m.name}`, async (tx) => {
           await tx.multi(sql);
+          await opts.steps?.[m.id]?.(tx, log);
           await tx.none('INSERT INTO pulse_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
         });
         log.info({ migration: m.name }, 'migration applied');

@@ -1,8 +1,10 @@
 // The aggregate job: rebuilds rollup_1h for closed hours that flushes marked dirty (new or
 // late points), never rescanning hours nothing touched. Readers take a dirty or still-open
-// hour from rollup_1m, so a rollup_1h row is only ever read once it is complete.
+// hour from rollup_1m, so a rollup_1h row is only ever read once it is complete. It also
+// compacts the metric-level rollups (partial rows into one row per metric, width and bucket).
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { compactMetricRollups } from '../metrics/metric-rollup.js';
 import { sql } from '../metrics/queries.js';
 
 const HOUR = 3_600_000;
@@ -22,13 +24,15 @@ export interface AggregateDeps {
 export interface AggregateResult {
   hours: number;
   rows: number;
+  /** Metric-level partial rows merged by compaction. */
+  compacted: number;
 }
 
 export async function aggregate(
   deps: AggregateDeps,
   _payload: AggregatePayload,
 ): Promise<AggregateResult> {
-  const result: AggregateResult = { hours: 0, rows: 0 };
+  const result: AggregateResult = { hours: 0, rows: 0, compacted: 0 };
   const now = deps.now ?? Date.now;
   // Bounded: hours that keep receiving late points are taken again by the next tick.
   for (let round = 0; round < 20; round++) {
@@ -53,6 +57,7 @@ export async function aggregate(
     });
     if (done === 0) break;
   }
+  result.compacted = (await compactMetricRollups(deps.db)).partial;
   if (result.hours > 0) deps.log.debug(result, 'rollup_1h rebuilt');
   return result;
 }

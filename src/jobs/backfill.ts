@@ -3,6 +3,7 @@
 // replaces what was there, so running it twice gives identical rollups.
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { metricIdOf, rebuildMetricRollups } from '../metrics/metric-rollup.js';
 import { sql } from '../metrics/queries.js';
 import { aggregateMinutes } from '../metrics/rollup.js';
 import { updateRollups } from '../metrics/store.js';
@@ -64,6 +65,10 @@ export async function backfillHour(
       await t.none(sql.backfillRollup1mDelete, [start, p.metric]);
       if (m.seriesIds.length > 0) await updateRollups(t, m);
       else await t.none(sql.rollupDirtyMark, [[start]]);
+      // The metric-level rows of this hour (and its day) follow the recomputed minutes.
+      const metricId = p.metric === null ? null : await metricIdOf(t, p.metric);
+      if (p.metric === null || metricId !== null)
+        await rebuildMetricRollups(t, [start.getTime()], { metricId });
     }
     return { hour: start.toISOString(), points: rows.length, minutes: m.seriesIds.length, changed };
   });

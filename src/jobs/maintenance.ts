@@ -22,6 +22,8 @@ export interface MaintenanceResult {
   partitionsDropped: string[];
   rollup1mDeleted: number;
   rollup1hDeleted: number;
+  /** Metric-level rows past the retention of their width (1m/5m as rollup_1m, 1h/1d as rollup_1h). */
+  metricRollupDeleted: number;
   /** Closed regressions deleted (their runs and report rows past retention go with them). */
   regressionsDeleted: number;
 }
@@ -38,6 +40,19 @@ async function expire(
     const n = (await db.result(query, [cutoff, DELETE_BATCH])).rowCount;
     total += n;
     if (n < DELETE_BATCH) return total;
+  }
+}
+
+async function expireMetric(db: Db, widths: number[], cutoff: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { deleted } = await db.one<{ deleted: number }>(sql.metricRollupExpire, [
+      widths,
+      cutoff,
+      DELETE_BATCH,
+    ]);
+    total += deleted;
+    if (deleted < DELETE_BATCH) return total;
   }
 }
 
@@ -63,6 +78,9 @@ export async function maintenance(
       sql.rollup1hExpire,
       new Date(now - deps.retention.rollup1hMs),
     ),
+    metricRollupDeleted:
+      (await expireMetric(deps.db, [60, 300], new Date(now - deps.retention.rollup1mMs))) +
+      (await expireMetric(deps.db, [3600, 86400], new Date(now - deps.retention.rollup1hMs))),
     regressionsDeleted: (
       await deps.db.result(sql.regressionExpire, [new Date(now - deps.retention.regressionMs)])
     ).rowCount,
@@ -71,7 +89,8 @@ export async function maintenance(
     result.partitionsCreated > 0 ||
     result.partitionsDropped.length > 0 ||
     result.rollup1mDeleted > 0 ||
-    result.rollup1hDeleted > 0
+    result.rollup1hDeleted > 0 ||
+    result.metricRollupDeleted > 0
   ) {
     deps.log.info(result, 'maintenance: partitions and retention applied');
   }

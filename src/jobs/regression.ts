@@ -13,6 +13,7 @@ import {
   type RegressionSettings,
   type Severity,
 } from '../metrics/regression.js';
+import { readMetricBuckets, readMetricRange } from '../metrics/metric-rollup.js';
 import { quantiles } from '../metrics/sketch.js';
 
 export interface RegressionPayload {
@@ -61,6 +62,7 @@ const MINUTE = 60_000;
 
 interface Unit {
   metric: string;
+  metricId: number;
   ids: number[];
   series: ReportEntry['series'];
   seriesId: number | null;
@@ -94,11 +96,23 @@ const reportColumns = new pgp.helpers.ColumnSet(
   { table: 'regression_reports' },
 );
 
-async function p95(db: Db, ids: number[], from: Date, to: Date): Promise<number> {
+/** Per-minute averages: a whole metric from its metric-level minutes, a series from its own. */
+async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<MinuteValue[]> {
+  if (u.seriesId === null)
+    return (await readMetricBuckets(db, u.metricId, from, to, MINUTE)).map(({ t, acc }) => ({
+      t,
+      v: acc.sum / acc.count,
+    }));
+  return db.manyOrNone<MinuteValue>(sql.regressionMinutes, [u.ids, new Date(from), new Date(to)]);
+}
+
+async function p95(db: Db, u: Unit, from: number, to: number): Promise<number> {
+  if (u.seriesId === null)
+    return (await readMetricRange(db, u.metricId, from, to)).sketch.quantiles([0.95])[0] as number;
   const rows = await db.manyOrNone<{ key: string; count: number }>(sql.regressionSketch, [
-    ids,
-    from,
-    to,
+    u.ids,
+    new Date(from),
+    new Date(to),
   ]);
   const sketch: Record<string, number> = {};
   for (const r of rows) sketch[r.key] = r.count;
@@ -116,6 +130,7 @@ export async function regression(
   const baselineFrom = recentTo - c.baselineMs;
   const rows = await deps.db.manyOrNone<{
     id: number;
+    metric_id: number;
     metric_name: string;
     source_agent_id: string | null;
     instance_id: string | null;
@@ -125,11 +140,13 @@ export async function regression(
   for (const r of rows) byMetric.set(r.metric_name, [...(byMetric.get(r.metric_name) ?? []), r]);
   const units: Unit[] = [];
   for (const [metric, list] of byMetric) {
-    units.push({ metric, ids: list.map((s) => s.id), series: null, seriesId: null });
+    const metricId = (list[0] as (typeof list)[number]).metric_id;
+    units.push({ metric, metricId, ids: list.map((s) => s.id), series: null, seriesId: null });
     if (list.length > 1) {
       for (const s of list)
         units.push({
           metric,
+          metricId,
           ids: [s.id],
           seriesId: s.id,
           series: { source_agent_id: s.source_agent_id, instance_id: s.instance_id, tags: s.tags },
@@ -140,18 +157,14 @@ export async function regression(
   const computedAt = new Date(now).toISOString();
   const entries: ReportEntry[] = [];
   for (const u of units) {
-    const minutes = await deps.db.manyOrNone<MinuteValue>(sql.regressionMinutes, [
-      u.ids,
-      new Date(baselineFrom),
-      new Date(recentTo),
-    ]);
+    const minutes = await minuteValues(deps.db, u, baselineFrom, recentTo);
     const baseline = minutes.filter((m) => m.t < recentFrom);
     const recent = minutes.filter((m) => m.t >= recentFrom);
     const a = analyse(baseline, recent, !c.lowerIsWorse.includes(u.metric), c);
     if (!a?.listed) continue;
     const [pb, pr] = await Promise.all([
-      p95(deps.db, u.ids, new Date(baselineFrom), new Date(recentFrom)),
-      p95(deps.db, u.ids, new Date(recentFrom), new Date(recentTo)),
+      p95(deps.db, u, baselineFrom, recentFrom),
+      p95(deps.db, u, recentFrom, recentTo),
     ]);
     const { listed: _listed, ...analysis } = a;
     entries.push({

@@ -55,3 +55,79 @@ export function* binaryCopyChunks(rows: Rows, rowsPerChunk = 2_000): Generator<B
     if (last) return;
   }
 }
+
+/**
+ * Builds a binary COPY stream field by field, for tables with other columns than points'
+ * (the metric-level rollup rows). Call `row(n)` and then exactly n field writes per row.
+ */
+export class BinaryCopyWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  private o = 0;
+  private readonly done: Buffer[] = [];
+
+  constructor() {
+    this.ensure(SIGNATURE.length + 8);
+    SIGNATURE.copy(this.buf, 0);
+    this.o = SIGNATURE.length;
+    this.view.setInt32(this.o, 0);
+    this.view.setInt32(this.o + 4, 0);
+    this.o += 8;
+  }
+
+  private ensure(bytes: number): void {
+    if (this.o + bytes <= this.buf.length) return;
+    this.done.push(this.buf.subarray(0, this.o));
+    this.buf = Buffer.allocUnsafe(Math.max(64 * 1024, bytes));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.o = 0;
+  }
+
+  row(fields: number): void {
+    this.ensure(2);
+    this.view.setInt16(this.o, fields);
+    this.o += 2;
+  }
+
+  int4(n: number): void {
+    this.ensure(8);
+    this.view.setInt32(this.o, 4);
+    this.view.setInt32(this.o + 4, n);
+    this.o += 8;
+  }
+
+  int8(n: number): void {
+    this.ensure(12);
+    this.view.setInt32(this.o, 8);
+    writeInt64(this.view, this.o + 4, n);
+    this.o += 12;
+  }
+
+  float8(x: number): void {
+    this.ensure(12);
+    this.view.setInt32(this.o, 8);
+    this.view.setFloat64(this.o + 4, x);
+    this.o += 12;
+  }
+
+  /** A timestamptz from epoch milliseconds. */
+  timestamptz(ms: number): void {
+    this.int8((ms - PG_EPOCH_MS) * 1_000);
+  }
+
+  bytea(b: Uint8Array): void {
+    this.ensure(4 + b.length);
+    this.view.setInt32(this.o, b.length);
+    this.buf.set(b, this.o + 4);
+    this.o += 4 + b.length;
+  }
+
+  /** The whole stream, trailer included. */
+  finish(): Buffer[] {
+    this.ensure(2);
+    this.view.setInt16(this.o, -1);
+    this.o += 2;
+    this.done.push(this.buf.subarray(0, this.o));
+    return this.done;
+  }
+}

@@ -2,6 +2,7 @@
 // and alert count, trends, and the list of series. The warm job computes these ahead; the API
 // computes one only on a cache miss.
 import type { Db } from '../infra/db.js';
+import { metricIdOf } from './metric-rollup.js';
 import { sql } from './queries.js';
 import { summary, trend, type MetricSummary, type TrendPoint } from './rollup-queries.js';
 
@@ -160,7 +161,7 @@ export async function trendView(
 }
 
 export async function metricExists(db: Db, metric: string): Promise<boolean> {
-  return (await db.one<{ found: boolean }>(sql.metricExists, [metric])).found;
+  return (await metricIdOf(db, metric)) !== null;
 }
 
 export interface SeriesView {

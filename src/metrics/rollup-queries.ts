@@ -1,7 +1,14 @@
 // What every reader (API, warm job, regression job) asks of the rollups: a summary per metric
 // and a trend for one metric, at any range and resolution. Percentiles come from merged
-// sketches; the coarsest rollup that serves the resolution is read.
+// sketches. Whole metrics are read from the metric-level rollups (cost per metric and bucket);
+// a trend filtered to some series reads the per-series rollups.
 import type { Db } from '../infra/db.js';
+import {
+  metricIdOf,
+  readMetricBuckets,
+  readMetricTotals,
+  type RollupAcc,
+} from './metric-rollup.js';
 import { sql } from './queries.js';
 import { quantiles, type Sketch } from './sketch.js';
 
@@ -65,17 +72,25 @@ interface Row {
   sketch: Sketch;
 }
 
+function accStats(a: RollupAcc): Stats {
+  const [p50, p90, p95, p99] = a.sketch.quantiles([0.5, 0.9, 0.95, 0.99], a) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { count: a.count, avg: a.sum / a.count, min: a.min, max: a.max, p50, p90, p95, p99 };
+}
+
 export async function summary(db: Db, range: Range): Promise<MetricSummary[]> {
-  const rows = await db.manyOrNone<
-    Row & { metric_name: string; last: number; last_ts: Date; series: number }
-  >(sql.rollupSummary, [new Date(alignMinute(range.from)), new Date(alignMinute(range.to))]);
-  return rows.map((r) => ({
-    metric_name: r.metric_name,
-    ...stats(r),
-    sum: r.sum,
-    last: r.last,
-    last_at: r.last_ts.toISOString(),
-    series: r.series,
+  const totals = await readMetricTotals(db, alignMinute(range.from), alignMinute(range.to));
+  return totals.map(({ name, acc }) => ({
+    metric_name: name,
+    ...accStats(acc),
+    sum: acc.sum,
+    last: acc.last,
+    last_at: new Date(acc.lastTs).toISOString(),
+    series: acc.series.size,
   }));
 }
 
@@ -90,6 +105,22 @@ export interface TrendQuery extends Range {
 export async function trend(db: Db, q: TrendQuery): Promise<TrendPoint[]> {
   if (q.resolutionMs < MINUTE || q.resolutionMs % MINUTE !== 0)
     throw new RangeError('resolution must be whole minutes');
+  const filtered =
+    q.sourceAgentId !== undefined ||
+    q.instanceId !== undefined ||
+    (q.tags !== undefined && Object.keys(q.tags).length > 0);
+  if (!filtered) {
+    const id = await metricIdOf(db, q.metric);
+    if (id === null) return [];
+    const buckets = await readMetricBuckets(
+      db,
+      id,
+      alignMinute(q.from),
+      alignMinute(q.to),
+      q.resolutionMs,
+    );
+    return buckets.map(({ t, acc }) => ({ t: new Date(t).toISOString(), ...accStats(acc) }));
+  }
   const rows = await db.manyOrNone<Row & { t: Date }>(sql.rollupTrend, [
     q.metric,
     new Date(alignMinute(q.from)),

@@ -27,6 +27,8 @@ export interface MinuteRollups {
   lasts: number[];
   lastTimes: Date[];
   sketches: string[];
+  /** The sketches before serialising, same order (for the metric-level rollups). */
+  builders: SketchBuilder[];
   /** Hours touched, for rollup_dirty_hours. */
   hours: Date[];
 }
@@ -82,6 +84,7 @@ export function aggregateMinutes(rows: {
     lasts: [],
     lastTimes: [],
     sketches: [],
+    builders: [],
     hours: [],
   };
   for (const bySeries of groups.values()) {
@@ -95,6 +98,7 @@ export function aggregateMinutes(rows: {
       out.lasts.push(a.last);
       out.lastTimes.push(new Date(a.lastTs));
       out.sketches.push(a.sketch.toJSON());
+      out.builders.push(a.sketch);
     }
   }
   out.hours = [...hours].sort((a, b) => a - b).map((h) => new Date(h));

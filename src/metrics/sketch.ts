@@ -103,6 +103,13 @@ export class SketchBuilder {
     }
   }
 
+  /** Adds this sketch's counts to an accumulator (metric-level rollups). */
+  addTo(acc: SketchAcc): void {
+    for (const [k, n] of this.positive) acc.addIndex(1, k, n);
+    for (const [k, n] of this.negative) acc.addIndex(-1, k, n);
+    if (this.zero > 0) acc.addIndex(0, 0, this.zero);
+  }
+
   /** The stored form as JSON: same keys as keyOf gives. */
   toJSON(): string {
     const parts: string[] = [];
@@ -110,5 +117,168 @@ export class SketchBuilder {
     for (const [k, n] of this.negative) parts.push(`"n${k}":${n}`);
     if (this.zero > 0) parts.push(`"z":${this.zero}`);
     return `{${parts.join(',')}}`;
+  }
+}
+
+/** Counts per bucket index over a contiguous, growable window (merging adds, never allocates). */
+class DenseStore {
+  lo = 0;
+  counts = new Float64Array(0);
+  total = 0;
+
+  add(index: number, count: number): void {
+    if (this.counts.length === 0) {
+      this.lo = index - 8;
+      this.counts = new Float64Array(32);
+    } else if (index < this.lo || index >= this.lo + this.counts.length) {
+      this.grow(index);
+    }
+    (this.counts[index - this.lo] as number) += count;
+    this.total += count;
+  }
+
+  private grow(index: number): void {
+    const hi = Math.max(this.lo + this.counts.length, index + 1);
+    const lo = Math.min(this.lo, index);
+    // Room on both sides, so a run of neighbouring indices grows the window a few times only.
+    const span = hi - lo;
+    const newLo = lo - (index < this.lo ? span : 0);
+    const next = new Float64Array(span * 2);
+    next.set(this.counts, this.lo - newLo);
+    this.lo = newLo;
+    this.counts = next;
+  }
+}
+
+/**
+ * A sketch being merged from many others (readers and rollup tiers): dense counts per bucket
+ * index, so merging thousands of stored sketches costs one array add per bucket. Its stored
+ * form (`encode`) is compact binary: version byte, zero count (f64), then for positive and
+ * for negative values a u32 length and (i32 index, f64 count) pairs in ascending index order.
+ */
+export class SketchAcc {
+  private readonly pos = new DenseStore();
+  private readonly neg = new DenseStore();
+  private zero = 0;
+
+  get count(): number {
+    return this.pos.total + this.neg.total + this.zero;
+  }
+
+  addValue(value: number, count = 1): void {
+    if (value > MIN_INDEXABLE) this.pos.add(Math.ceil(Math.log(value) / LN_GAMMA), count);
+    else if (value < -MIN_INDEXABLE) this.neg.add(Math.ceil(Math.log(-value) / LN_GAMMA), count);
+    else this.zero += count;
+  }
+
+  /** @internal Adds `count` at a bucket: sign 1 positive, -1 negative, 0 zero. */
+  addIndex(sign: 1 | -1 | 0, index: number, count: number): void {
+    if (sign === 1) this.pos.add(index, count);
+    else if (sign === -1) this.neg.add(index, count);
+    else this.zero += count;
+  }
+
+  /** Adds a sketch in the jsonb form of rollup_1m (keys "p<k>", "n<k>", "z"). */
+  mergeJson(sketch: Sketch): void {
+    for (const key in sketch) {
+      const count = sketch[key] as number;
+      if (!(count > 0)) continue;
+      if (key === 'z') this.zero += count;
+      else if (key[0] === 'p') this.pos.add(Number(key.slice(1)), count);
+      else this.neg.add(Number(key.slice(1)), count);
+    }
+  }
+
+  merge(other: SketchAcc): void {
+    this.zero += other.zero;
+    mergeStore(this.pos, other.pos);
+    mergeStore(this.neg, other.neg);
+  }
+
+  /** Adds a sketch in the stored binary form (see the class comment). */
+  mergeEncoded(buf: Uint8Array): void {
+    if (buf.length < 17 || buf[0] !== ENCODING_VERSION)
+      throw new RangeError('not a pulse sketch (unknown encoding)');
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.zero += view.getFloat64(1, true);
+    let at = 9;
+    for (const store of [this.pos, this.neg]) {
+      const n = view.getUint32(at, true);
+      at += 4;
+      for (let i = 0; i < n; i++, at += 12)
+        store.add(view.getInt32(at, true), view.getFloat64(at + 4, true));
+    }
+  }
+
+  encode(): Buffer {
+    const np = nonZero(this.pos);
+    const nn = nonZero(this.neg);
+    const buf = Buffer.allocUnsafe(1 + 8 + 4 + 12 * np + 4 + 12 * nn);
+    buf[0] = ENCODING_VERSION;
+    buf.writeDoubleLE(this.zero, 1);
+    let at = 9;
+    for (const [store, n] of [
+      [this.pos, np],
+      [this.neg, nn],
+    ] as const) {
+      buf.writeUInt32LE(n, at);
+      at += 4;
+      const { counts, lo } = store;
+      for (let i = 0; i < counts.length; i++) {
+        const c = counts[i] as number;
+        if (c === 0) continue;
+        buf.writeInt32LE(lo + i, at);
+        buf.writeDoubleLE(c, at + 4);
+        at += 12;
+      }
+    }
+    return buf;
+  }
+
+  /** The same quantile rule as `quantiles` (percentile_disc ranks, clamped to the bounds). */
+  quantiles(qs: number[], bounds?: { min: number; max: number }): number[] {
+    const n = this.count;
+    return qs.map((q) => {
+      if (n === 0) return NaN;
+      const v = this.valueAtRank(Math.max(1, Math.ceil(q * n - 1e-9)));
+      return bounds ? Math.min(bounds.max, Math.max(bounds.min, v)) : v;
+    });
+  }
+
+  private valueAtRank(rank: number): number {
+    let seen = 0;
+    // Negative values first, the most negative (highest index) first.
+    const { counts: nc, lo: nlo } = this.neg;
+    for (let i = nc.length - 1; i >= 0; i--) {
+      seen += nc[i] as number;
+      if (nc[i] !== 0 && seen >= rank) return -valueOfIndex(nlo + i);
+    }
+    seen += this.zero;
+    if (this.zero > 0 && seen >= rank) return 0;
+    const { counts: pc, lo: plo } = this.pos;
+    let last = NaN;
+    for (let i = 0; i < pc.length; i++) {
+      if (pc[i] === 0) continue;
+      seen += pc[i] as number;
+      last = valueOfIndex(plo + i);
+      if (seen >= rank) return last;
+    }
+    return last;
+  }
+}
+
+const ENCODING_VERSION = 1;
+
+function nonZero(store: DenseStore): number {
+  let n = 0;
+  for (let i = 0; i < store.counts.length; i++) if (store.counts[i] !== 0) n += 1;
+  return n;
+}
+
+function mergeStore(into: DenseStore, from: DenseStore): void {
+  const { counts, lo } = from;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] as number;
+    if (c !== 0) into.add(lo + i, c);
   }
 }

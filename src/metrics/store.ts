@@ -7,6 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../infra/db.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
+import { metricRollupCopy, type SeriesMeta } from './metric-rollup.js';
 import { sql, text } from './queries.js';
 import { aggregateMinutes, type MinuteRollups } from './rollup.js';
 
@@ -25,11 +26,20 @@ const UNIQUE_VIOLATION = '23505';
 
 const COPY_POINTS = text(sql.pointsCopy);
 const COPY_STAGING = text(sql.pointsStagingCopy);
+const COPY_METRIC_PARTIAL = text(sql.metricRollupPartialCopy);
 
 type Queryable = Pick<Db, 'none' | 'manyOrNone'>;
 
+interface SeriesRow {
+  id: number;
+  fingerprint: string;
+  metric_id: number;
+  ordinal: number;
+}
+
 export class PointStore {
   private readonly seriesIds = new Map<string, number>();
+  private readonly seriesMeta = new Map<number, SeriesMeta>();
 
   constructor(private readonly db: Db) {}
 
@@ -41,7 +51,8 @@ export class PointStore {
     let broken = false;
     try {
       await sco.none('BEGIN');
-      const ids = await this.resolveSeries(sco, entries);
+      const meta = new Map<number, SeriesMeta>();
+      const ids = await this.resolveSeries(sco, entries, meta);
       const rows = toRows(entries, ids, total);
       await sco.one(sql.rollupHoursLockShared, [hoursOf(rows.ts)]);
       const client = sco.client as unknown as pg.ClientBase;
@@ -69,11 +80,20 @@ export class PointStore {
       }
       // The rollups count exactly the rows this transaction inserted: a re-delivered point
       // was skipped above and changes nothing here.
-      if (inserted > 0) await updateRollups(sco, aggregateMinutes(stored));
+      if (inserted > 0) {
+        const minutes = aggregateMinutes(stored);
+        await updateRollups(sco, minutes);
+        const metricRows = metricRollupCopy(minutes, (id) => meta.get(id) as SeriesMeta);
+        if (metricRows.length > 0) await copyChunks(client, COPY_METRIC_PARTIAL, metricRows);
+      }
       await sco.none('COMMIT');
       // Only now are new series ids real: a rolled-back insert must not be cached.
-      if (this.seriesIds.size + ids.size > SERIES_CACHE_MAX) this.seriesIds.clear();
+      if (this.seriesIds.size + ids.size > SERIES_CACHE_MAX) {
+        this.seriesIds.clear();
+        this.seriesMeta.clear();
+      }
       for (const [fp, id] of ids) this.seriesIds.set(fp, id);
+      for (const [id, m] of meta) this.seriesMeta.set(id, m);
       return { points: total, inserted, slowPath };
     } catch (err) {
       broken = isConnectionError(err);
@@ -84,8 +104,16 @@ export class PointStore {
     }
   }
 
-  /** Series id per fingerprint for every series the entries name; inserts the new ones. */
-  private async resolveSeries(t: Queryable, entries: DecodedEntry[]): Promise<Map<string, number>> {
+  /**
+   * Series id per fingerprint for every series the entries name, and each one's metric id and
+   * ordinal in `meta`; inserts the series that do not exist yet (only those take the metric
+   * locks that numbering needs).
+   */
+  private async resolveSeries(
+    t: Queryable,
+    entries: DecodedEntry[],
+    meta: Map<number, SeriesMeta>,
+  ): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     const missing = new Map<string, EntrySeries>();
     for (const e of entries) {
@@ -93,24 +121,34 @@ export class PointStore {
         if (ids.has(s.fingerprint) || missing.has(s.fingerprint)) continue;
         const id = this.seriesIds.get(s.fingerprint);
         if (id === undefined) missing.set(s.fingerprint, s);
-        else ids.set(s.fingerprint, id);
+        else {
+          ids.set(s.fingerprint, id);
+          meta.set(id, this.seriesMeta.get(id) as SeriesMeta);
+        }
       }
     }
     if (missing.size === 0) return ids;
+    const lookup = async (fingerprints: string[]) => {
+      const rows = await t.manyOrNone<SeriesRow>(sql.seriesIds, [fingerprints]);
+      for (const r of rows) {
+        ids.set(r.fingerprint, r.id);
+        meta.set(r.id, { metricId: r.metric_id, ordinal: r.ordinal });
+        missing.delete(r.fingerprint);
+      }
+    };
+    await lookup([...missing.keys()]);
+    if (missing.size === 0) return ids;
     const list = [...missing.values()];
-    await t.none(sql.seriesInsert, [
+    await t.manyOrNone(sql.seriesInsert, [
       list.map((s) => s.fingerprint),
       list.map((s) => s.metricName),
       list.map((s) => s.sourceAgentId),
       list.map((s) => s.instanceId),
       list.map((s) => s.tagsJson),
     ]);
-    const rows = await t.manyOrNone<{ id: number; fingerprint: string }>(sql.seriesIds, [
-      list.map((s) => s.fingerprint),
-    ]);
-    for (const r of rows) ids.set(r.fingerprint, r.id);
-    if (rows.length !== list.length)
-      throw new Error(`series lookup returned ${rows.length} ids for ${list.length} series`);
+    await lookup(list.map((s) => s.fingerprint));
+    if (missing.size > 0)
+      throw new Error(`series lookup found no id for ${missing.size} of ${list.length} series`);
     return ids;
   }
 }
@@ -173,7 +211,15 @@ export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<voi
 }
 
 async function copyInto(client: pg.ClientBase, statement: string, rows: Rows): Promise<void> {
-  await pipeline(Readable.from(binaryCopyChunks(rows)), client.query(copyFrom(statement)));
+  await copyChunks(client, statement, binaryCopyChunks(rows));
+}
+
+async function copyChunks(
+  client: pg.ClientBase,
+  statement: string,
+  chunks: Iterable<Buffer>,
+): Promise<void> {
+  await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
 }
 
 const CONNECTION_CODES = new Set([

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/infra/db.js';
 import { keysFor, type Keys } from '../../src/infra/keys.js';
 import { createLogger, type Logger } from '../../src/infra/logger.js';
-import { migrate } from '../../src/infra/migrate.js';
+import { migrate } from '../../src/metrics/schema.js';
 import { PointBuffer } from '../../src/metrics/buffer.js';
 import { ensurePartitions } from '../../src/metrics/partitions.js';
 

@@ -1,7 +1,8 @@
 // Several processes starting together migrate once (advisory lock + ledger).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb } from '../../src/infra/db.js';
-import { listMigrations, migrate, migrationsDone } from '../../src/infra/migrate.js';
+import { listMigrations, migrationsDone } from '../../src/infra/migrate.js';
+import { migrate } from '../../src/metrics/schema.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 let ctx: TestContext;

@@ -64,7 +64,10 @@ function entry(
   const t0 = now - 8 * DAY;
   for (let i = 0; i < n; i++) {
     const t = t0 + i * MINUTE + 1_000;
-    const daily = 1 + cycle * Math.sin((2 * Math.PI * (t % DAY)) / DAY);
+    // The cycle's phase is tied to `now` (peak 6 h before it), not to the wall clock's time of
+    // day: with a UTC-tied phase the recent day's p95 moved by less than 5 % when the suite
+    // ran in the UTC evening, and the step tests failed by the clock.
+    const daily = 1 + cycle * Math.sin((2 * Math.PI * (t - now + 12 * 3_600_000)) / DAY);
     const after = t >= step;
     let v = base * daily * (1 + noise * (2 * r() - 1)) * (after ? factor : 1);
     if (zeroBefore) v = after ? 5 + r() : 0;

@@ -1,0 +1,441 @@
+// Metric-level rollups: every series of a metric merged, at 1 minute, 5 minutes, 1 hour and
+// 1 day. A flush appends partial rows (metric_rollup_partial) in its own transaction; the
+// compaction step merges them into metric_rollup; readers take both. A read covers its range
+// with the widest buckets that fit (a 24 h summary: ~23 hours, a few 5-minute and 1-minute
+// buckets at the edges), so it costs per metric and bucket asked for, never per series × minute.
+import type { Db } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { BinaryCopyWriter } from './copy-binary.js';
+import { sql } from './queries.js';
+import type { MinuteRollups } from './rollup.js';
+import { SeriesSet } from './series-set.js';
+import { SketchAcc, type Sketch } from './sketch.js';
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+/** Bucket widths kept, widest first. Every width divides the next wider one. */
+export const WIDTHS_MS = [DAY, HOUR, 5 * MINUTE, MINUTE] as const;
+
+type Queryable = Pick<Db, 'none' | 'one' | 'manyOrNone' | 'oneOrNone'>;
+
+/** Where a series sits in the metric-level rollups. */
+export interface SeriesMeta {
+  metricId: number;
+  ordinal: number;
+}
+
+/** A rollup row being merged: count, sum, extremes, latest value, sketch and series set. */
+export class RollupAcc {
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  last = NaN;
+  lastTs = -Infinity;
+  readonly sketch = new SketchAcc();
+  readonly series = new SeriesSet();
+
+  addStats(count: number, sum: number, min: number, max: number, last: number, lastTs: number) {
+    this.count += count;
+    this.sum += sum;
+    if (min < this.min) this.min = min;
+    if (max > this.max) this.max = max;
+    if (lastTs > this.lastTs) {
+      this.last = last;
+      this.lastTs = lastTs;
+    }
+  }
+
+  /** Adds a stored row (either table). */
+  addRow(r: StoredRow): void {
+    this.addStats(r.count, r.sum, r.min, r.max, r.last, r.last_ms);
+    this.sketch.mergeEncoded(r.sketch);
+    this.series.mergeEncoded(r.series);
+  }
+
+  merge(o: RollupAcc): void {
+    this.addStats(o.count, o.sum, o.min, o.max, o.last, o.lastTs);
+    this.sketch.merge(o.sketch);
+    this.series.merge(o.series);
+  }
+}
+
+/** A metric_rollup or metric_rollup_partial row as the read queries return it. */
+export interface StoredRow {
+  metric_id: number;
+  bucket_ms: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  last_ms: number;
+  series: Buffer;
+  sketch: Buffer;
+}
+
+/** Rows keyed by metric, width and bucket, in the column form the write queries take. */
+class RowSet {
+  private readonly byMetric = new Map<number, Map<number, RollupAcc>>();
+
+  /** The accumulator of one key; width is an index into WIDTHS_MS. */
+  at(metricId: number, widthIndex: number, bucket: number): RollupAcc {
+    let m = this.byMetric.get(metricId);
+    if (m === undefined) this.byMetric.set(metricId, (m = new Map<number, RollupAcc>()));
+    // Buckets are whole minutes, so bucket × 4 + width index names a key uniquely.
+    const key = bucket * 4 + widthIndex;
+    let acc = m.get(key);
+    if (acc === undefined) m.set(key, (acc = new RollupAcc()));
+    return acc;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.byMetric.values()) n += m.size;
+    return n;
+  }
+
+  /** The rows as a binary COPY stream (metric_rollup_partial_copy.sql's column order). */
+  copyChunks(): Buffer[] {
+    const w = new BinaryCopyWriter();
+    for (const [metricId, m] of this.byMetric) {
+      for (const [key, a] of m) {
+        const widthIndex = key % 4;
+        w.row(11);
+        w.int4(metricId);
+        w.int4((WIDTHS_MS[widthIndex] as number) / 1_000);
+        w.timestamptz((key - widthIndex) / 4);
+        w.int8(a.count);
+        w.float8(a.sum);
+        w.float8(a.min);
+        w.float8(a.max);
+        w.float8(a.last);
+        w.timestamptz(a.lastTs);
+        w.bytea(a.series.encode());
+        w.bytea(a.sketch.encode());
+      }
+    }
+    return w.finish();
+  }
+
+  columns(): unknown[] {
+    const c = {
+      metricIds: [] as number[],
+      widths: [] as number[],
+      buckets: [] as Date[],
+      counts: [] as number[],
+      sums: [] as number[],
+      mins: [] as number[],
+      maxes: [] as number[],
+      lasts: [] as number[],
+      lastTimes: [] as Date[],
+      series: [] as Buffer[],
+      sketches: [] as Buffer[],
+    };
+    for (const [metricId, m] of this.byMetric) {
+      for (const [key, a] of m) {
+        const widthIndex = key % 4;
+        c.metricIds.push(metricId);
+        c.widths.push((WIDTHS_MS[widthIndex] as number) / 1_000);
+        c.buckets.push(new Date((key - widthIndex) / 4));
+        c.counts.push(a.count);
+        c.sums.push(a.sum);
+        c.mins.push(a.min);
+        c.maxes.push(a.max);
+        c.lasts.push(a.last);
+        c.lastTimes.push(new Date(a.lastTs));
+        c.series.push(a.series.encode());
+        c.sketches.push(a.sketch.encode());
+      }
+    }
+    return Object.values(c);
+  }
+}
+
+const widthIndexOf = (seconds: number): number => {
+  const i = (WIDTHS_MS as readonly number[]).indexOf(seconds * 1_000);
+  if (i < 0) throw new RangeError(`no metric rollup width of ${seconds} s`);
+  return i;
+};
+
+const floorTo = (ms: number, width: number) => ms - (((ms % width) + width) % width);
+
+/**
+ * The metric-level rows of what a flush inserted, at every width, from its per-series minutes,
+ * as a binary COPY stream for metric_rollup_partial (empty when there are none). The flush
+ * sends it in its own transaction.
+ */
+export function metricRollupCopy(
+  m: MinuteRollups,
+  meta: (seriesId: number) => SeriesMeta,
+): Buffer[] {
+  const rows = new RowSet();
+  for (let i = 0; i < m.seriesIds.length; i++) {
+    const { metricId, ordinal } = meta(m.seriesIds[i] as number);
+    const minute = (m.buckets[i] as Date).getTime();
+    const count = m.counts[i] as number;
+    const sum = m.sums[i] as number;
+    const min = m.mins[i] as number;
+    const max = m.maxes[i] as number;
+    const last = m.lasts[i] as number;
+    const lastTs = (m.lastTimes[i] as Date).getTime();
+    const builder = m.builders[i];
+    for (let w = 0; w < WIDTHS_MS.length; w++) {
+      const acc = rows.at(metricId, w, floorTo(minute, WIDTHS_MS[w] as number));
+      acc.addStats(count, sum, min, max, last, lastTs);
+      acc.series.add(ordinal);
+      builder?.addTo(acc.sketch);
+    }
+  }
+  return rows.size > 0 ? rows.copyChunks() : [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export interface Segment {
+  widthMs: number;
+  /** Buckets of this width that start in [from, to). */
+  from: number;
+  to: number;
+}
+
+/**
+ * The fewest buckets that tile [from, to) exactly (both minute-aligned): the widest width
+ * whose aligned buckets fit, and narrower ones at the edges.
+ */
+export function cover(from: number, to: number): Segment[] {
+  const out: Segment[] = [];
+  const go = (a: number, b: number, i: number): void => {
+    if (a >= b) return;
+    const w = WIDTHS_MS[i] as number;
+    if (i === WIDTHS_MS.length - 1) {
+      out.push({ widthMs: w, from: a, to: b });
+      return;
+    }
+    const lo = Math.ceil(a / w) * w;
+    const hi = Math.floor(b / w) * w;
+    if (lo >= hi) return go(a, b, i + 1);
+    go(a, lo, i + 1);
+    out.push({ widthMs: w, from: lo, to: hi });
+    go(hi, b, i + 1);
+  };
+  go(from, to, 0);
+  return out;
+}
+
+/** Segments whose buckets each fall inside one output bucket of `resolutionMs`. */
+export function coverBuckets(from: number, to: number, resolutionMs: number): Segment[] {
+  const out: Segment[] = [];
+  for (let t = floorTo(from, resolutionMs); t < to; t += resolutionMs) {
+    for (const s of cover(Math.max(t, from), Math.min(t + resolutionMs, to))) {
+      const prev = out[out.length - 1];
+      if (prev && prev.widthMs === s.widthMs && prev.to === s.from) prev.to = s.to;
+      else out.push(s);
+    }
+  }
+  return out;
+}
+
+async function readRows(db: Queryable, segments: Segment[], metricId: number | null) {
+  return db.manyOrNone<StoredRow>(sql.metricRollupRead, [
+    segments.map((s) => s.widthMs / 1_000),
+    segments.map((s) => new Date(s.from)),
+    segments.map((s) => new Date(s.to)),
+    metricId,
+  ]);
+}
+
+export async function metricIdOf(db: Queryable, name: string): Promise<number | null> {
+  return (await db.oneOrNone<{ id: number }>(sql.metricId, [name]))?.id ?? null;
+}
+
+/** Per metric, everything stored over [from, to) (minute-aligned), merged. */
+export async function readMetricTotals(
+  db: Queryable,
+  from: number,
+  to: number,
+): Promise<{ name: string; acc: RollupAcc }[]> {
+  const [rows, names] = await Promise.all([
+    readRows(db, cover(from, to), null),
+    db.manyOrNone<{ id: number; name: string }>(sql.metricsList),
+  ]);
+  const byId = new Map<number, RollupAcc>();
+  for (const r of rows) {
+    let acc = byId.get(r.metric_id);
+    if (acc === undefined) byId.set(r.metric_id, (acc = new RollupAcc()));
+    acc.addRow(r);
+  }
+  return names
+    .filter((n) => byId.has(n.id))
+    .map((n) => ({ name: n.name, acc: byId.get(n.id) as RollupAcc }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** One metric over [from, to) (minute-aligned), merged. */
+export async function readMetricRange(
+  db: Queryable,
+  metricId: number,
+  from: number,
+  to: number,
+): Promise<RollupAcc> {
+  const acc = new RollupAcc();
+  for (const r of await readRows(db, cover(from, to), metricId)) acc.addRow(r);
+  return acc;
+}
+
+/** One metric over [from, to) in buckets of `resolutionMs` (epoch-aligned), merged per bucket. */
+export async function readMetricBuckets(
+  db: Queryable,
+  metricId: number,
+  from: number,
+  to: number,
+  resolutionMs: number,
+): Promise<{ t: number; acc: RollupAcc }[]> {
+  const rows = await readRows(db, coverBuckets(from, to, resolutionMs), metricId);
+  const byBucket = new Map<number, RollupAcc>();
+  for (const r of rows) {
+    const t = floorTo(r.bucket_ms, resolutionMs);
+    let acc = byBucket.get(t);
+    if (acc === undefined) byBucket.set(t, (acc = new RollupAcc()));
+    acc.addRow(r);
+  }
+  return [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([t, acc]) => ({ t, acc }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compaction and rebuilds. Both rewrite metric_rollup rows, so both hold the compaction lock.
+
+interface KeyedRow extends StoredRow {
+  width: number;
+}
+
+async function writeCompacted(t: Queryable, rows: RowSet): Promise<void> {
+  if (rows.size > 0) await t.none(sql.metricRollupUpsert, rows.columns());
+}
+
+export interface CompactResult {
+  /** Partial rows merged away. */
+  partial: number;
+  /** metric_rollup rows written. */
+  rows: number;
+}
+
+/**
+ * Merges partial rows into metric_rollup, `batch` at a time, until none is left (or `rounds`
+ * ran). Another process already compacting makes this call return at once: its work is the
+ * same. Flushes are never blocked: they only append partial rows.
+ */
+export async function compactMetricRollups(
+  db: Db,
+  opts: { batch?: number; rounds?: number } = {},
+): Promise<CompactResult> {
+  const result: CompactResult = { partial: 0, rows: 0 };
+  for (let round = 0; round < (opts.rounds ?? 20); round++) {
+    const taken = await db.tx('compact metric rollups', async (t) => {
+      const { locked } = await t.one<{ locked: boolean }>(sql.metricRollupLock, [false]);
+      if (!locked) return 0;
+      const partial = await t.manyOrNone<KeyedRow>(sql.metricRollupPartialTake, [
+        opts.batch ?? 20_000,
+      ]);
+      if (partial.length === 0) return 0;
+      const rows = new RowSet();
+      for (const r of partial) rows.at(r.metric_id, widthIndexOf(r.width), r.bucket_ms).addRow(r);
+      const keys = [
+        ...new Map(partial.map((r) => [`${r.metric_id}:${r.width}:${r.bucket_ms}`, r])).values(),
+      ];
+      const current = await t.manyOrNone<KeyedRow>(sql.metricRollupCurrent, [
+        keys.map((k) => k.metric_id),
+        keys.map((k) => k.width),
+        keys.map((k) => new Date(k.bucket_ms)),
+      ]);
+      for (const r of current) rows.at(r.metric_id, widthIndexOf(r.width), r.bucket_ms).addRow(r);
+      await writeCompacted(t, rows);
+      result.partial += partial.length;
+      result.rows += rows.size;
+      return partial.length;
+    });
+    if (taken < (opts.batch ?? 20_000)) break;
+  }
+  return result;
+}
+
+interface SourceRow {
+  kind: 'm' | 'h';
+  metric_id: number;
+  ordinal: number;
+  bucket_ms: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  last_ms: number;
+  sketch: Sketch;
+}
+
+/**
+ * Rebuilds the metric rows of the given hours (1 minute to 1 hour) from the per-series
+ * rollups, then the 1-day rows of their days from the 1-hour rows. Used by backfill (after it
+ * recomputed rollup_1m) and by the upgrade that introduced metric rollups. The caller's
+ * transaction must hold the exclusive locks of those hours (or run before any flush).
+ */
+export async function rebuildMetricRollups(
+  t: Queryable,
+  hours: number[],
+  opts: { metricId?: number | null; log?: Logger } = {},
+): Promise<{ hours: number; days: number; rows: number }> {
+  const metricId = opts.metricId ?? null;
+  await t.one(sql.metricRollupLock, [true]);
+  let written = 0;
+  const days = new Set<number>();
+  let done = 0;
+  let lastLog = Date.now();
+  for (const hour of [...hours].sort((a, b) => a - b)) {
+    await t.none(sql.metricRollupHourDelete, [new Date(hour), metricId]);
+    const source = await t.manyOrNone<SourceRow>(sql.metricRollupRebuildSource, [
+      new Date(hour),
+      metricId,
+    ]);
+    const rows = new RowSet();
+    const fromHourRows = source.some((r) => r.kind === 'h');
+    for (const r of source) {
+      const widths = r.kind === 'h' ? [1] : fromHourRows ? [2, 3] : [1, 2, 3];
+      for (const w of widths) {
+        const acc = rows.at(r.metric_id, w, floorTo(r.bucket_ms, WIDTHS_MS[w] as number));
+        acc.addStats(r.count, r.sum, r.min, r.max, r.last, r.last_ms);
+        acc.series.add(r.ordinal);
+        acc.sketch.mergeJson(r.sketch);
+      }
+    }
+    await writeCompacted(t, rows);
+    written += rows.size;
+    days.add(floorTo(hour, DAY));
+    done += 1;
+    if (opts.log && Date.now() - lastLog > 5_000) {
+      lastLog = Date.now();
+      opts.log.info({ done, hours: hours.length }, 'building metric rollups');
+    }
+  }
+  for (const day of [...days].sort((a, b) => a - b)) {
+    const hourRows = await t.manyOrNone<StoredRow>(sql.metricRollupDayTake, [
+      new Date(day),
+      metricId,
+    ]);
+    const rows = new RowSet();
+    for (const r of hourRows) rows.at(r.metric_id, 0, day).addRow(r);
+    await writeCompacted(t, rows);
+    written += rows.size;
+  }
+  return { hours: hours.length, days: days.size, rows: written };
+}
+
+/** The upgrade step of migration 008: metric rollups for everything stored before it. */
+export async function buildMetricRollupsForStoredData(t: Queryable, log: Logger): Promise<void> {
+  const hours = (await t.manyOrNone<{ hour_ms: number }>(sql.rollupHoursAll)).map((r) => r.hour_ms);
+  if (hours.length === 0) return;
+  log.info({ hours: hours.length }, 'building metric rollups from the stored rollups');
+  const r = await rebuildMetricRollups(t, hours, { log });
+  log.info(r, 'metric rollups built');
+}
