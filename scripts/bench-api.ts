@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
@@ -37,13 +38,17 @@ import { DashboardCache } from '../src/cache/dashboard-cache.js';
 import { cacheName } from '../src/cache/names.js';
 import { envSchema, loadConfig } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
+import type { Logger } from '../src/infra/logger.js';
 import { keysFor } from '../src/infra/keys.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import { warm } from '../src/jobs/warm.js';
+import { summaryView, trendView } from '../src/metrics/dashboard.js';
 import { binaryCopyChunks, type Rows } from '../src/metrics/copy-binary.js';
+import { rebuildMetricRollups } from '../src/metrics/metric-rollup.js';
 import { sql, text } from '../src/metrics/queries.js';
 import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { keyOf, type Sketch } from '../src/metrics/sketch.js';
+import { liveRun } from './bench-api-live.js';
 import {
   fixed,
   int,
@@ -82,7 +87,19 @@ const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'api.json');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const GOALS = { throughputRatio: 0.8, p99Ratio: 1.5, rawSqlRatio: 1_000 };
+const GOALS = {
+  throughputRatio: 0.66,
+  p99Ratio: 1.5,
+  rawSqlRatio: 1_000,
+  summary24hMissMs: 50,
+  summary7dMissMs: 80,
+  planOverMiss: 18,
+  trendMissMs: 10,
+  warmPassS: 10,
+  liveMisses: 0,
+  scaleSummaryMissMs: 500,
+  scaleWarmPassS: 60,
+};
 /** Cores used by processes outside the benchmark above which a run is flagged as noisy. */
 const NOISE_CORES = 0.15;
 /** The entries live this long (CACHE_TTL of the API and the warm job): no run outlives them. */
@@ -91,6 +108,10 @@ const CACHE_TTL_MS = HOUR;
 const UNLOADED_SECONDS_MAX = 5;
 const COPY_ROWS_PER_CHUNK = 2_000;
 const SUMMARY_PATH = '/api/v1/metrics/summary?time_range=24h';
+const SUMMARY_7D_PATH = '/api/v1/metrics/summary?time_range=7d';
+const trend24hPath = (metric: string) =>
+  `/api/v1/time-series?metric_name=${encodeURIComponent(metric)}&time_range=24h&resolution=5m`;
+const LIVE_POINTS_PER_SEC = 1_000;
 const trendPath = (metric: string) =>
   `/api/v1/time-series?metric_name=${encodeURIComponent(metric)}&time_range=7d&resolution=1h`;
 
@@ -146,6 +167,8 @@ interface Options {
   redisUrl: string;
   seed: number;
   failOnGoal: boolean;
+  liveMinutes: number;
+  scaleSeries: number;
 }
 
 const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
@@ -160,6 +183,10 @@ const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
   --database-url URL    PostgreSQL server to create the bench database on
                         (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --redis-url URL       Redis for the cache (default $REDIS_URL or redis://127.0.0.1:6379)
+  --live-minutes N      minutes of the live run: worker + api under ~1,000 points/s while a
+                        dashboard polls every standard entry (default 5; 0 skips it)
+  --scale-series N      also measure 1 day of N series against 1 day of --series (default
+                        10000; 0 skips it)
   --seed N              seed of the synthetic data (default 1)
   --fail-on-goal        exit 1 when a goal is missed (not only on errors)
   --help`;
@@ -176,6 +203,8 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       'sql-runs': { type: 'string' },
       'miss-runs': { type: 'string' },
+      'live-minutes': { type: 'string' },
+      'scale-series': { type: 'string' },
     },
     USAGE,
   );
@@ -191,6 +220,8 @@ function parseOptions(argv: string[]): Options {
     warmupS: wholeOption(values.warmup, 2, 'warmup', 0, 600),
     sqlRuns: wholeOption(values['sql-runs'], 5, 'sql-runs', 1, 1_000),
     missRuns: wholeOption(values['miss-runs'], 7, 'miss-runs', 5, 1_000),
+    liveMinutes: wholeOption(values['live-minutes'], 5, 'live-minutes', 0, 600),
+    scaleSeries: wholeOption(values['scale-series'], 10_000, 'scale-series', 0, 100_000),
     ...commonOptions(values, 2 ** 31),
   };
 }
@@ -364,6 +395,8 @@ interface FillFigures {
   rollup1mRows: number;
   rollup1hMs: number;
   rollup1hRows: number;
+  metricMs: number;
+  metricRows: number;
   vacuumMs: number;
   totalMs: number;
   sketchChecked: number;
@@ -483,9 +516,24 @@ async function fill(
   }
   const rollup1hMs = performance.now() - r1hStarted;
 
+  // Metric-level rollups (1m/5m/1h/1d, all series of a metric merged), built from the
+  // per-series rollups by the same code an upgrading installation runs; one day per transaction.
+  progress('fill: metric rollups from the per-series rollups');
+  const metricStarted = performance.now();
+  let metricRows = 0;
+  for (let d = 0; d < hours.length; d += 24) {
+    const dayHours = hours.slice(d, d + 24).map((h) => h.getTime());
+    const r = await db.tx((t) => rebuildMetricRollups(t, dayHours));
+    metricRows += r.rows;
+    progress(`fill: metric rollups ${int(metricRows)} rows`);
+  }
+  const metricMs = performance.now() - metricStarted;
+
   progress('fill: VACUUM ANALYZE (what autovacuum would do after such a load)');
   const vacuumStarted = performance.now();
-  await db.none('VACUUM (ANALYZE) points, rollup_1m, rollup_1h, series, rollup_dirty_hours');
+  await db.none(
+    'VACUUM (ANALYZE) points, rollup_1m, rollup_1h, series, rollup_dirty_hours, metric_rollup, metric_rollup_partial, metrics',
+  );
   await db.none('CHECKPOINT');
   const vacuumMs = performance.now() - vacuumStarted;
   for (const c of clients) await c.end();
@@ -493,14 +541,14 @@ async function fill(
 
   const sizes = await db.many<{ name: string; mb: number }>(
     `SELECT name, pg_total_relation_size(name::regclass)::float8 / 1048576 AS mb
-     FROM unnest(ARRAY['rollup_1m', 'rollup_1h', 'series']) AS name
+     FROM unnest(ARRAY['rollup_1m', 'rollup_1h', 'metric_rollup', 'series']) AS name
      UNION ALL
      SELECT 'points', sum(pg_total_relation_size(inhrelid))::float8 / 1048576
      FROM pg_inherits WHERE inhparent = 'points'::regclass`,
   );
   const totalMs = performance.now() - started;
   progress(
-    `fill: done in ${fixed(totalMs / 1_000, 1)} s (COPY ${fixed(copyMs / 1_000, 1)} s, rollup_1m ${fixed(rollup1mMs / 1_000, 1)} s, rollup_1h ${fixed(rollup1hMs / 1_000, 1)} s, vacuum ${fixed(vacuumMs / 1_000, 1)} s)`,
+    `fill: done in ${fixed(totalMs / 1_000, 1)} s (COPY ${fixed(copyMs / 1_000, 1)} s, rollup_1m ${fixed(rollup1mMs / 1_000, 1)} s, rollup_1h ${fixed(rollup1hMs / 1_000, 1)} s, metric rollups ${fixed(metricMs / 1_000, 1)} s, vacuum ${fixed(vacuumMs / 1_000, 1)} s)`,
   );
   return {
     series: specs.length,
@@ -513,6 +561,8 @@ async function fill(
     rollup1mRows,
     rollup1hMs,
     rollup1hRows,
+    metricMs,
+    metricRows,
     vacuumMs,
     totalMs,
     sketchChecked: sample.length,
@@ -850,6 +900,90 @@ async function misses(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scale: the same reads over 1 day of --series and of --scale-series series
+
+interface ScalePoint {
+  series: number;
+  points: number;
+  fillS: number;
+  summary24hMissMs: number;
+  trend24hMissMs: number;
+  trend7dMissMs: number;
+  warmPassS: number;
+  warmEntries: number;
+}
+
+/** Median of `runs` timed calls, after one untimed. */
+async function medianMs(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+async function scaleCase(
+  opts: Options,
+  res: Resources,
+  db: Db,
+  dbUrl: string,
+  log: Logger,
+  limits: { memoryPercent: number; cpuPercent: number },
+): Promise<{ small: ScalePoint; large: ScalePoint }> {
+  const measure = async (series: number): Promise<ScalePoint> => {
+    progress(`scale: ${int(series)} series × 1 day`);
+    await db.none(
+      'TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours, metric_rollup, metric_rollup_partial, series, metrics RESTART IDENTITY',
+    );
+    const o = { ...opts, series, days: 1 };
+    const specs = fleet(series, opts.metrics, opts.seed);
+    const filled = await fill(o, res, db, dbUrl, specs);
+    const metric = specs[0]?.def.metricName as string;
+    // What the API computes on a miss, in this process (no HTTP).
+    const summary24hMissMs = await medianMs(opts.missRuns, () =>
+      summaryView(db, '24h', DAY, limits),
+    );
+    const trendOf = (range: string, rangeMs: number, resolution: string, resolutionMs: number) =>
+      medianMs(opts.missRuns, () =>
+        trendView(db, { metric, timeRange: range, rangeMs, resolution, resolutionMs }),
+      );
+    const trend24hMissMs = await trendOf('24h', DAY, '5m', 5 * MINUTE);
+    const trend7dMissMs = await trendOf('7d', 7 * DAY, '1h', HOUR);
+    const scalePrefix = `pulse-bench-scale-${series}-${randomBytes(3).toString('hex')}`;
+    res.prefixes.push(scalePrefix);
+    const warmed = await warm(
+      {
+        db,
+        cache: new DashboardCache(res.redis as Redis, keysFor(scalePrefix), log),
+        log,
+        limits,
+        ttlMs: CACHE_TTL_MS,
+      },
+      { reason: 'manual' },
+    );
+    progress(
+      `scale: ${int(series)} series: summary 24h miss ${ms(summary24hMissMs)} ms, warm pass ${fixed(warmed.ms / 1_000, 1)} s`,
+    );
+    return {
+      series,
+      points: filled.points,
+      fillS: filled.totalMs / 1_000,
+      summary24hMissMs,
+      trend24hMissMs,
+      trend7dMissMs,
+      warmPassS: warmed.ms / 1_000,
+      warmEntries: warmed.entries,
+    };
+  };
+  const small = await measure(opts.series);
+  const large = await measure(opts.scaleSeries);
+  return { small, large };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 interface Goal {
@@ -1086,10 +1220,47 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     trendMissMetrics.map((m) => ({ name: cacheName.trend(m, '7d', '1h', {}), path: trendPath(m) })),
   );
   progress(`time-series 7d/1h on a miss: median ${ms(trendMiss.medianMs)} ms`);
+  const summary7dMiss = await misses(
+    base,
+    adminToken,
+    Array.from({ length: opts.missRuns }, () => ({
+      name: cacheName.summary('7d'),
+      path: SUMMARY_7D_PATH,
+    })),
+  );
+  progress(`summary 7d on a miss: median ${ms(summary7dMiss.medianMs)} ms`);
+  const trend24hMiss = await misses(
+    base,
+    adminToken,
+    trendMissMetrics.map((m) => ({
+      name: cacheName.trend(m, '24h', '5m', {}),
+      path: trend24hPath(m),
+    })),
+  );
+  progress(`time-series 24h/5m on a miss: median ${ms(trend24hMiss.medianMs)} ms`);
 
   checkRunning(api, 'during the run');
   const apiExit = await stopNamed(res, api);
   delete roles.api;
+
+  // 6. Live: worker + api on their defaults under steady ingest, a dashboard polling everything
+  const livePrefix = `${prefix}-live`;
+  res.prefixes.push(livePrefix);
+  const live =
+    opts.liveMinutes > 0
+      ? await liveRun(res, {
+          dbUrl,
+          redisUrl: opts.redisUrl,
+          prefix: livePrefix,
+          minutes: opts.liveMinutes,
+          pointsPerSec: LIVE_POINTS_PER_SEC,
+          series: specs.map((sp) => sp.def),
+          metrics: metricNames,
+        })
+      : null;
+
+  // 7. Scale: 1 day of --scale-series series against 1 day of --series, the same measures
+  const scale = opts.scaleSeries > 0 ? await scaleCase(opts, res, db, dbUrl, quiet, limits) : null;
 
   // Goals and report
   const throughputRatio = load.summaryApi.reqPerSec / load.summaryBaseline.reqPerSec;
@@ -1116,8 +1287,143 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
       pass: rawRatio >= GOALS.rawSqlRatio,
     },
   };
-  const goalList = Object.values(goals);
+  const planOverMiss = plan.medianMs / summaryMiss.medianMs;
+  const goal = (name: string, target: string, actual: number, pass: boolean): Goal => ({
+    name,
+    target,
+    actual,
+    pass,
+  });
+  const missGoals: Goal[] = [
+    goal(
+      'summary 24h on a miss, median ms',
+      `≤ ${GOALS.summary24hMissMs}`,
+      summaryMiss.medianMs,
+      summaryMiss.medianMs <= GOALS.summary24hMissMs,
+    ),
+    goal(
+      'summary 7d on a miss, median ms',
+      `≤ ${GOALS.summary7dMissMs}`,
+      summary7dMiss.medianMs,
+      summary7dMiss.medianMs <= GOALS.summary7dMissMs,
+    ),
+    goal(
+      "plan's SQL on raw points ÷ summary 24h on a miss",
+      `≥ ${GOALS.planOverMiss}×`,
+      planOverMiss,
+      planOverMiss >= GOALS.planOverMiss,
+    ),
+    goal(
+      'time-series 7d/1h on a miss, median ms (HTTP)',
+      `≤ ${GOALS.trendMissMs}`,
+      trendMiss.medianMs,
+      trendMiss.medianMs <= GOALS.trendMissMs,
+    ),
+    goal(
+      'time-series 24h/5m on a miss, median ms (HTTP)',
+      `≤ ${GOALS.trendMissMs}`,
+      trend24hMiss.medianMs,
+      trend24hMiss.medianMs <= GOALS.trendMissMs,
+    ),
+    goal(
+      `warm pass (${warmed.entries} entries), s`,
+      `≤ ${GOALS.warmPassS}`,
+      warmed.ms / 1_000,
+      warmed.ms / 1_000 <= GOALS.warmPassS,
+    ),
+  ];
+  if (live)
+    missGoals.push(
+      goal(
+        `live: answers computed on a miss after the first warm pass (${int(live.requests)} requests in ${live.minutes} min)`,
+        `= ${GOALS.liveMisses}`,
+        live.missesAfterFirstPass,
+        live.missesAfterFirstPass === GOALS.liveMisses,
+      ),
+    );
+  const growth = scale
+    ? {
+        series: scale.large.series / scale.small.series,
+        summary: scale.large.summary24hMissMs / scale.small.summary24hMissMs,
+        trend24h: scale.large.trend24hMissMs / scale.small.trend24hMissMs,
+        trend7d: scale.large.trend7dMissMs / scale.small.trend7dMissMs,
+        warm: scale.large.warmPassS / scale.small.warmPassS,
+      }
+    : null;
+  if (scale && growth)
+    missGoals.push(
+      goal(
+        `summary 24h on a miss at ${int(scale.large.series)} series × 1 day, ms`,
+        `≤ ${GOALS.scaleSummaryMissMs}`,
+        scale.large.summary24hMissMs,
+        scale.large.summary24hMissMs <= GOALS.scaleSummaryMissMs,
+      ),
+      goal(
+        `warm pass at ${int(scale.large.series)} series × 1 day, s`,
+        `≤ ${GOALS.scaleWarmPassS}`,
+        scale.large.warmPassS,
+        scale.large.warmPassS <= GOALS.scaleWarmPassS,
+      ),
+      goal(
+        `growth of the summary miss from ${int(scale.small.series)} to ${int(scale.large.series)} series`,
+        `≤ ${fixed(growth.series, 0)}× (linear)`,
+        growth.summary,
+        growth.summary <= growth.series,
+      ),
+      goal(
+        `growth of the warm pass from ${int(scale.small.series)} to ${int(scale.large.series)} series`,
+        `≤ ${fixed(growth.series, 0)}× (linear)`,
+        growth.warm,
+        growth.warm <= growth.series,
+      ),
+    );
+  const goalList = [...Object.values(goals), ...missGoals];
   const verdict = (g: Goal) => (g.pass ? 'pass' : 'FAIL');
+  const fleetTable = {
+    header: ['Goal', 'Measured', 'Target', 'Result'],
+    right: [1],
+    rows: missGoals.map((g) => [g.name, fixed(g.actual, 2), g.target, verdict(g)]),
+  };
+  const scaleTable = scale &&
+    growth && {
+      header: [
+        '1 day of data, computed in process (no HTTP)',
+        int(scale.small.series),
+        int(scale.large.series),
+        'Growth',
+      ],
+      right: [1, 2, 3],
+      rows: [
+        ['Points', int(scale.small.points), int(scale.large.points), times(growth.series)],
+        [
+          'Summary 24h on a miss, median ms',
+          ms(scale.small.summary24hMissMs),
+          ms(scale.large.summary24hMissMs),
+          times(growth.summary),
+        ],
+        [
+          'Time-series 24h/5m on a miss, median ms',
+          ms(scale.small.trend24hMissMs),
+          ms(scale.large.trend24hMissMs),
+          times(growth.trend24h),
+        ],
+        [
+          'Time-series 7d/1h on a miss, median ms',
+          ms(scale.small.trend7dMissMs),
+          ms(scale.large.trend7dMissMs),
+          times(growth.trend7d),
+        ],
+        [
+          `Warm pass (${scale.large.warmEntries} entries), s`,
+          fixed(scale.small.warmPassS, 2),
+          fixed(scale.large.warmPassS, 2),
+          times(growth.warm),
+        ],
+      ],
+    };
+  const liveLine = live
+    ? `Live run: ${live.minutes} min of a worker and an api process on their defaults (CACHE_TTL 60 s, WARM_INTERVAL 10 s) under ${int(live.ingestPointsPerSec)} points/s over HTTP, a dashboard polling all ${int(live.requests / Math.max(1, live.polls))} standard entries every 10 s: ${int(live.requests)} requests, ${live.missesAfterFirstPass} computed on a miss after the first warm pass (pulse_cache_lookups_total{result="miss"} ${live.lookupsMiss}); ${live.warmPasses} warm passes, median ${fixed(live.warmPassMs.median / 1_000, 2)} s, longest ${fixed(live.warmPassMs.max / 1_000, 2)} s; request p50 ${ms(live.requestMs.p50)} ms, p99 ${ms(live.requestMs.p99)} ms.`
+    : 'Live run skipped (--live-minutes 0).';
 
   const main = {
     header: ['Measure', 'Measured', 'Against', 'Ratio', 'Goal', 'Result'],
@@ -1229,6 +1535,11 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     rows: [
       { label: `Plan's SQL on raw points, 24h (${int(plan.rowsScanned)} rows)`, t: plan as Timed },
       { label: 'Summary 24h, cache miss (API, from the rollups)', t: summaryMiss as Timed },
+      { label: 'Summary 7d, cache miss (API, from the rollups)', t: summary7dMiss as Timed },
+      {
+        label: `Time-series 24h/5m, cache miss (API, ${new Set(trendMissMetrics).size} metrics)`,
+        t: trend24hMiss as Timed,
+      },
       {
         label: `Time-series 7d/1h, cache miss (API, ${new Set(trendMissMetrics).size} metrics)`,
         t: trendMiss as Timed,
@@ -1277,10 +1588,12 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   );
   console.log(fillLine);
   console.log('');
-  for (const t of [main, runs, onRequest, cpu]) {
+  for (const t of [main, fleetTable, ...(scaleTable ? [scaleTable] : []), runs, onRequest, cpu]) {
     console.log(textTable(t.header, t.rows, t.right));
     console.log('');
   }
+  console.log(liveLine);
+  console.log('');
   if (noisy) console.log(`warning: ${noiseNote}\n`);
 
   const loadJson = (r: LoadRun) => ({
@@ -1373,8 +1686,12 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
         medianMs: plan.medianMs,
         cpuCores: plan.cpu,
       },
+      live,
+      scale: scale && { ...scale, growth },
       miss: {
         summary24h: { runsMs: summaryMiss.runsMs, medianMs: summaryMiss.medianMs },
+        summary7d: { runsMs: summary7dMiss.runsMs, medianMs: summary7dMiss.medianMs },
+        timeSeries24h5m: { runsMs: trend24hMiss.runsMs, medianMs: trend24hMiss.medianMs },
         timeSeries7d1h: {
           metrics: trendMissMetrics,
           runsMs: trendMiss.runsMs,
@@ -1394,12 +1711,12 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
       },
       apiExitCode: apiExit,
     },
-    goals: Object.fromEntries(
-      Object.entries(goals).map(([k, g]) => [
-        k,
-        { target: g.target, actual: g.actual, pass: g.pass },
-      ]),
-    ),
+    goals: goalList.map((g) => ({
+      name: g.name,
+      target: g.target,
+      actual: g.actual,
+      pass: g.pass,
+    })),
     pass: goalList.every((g) => g.pass),
   };
 
@@ -1416,6 +1733,15 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     fillLine,
     '',
     markdownTable(main.header, main.rows, main.right),
+    '',
+    '### Fleet scale: misses, warm passes, a live dashboard under ingest',
+    '',
+    markdownTable(fleetTable.header, fleetTable.rows, fleetTable.right),
+    '',
+    ...(scaleTable
+      ? [markdownTable(scaleTable.header, scaleTable.rows, scaleTable.right), '']
+      : []),
+    liveLine,
     '',
     markdownTable(runs.header, runs.rows, runs.right),
     '',

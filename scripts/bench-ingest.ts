@@ -91,7 +91,7 @@ const REQUEST_POINTS = 5_000; // points per HTTP request
 const HTTP_CONCURRENCY = 4;
 const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them
 const SPAN_MS = 3 * 3_600_000; // timestamps spread over the last 3 hours
-const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200 };
+const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200, warmCostRatio: 0.9 };
 /** Cores used by processes outside the benchmark above which a stage is flagged as noisy. */
 const NOISE_CORES = 0.15;
 
@@ -420,6 +420,10 @@ interface ProcessFigures {
 
 interface E2eFigures {
   layout: Layout;
+  /** The warm queue was paused for the run (the comparison run). */
+  warmPaused: boolean;
+  /** Warm passes completed by the end of the run. */
+  warmPasses: number;
   ms: number;
   cpu: Cores;
   pointsPerSec: number;
@@ -510,8 +514,9 @@ async function stageE2e(
   bodies: Buffer[],
   baseline: BaselineFigures,
   baseRoles: CpuRoles,
+  warmPaused = false,
 ): Promise<E2eFigures> {
-  const label = LAYOUT_LABEL[layout];
+  const label = `${LAYOUT_LABEL[layout]}${warmPaused ? ', warm paused' : ''}`;
   const port = await freePort();
   // The system runs on its defaults: config variables inherited from this shell are dropped.
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -561,6 +566,10 @@ async function stageE2e(
     monitor.disconnect();
     throw err;
   }
+  // The same system with its dashboard warm-ups held back (the warm queue paused, as an admin
+  // would in Bull Board): what warming costs ingest is the difference between the two runs.
+  const warmQueue = new Queue(QUEUE.warm, { connection: monitor, prefix });
+  if (warmPaused) await warmQueue.pause();
   const pids = procs.map((p) => `${p.role} ${p.pid}`).join(', ');
   progress(
     `e2e ${label}: ready (${pids}); posting ${int(data.n)} points, ${int(REQUEST_POINTS)} per request, ${HTTP_CONCURRENCY} at a time`,
@@ -582,6 +591,7 @@ async function stageE2e(
   });
 
   let retries503 = 0;
+  let warmPasses = 0;
   const latencies: number[] = [];
   let postMs = 0;
   let ms = 0;
@@ -658,6 +668,9 @@ async function stageE2e(
     drainMs = ms - postMs;
   } finally {
     await stopSampler();
+    const warmed = await warmQueue.getCompletedCount().catch(() => 0);
+    warmPasses = warmed;
+    await warmQueue.close().catch(() => undefined);
     await queue.close().catch(() => undefined);
     monitor.disconnect();
   }
@@ -686,6 +699,8 @@ async function stageE2e(
   const pointsPerSec = (data.n * 1_000) / ms;
   return {
     layout,
+    warmPaused,
+    warmPasses,
     ms,
     cpu,
     pointsPerSec,
@@ -976,8 +991,35 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     );
   }
 
+  // The last layout again with the warm queue paused: warming must cost ingest little.
+  const warmLayout = opts.layouts[opts.layouts.length - 1] as Layout;
+  const noWarmPrefix = `pulse-bench-${suffix}-e2e-nowarm`;
+  res.prefixes.push(noWarmPrefix);
+  const noWarm = await stageE2e(
+    res,
+    warmLayout,
+    db,
+    dbUrl,
+    opts.redisUrl,
+    noWarmPrefix,
+    data,
+    bodies,
+    baseline,
+    roles,
+    true,
+  );
+  const warmOn = e2es[e2es.length - 1] as E2eFigures;
+  const warmCost = warmOn.pointsPerSec / noWarm.pointsPerSec;
+  const warmGoal: Goal = {
+    name: `end to end (${LAYOUT_LABEL[warmLayout]}) with the warm job ÷ warm queue paused`,
+    target: `≥ ${fixed(GOALS.warmCostRatio, 2)}`,
+    actual: fixed(warmCost, 2),
+    pass: warmCost >= GOALS.warmCostRatio,
+  };
+  const warmLine = `Warm job's cost to ingest (${LAYOUT_LABEL[warmLayout]}): ${int(warmOn.pointsPerSec)} points/s with ${warmOn.warmPasses} warm passes during the run, ${int(noWarm.pointsPerSec)} points/s with the warm queue paused: ratio ${fixed(warmCost, 2)} (goal ${warmGoal.target}).`;
+
   const goals = goalsOf(flushF, e2es);
-  const goalList = allGoals(goals);
+  const goalList = [...allGoals(goals), warmGoal];
   const cpus = os.cpus();
   const machine = {
     cpu: cpus[0]?.model.trim() ?? 'unknown',
@@ -1007,7 +1049,9 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     console.log(textTable(table.header, table.rows, table.right));
     console.log('');
   }
-  const timed = [baseline.single, baseline.parallel, flushF, ...e2es];
+  console.log(warmLine);
+  console.log('');
+  const timed = [baseline.single, baseline.parallel, flushF, ...e2es, noWarm];
   const noisy = timed.some((x) => x.ms >= 1_000 && x.cpu.other > NOISE_CORES);
   const noiseNote = `Processes outside the benchmark used more than ${NOISE_CORES} cores during a stage: the machine was not quiet, so the ratios may be off; run again.`;
   if (noisy) console.log(`warning: ${noiseNote}\n`);
@@ -1108,6 +1152,8 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
           (flushF.loopMs - flushF.readMs - flushF.writeMs - flushF.ackMs) / 1_000,
       },
       e2e: Object.fromEntries(e2es.map((e) => [e.layout, e2eJson(e)])),
+      e2eWarmPaused: { layout: warmLayout, ...e2eJson(noWarm) },
+      warmPassesDuringE2e: warmOn.warmPasses,
     },
     goals: {
       baseline: baseline.used,
@@ -1133,6 +1179,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
           ];
         }),
       ),
+      warmCostRatio: goalJson(warmGoal, GOALS.warmCostRatio, warmCost),
     },
     pass: goalList.every((g) => g.pass),
   };
@@ -1154,6 +1201,8 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
     markdownTable(t.detail.header, t.detail.rows, t.detail.right),
     '',
     markdownTable(t.e2eDetail.header, t.e2eDetail.rows, t.e2eDetail.right),
+    '',
+    warmLine,
     '',
     'CPU: average cores used during each timed stage; *pulse all / api / worker* are the pulse',
     'processes under test, *other* is every process outside the benchmark (noise on a shared machine).',

@@ -170,6 +170,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         log: log.child({ queue: 'upkeep' }),
         retention: { ...config.retention, regressionMs: config.regression.retentionMs },
       });
+      // One warm pass at a time across the fleet: a pass that outlives WARM_INTERVAL makes
+      // the next one wait instead of running beside it on another worker.
+      await queues.warm.setGlobalConcurrency(1);
       const warmWorker = startWarmWorker({
         connection: bullRedis,
         prefix: config.prefix,

@@ -238,17 +238,78 @@ export function coverBuckets(from: number, to: number, resolutionMs: number): Se
   return out;
 }
 
-async function readRows(db: Queryable, segments: Segment[], metricId: number | null) {
-  return db.manyOrNone<StoredRow>(sql.metricRollupRead, [
+/** A range or output bucket of one metric, merged by metric_rollup_read.sql. */
+interface MergedRow {
+  metric_id: number;
+  t_ms: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  last_ms: number;
+  /** Concatenated (length, bitmap) pairs. */
+  series: Buffer;
+  /** Concatenated sketches. */
+  sketch: Buffer;
+}
+
+function accOf(r: MergedRow): RollupAcc {
+  const acc = new RollupAcc();
+  acc.addStats(r.count, r.sum, r.min, r.max, r.last, r.last_ms);
+  acc.sketch.mergeEncodedAll(r.sketch);
+  acc.series.mergeEncodedAll(r.series);
+  return acc;
+}
+
+async function readMerged(
+  db: Queryable,
+  segments: Segment[],
+  metricId: number | null,
+  resolutionMs: number | null,
+): Promise<MergedRow[]> {
+  return db.manyOrNone<MergedRow>(sql.metricRollupRead, [
     segments.map((s) => s.widthMs / 1_000),
     segments.map((s) => new Date(s.from)),
     segments.map((s) => new Date(s.to)),
     metricId,
+    resolutionMs === null ? null : resolutionMs / 1_000,
   ]);
 }
 
+// Metric ids and names never change once given (metrics are never deleted), so each process
+// keeps them, per database, instead of asking on every read.
+interface Names {
+  idOf: Map<string, number>;
+  nameOf: Map<number, string>;
+}
+const namesByDb = new WeakMap<object, Names>();
+
+function namesOf(db: Queryable): Names {
+  let names = namesByDb.get(db);
+  if (names === undefined) namesByDb.set(db, (names = { idOf: new Map(), nameOf: new Map() }));
+  return names;
+}
+
+async function loadNames(db: Queryable): Promise<Names> {
+  const names = namesOf(db);
+  for (const r of await db.manyOrNone<{ id: number; name: string }>(sql.metricsList)) {
+    names.idOf.set(r.name, r.id);
+    names.nameOf.set(r.id, r.name);
+  }
+  return names;
+}
+
 export async function metricIdOf(db: Queryable, name: string): Promise<number | null> {
-  return (await db.oneOrNone<{ id: number }>(sql.metricId, [name]))?.id ?? null;
+  const names = namesOf(db);
+  const known = names.idOf.get(name);
+  if (known !== undefined) return known;
+  const id = (await db.oneOrNone<{ id: number }>(sql.metricId, [name]))?.id ?? null;
+  if (id !== null) {
+    names.idOf.set(name, id);
+    names.nameOf.set(id, name);
+  }
+  return id;
 }
 
 /** Per metric, everything stored over [from, to) (minute-aligned), merged. */
@@ -257,19 +318,11 @@ export async function readMetricTotals(
   from: number,
   to: number,
 ): Promise<{ name: string; acc: RollupAcc }[]> {
-  const [rows, names] = await Promise.all([
-    readRows(db, cover(from, to), null),
-    db.manyOrNone<{ id: number; name: string }>(sql.metricsList),
-  ]);
-  const byId = new Map<number, RollupAcc>();
-  for (const r of rows) {
-    let acc = byId.get(r.metric_id);
-    if (acc === undefined) byId.set(r.metric_id, (acc = new RollupAcc()));
-    acc.addRow(r);
-  }
-  return names
-    .filter((n) => byId.has(n.id))
-    .map((n) => ({ name: n.name, acc: byId.get(n.id) as RollupAcc }))
+  const rows = await readMerged(db, cover(from, to), null, null);
+  let names = namesOf(db);
+  if (rows.some((r) => !names.nameOf.has(r.metric_id))) names = await loadNames(db);
+  return rows
+    .map((r) => ({ name: names.nameOf.get(r.metric_id) ?? String(r.metric_id), acc: accOf(r) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -280,9 +333,8 @@ export async function readMetricRange(
   from: number,
   to: number,
 ): Promise<RollupAcc> {
-  const acc = new RollupAcc();
-  for (const r of await readRows(db, cover(from, to), metricId)) acc.addRow(r);
-  return acc;
+  const [row] = await readMerged(db, cover(from, to), metricId, null);
+  return row ? accOf(row) : new RollupAcc();
 }
 
 /** One metric over [from, to) in buckets of `resolutionMs` (epoch-aligned), merged per bucket. */
@@ -293,15 +345,8 @@ export async function readMetricBuckets(
   to: number,
   resolutionMs: number,
 ): Promise<{ t: number; acc: RollupAcc }[]> {
-  const rows = await readRows(db, coverBuckets(from, to, resolutionMs), metricId);
-  const byBucket = new Map<number, RollupAcc>();
-  for (const r of rows) {
-    const t = floorTo(r.bucket_ms, resolutionMs);
-    let acc = byBucket.get(t);
-    if (acc === undefined) byBucket.set(t, (acc = new RollupAcc()));
-    acc.addRow(r);
-  }
-  return [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([t, acc]) => ({ t, acc }));
+  const rows = await readMerged(db, coverBuckets(from, to, resolutionMs), metricId, resolutionMs);
+  return rows.sort((a, b) => a.t_ms - b.t_ms).map((r) => ({ t: r.t_ms, acc: accOf(r) }));
 }
 
 // ---------------------------------------------------------------------------------------------

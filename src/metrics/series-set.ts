@@ -17,6 +17,16 @@ export class SeriesSet {
     for (let i = 0; i < buf.length; i++) (this.bits[i] as number) |= buf[i] as number;
   }
 
+  /** Adds every set of a concatenation of (int32 big-endian length, bitmap) pairs. */
+  mergeEncodedAll(buf: Uint8Array): void {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (let at = 0; at < buf.length;) {
+      const n = view.getInt32(at);
+      this.mergeEncoded(buf.subarray(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+  }
+
   merge(other: SeriesSet): void {
     this.mergeEncoded(other.bits);
   }

@@ -153,8 +153,9 @@ class DenseStore {
 /**
  * A sketch being merged from many others (readers and rollup tiers): dense counts per bucket
  * index, so merging thousands of stored sketches costs one array add per bucket. Its stored
- * form (`encode`) is compact binary: version byte, zero count (f64), then for positive and
- * for negative values a u32 length and (i32 index, f64 count) pairs in ascending index order.
+ * form (`encode`) is compact binary, about 2–3 bytes a bucket: a version byte, then unsigned
+ * LEB128 varints: the zero count; for positive, then negative values the number of buckets and
+ * per bucket the zigzag-coded step from the previous index (ascending) and the count.
  */
 export class SketchAcc {
   private readonly pos = new DenseStore();
@@ -195,44 +196,76 @@ export class SketchAcc {
     mergeStore(this.neg, other.neg);
   }
 
-  /** Adds a sketch in the stored binary form (see the class comment). */
-  mergeEncoded(buf: Uint8Array): void {
-    if (buf.length < 17 || buf[0] !== ENCODING_VERSION)
+  /**
+   * Adds a sketch in the stored binary form (see the class comment) that starts at `offset`;
+   * returns where it ends, so a concatenation of sketches can be merged in one pass.
+   */
+  mergeEncoded(buf: Uint8Array, offset = 0): number {
+    if (buf[offset] !== ENCODING_VERSION)
       throw new RangeError('not a pulse sketch (unknown encoding)');
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.zero += view.getFloat64(1, true);
-    let at = 9;
+    let at = offset + 1;
+    const next = (): number => {
+      let n = 0;
+      let scale = 1;
+      for (;;) {
+        const b = buf[at++];
+        if (b === undefined) throw new RangeError('truncated pulse sketch');
+        n += (b & 0x7f) * scale;
+        if (b < 0x80) return n;
+        scale *= 128;
+      }
+    };
+    this.zero += next();
     for (const store of [this.pos, this.neg]) {
-      const n = view.getUint32(at, true);
-      at += 4;
-      for (let i = 0; i < n; i++, at += 12)
-        store.add(view.getInt32(at, true), view.getFloat64(at + 4, true));
+      let index = 0;
+      for (let n = next(); n > 0; n--) {
+        const z = next();
+        index += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+        store.add(index, next());
+      }
     }
+    return at;
+  }
+
+  /** Adds every sketch of a concatenation of stored sketches. */
+  mergeEncodedAll(buf: Uint8Array): void {
+    for (let at = 0; at < buf.length;) at = this.mergeEncoded(buf, at);
   }
 
   encode(): Buffer {
     const np = nonZero(this.pos);
     const nn = nonZero(this.neg);
-    const buf = Buffer.allocUnsafe(1 + 8 + 4 + 12 * np + 4 + 12 * nn);
-    buf[0] = ENCODING_VERSION;
-    buf.writeDoubleLE(this.zero, 1);
-    let at = 9;
+    // At most 8 bytes a varint for counts below 2^53, 5 for index steps.
+    const buf = Buffer.allocUnsafe(1 + 8 * 3 + 13 * (np + nn));
+    let at = 0;
+    buf[at++] = ENCODING_VERSION;
+    const put = (n: number): void => {
+      if (!(Number.isInteger(n) && n >= 0 && n < 2 ** 53))
+        throw new RangeError(`a sketch count or step must be a whole number: ${n}`);
+      while (n >= 0x80) {
+        buf[at++] = (n % 0x80) | 0x80;
+        n = Math.floor(n / 0x80);
+      }
+      buf[at++] = n;
+    };
+    put(this.zero);
     for (const [store, n] of [
       [this.pos, np],
       [this.neg, nn],
     ] as const) {
-      buf.writeUInt32LE(n, at);
-      at += 4;
+      put(n);
       const { counts, lo } = store;
+      let prev = 0;
       for (let i = 0; i < counts.length; i++) {
         const c = counts[i] as number;
         if (c === 0) continue;
-        buf.writeInt32LE(lo + i, at);
-        buf.writeDoubleLE(c, at + 4);
-        at += 12;
+        const step = lo + i - prev;
+        put(step >= 0 ? step * 2 : -step * 2 - 1);
+        put(c);
+        prev = lo + i;
       }
     }
-    return buf;
+    return Buffer.from(buf.subarray(0, at));
   }
 
   /** The same quantile rule as `quantiles` (percentile_disc ranks, clamped to the bounds). */

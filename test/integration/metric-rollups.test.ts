@@ -2,7 +2,6 @@
 // (counts, sums, min, max, p50–p99, series, latest value) is the same before and after; the
 // compaction step changes no answer and loses nothing written while it runs; backfill keeps
 // the metric rows equal to the per-series ones.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgp } from '../../src/infra/db.js';
 import { compactMetricRollups, cover, coverBuckets } from '../../src/metrics/metric-rollup.js';
@@ -167,7 +166,9 @@ describe('upgrading from migration 007', () => {
       (r: { bucket: Date }) => r.bucket,
     );
     await ctx.db.none(sql.rollup1hBuild, [hours]);
-    await ctx.db.none('DELETE FROM rollup_dirty_hours WHERE bucket = ANY($1::timestamptz[])', [hours]);
+    await ctx.db.none('DELETE FROM rollup_dirty_hours WHERE bucket = ANY($1::timestamptz[])', [
+      hours,
+    ]);
     const late = Math.floor((end - 20 * HOUR) / HOUR) * HOUR;
     await writeOld(series.slice(0, 2), late, late + HOUR, 2);
 
