@@ -61,10 +61,9 @@ export class RollupAcc {
   }
 }
 
-/** A metric_rollup or metric_rollup_partial row as the read queries return it. */
-export interface StoredRow {
+/** What every metric-level row the queries return holds, whole or merged. */
+interface RowValues {
   metric_id: number;
-  bucket_ms: number;
   count: number;
   sum: number;
   min: number;
@@ -73,6 +72,11 @@ export interface StoredRow {
   last_ms: number;
   series: Buffer;
   sketch: Buffer;
+}
+
+/** A metric_rollup or metric_rollup_partial row. */
+export interface StoredRow extends RowValues {
+  bucket_ms: number;
 }
 
 /** Rows keyed by metric, width and bucket, in the column form the write queries take. */
@@ -171,23 +175,29 @@ export function metricRollupCopy(
   meta: (seriesId: number) => SeriesMeta,
 ): Buffer[] {
   const rows = new RowSet();
+  // Per-series minutes into metric minutes, then metric minutes into the wider widths: the
+  // wide rows cost one merge per metric minute, not one per series minute.
+  const minuteIndex = WIDTHS_MS.length - 1;
+  const minutes: [number, number, RollupAcc][] = [];
   for (let i = 0; i < m.seriesIds.length; i++) {
     const { metricId, ordinal } = meta(m.seriesIds[i] as number);
     const minute = (m.buckets[i] as Date).getTime();
-    const count = m.counts[i] as number;
-    const sum = m.sums[i] as number;
-    const min = m.mins[i] as number;
-    const max = m.maxes[i] as number;
-    const last = m.lasts[i] as number;
-    const lastTs = (m.lastTimes[i] as Date).getTime();
-    const builder = m.builders[i];
-    for (let w = 0; w < WIDTHS_MS.length; w++) {
-      const acc = rows.at(metricId, w, floorTo(minute, WIDTHS_MS[w] as number));
-      acc.addStats(count, sum, min, max, last, lastTs);
-      acc.series.add(ordinal);
-      builder?.addTo(acc.sketch);
-    }
+    const acc = rows.at(metricId, minuteIndex, minute);
+    if (acc.count === 0) minutes.push([metricId, minute, acc]);
+    acc.addStats(
+      m.counts[i] as number,
+      m.sums[i] as number,
+      m.mins[i] as number,
+      m.maxes[i] as number,
+      m.lasts[i] as number,
+      (m.lastTimes[i] as Date).getTime(),
+    );
+    acc.series.add(ordinal);
+    m.builders[i]?.addTo(acc.sketch);
   }
+  for (const [metricId, minute, acc] of minutes)
+    for (let w = 0; w < minuteIndex; w++)
+      rows.at(metricId, w, floorTo(minute, WIDTHS_MS[w] as number)).merge(acc);
   return rows.size > 0 ? rows.copyChunks() : [];
 }
 
@@ -238,20 +248,12 @@ export function coverBuckets(from: number, to: number, resolutionMs: number): Se
   return out;
 }
 
-/** A range or output bucket of one metric, merged by metric_rollup_read.sql. */
-interface MergedRow {
-  metric_id: number;
+/**
+ * A range or output bucket of one metric, merged by metric_rollup_read.sql: `series` holds
+ * concatenated (length, bitmap) pairs and `sketch` concatenated sketches.
+ */
+interface MergedRow extends RowValues {
   t_ms: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-  last_ms: number;
-  /** Concatenated (length, bitmap) pairs. */
-  series: Buffer;
-  /** Concatenated sketches. */
-  sketch: Buffer;
 }
 
 function accOf(r: MergedRow): RollupAcc {

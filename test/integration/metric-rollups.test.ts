@@ -15,7 +15,7 @@ import {
 } from '../../src/metrics/rollup-queries.js';
 import { migrate } from '../../src/metrics/schema.js';
 import { quantiles, type Sketch } from '../../src/metrics/sketch.js';
-import { PointStore } from '../../src/metrics/store.js';
+import { PointStore, updateRollups } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 const MINUTE = 60_000;
@@ -65,18 +65,7 @@ async function writeOld(series: OldSeries[], from: number, to: number, seed: num
       ts: ts.slice(a, b),
       value: values.slice(a, b),
     });
-    await ctx.db.none(sql.rollup1mAppend, [
-      m.seriesIds,
-      m.buckets,
-      m.counts,
-      m.sums,
-      m.mins,
-      m.maxes,
-      m.lasts,
-      m.lastTimes,
-      m.sketches,
-    ]);
-    await ctx.db.none(sql.rollupDirtyMark, [m.hours]);
+    await updateRollups(ctx.db, m);
   }
 }
 
