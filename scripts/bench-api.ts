@@ -169,6 +169,7 @@ interface Options {
   failOnGoal: boolean;
   liveMinutes: number;
   scaleSeries: number;
+  keepDatabase: boolean;
 }
 
 const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
@@ -187,6 +188,7 @@ const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
                         dashboard polls every standard entry (default 5; 0 skips it)
   --scale-series N      also measure 1 day of N series against 1 day of --series (default
                         10000; 0 skips it)
+  --keep-database       leave the benchmark database in place at the end (to look at it)
   --seed N              seed of the synthetic data (default 1)
   --fail-on-goal        exit 1 when a goal is missed (not only on errors)
   --help`;
@@ -205,6 +207,7 @@ function parseOptions(argv: string[]): Options {
       'miss-runs': { type: 'string' },
       'live-minutes': { type: 'string' },
       'scale-series': { type: 'string' },
+      'keep-database': { type: 'boolean' },
     },
     USAGE,
   );
@@ -222,6 +225,7 @@ function parseOptions(argv: string[]): Options {
     missRuns: wholeOption(values['miss-runs'], 7, 'miss-runs', 5, 1_000),
     liveMinutes: wholeOption(values['live-minutes'], 5, 'live-minutes', 0, 600),
     scaleSeries: wholeOption(values['scale-series'], 10_000, 'scale-series', 0, 100_000),
+    keepDatabase: values['keep-database'] === true,
     ...commonOptions(values, 2 ** 31),
   };
 }
@@ -1766,6 +1770,10 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   ].join('\n');
   await writeResults(report, markdown);
   console.log(`wrote ${path.relative(ROOT, RESULTS_JSON)} and ${path.relative(ROOT, RESULTS_MD)}`);
+  if (opts.keepDatabase) {
+    progress(`keeping database ${database} (${redactUrl(dbUrl)}): drop it when done`);
+    res.database = undefined;
+  }
   for (const g of goalList.filter((x) => !x.pass))
     console.log(`goal missed: ${g.name}: ${fixed(g.actual, 2)} (goal ${g.target})`);
   return goalList.every((g) => g.pass);
