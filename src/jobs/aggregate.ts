@@ -21,6 +21,8 @@ export interface AggregateDeps {
    * 600,000 rollup_1m rows, and a whole day of them in one statement outlived the query timeout.
    */
   batchHours?: number;
+  /** Stop starting new transactions after this long (default 60 s). */
+  budgetMs?: number;
   now?: () => number;
 }
 
@@ -37,9 +39,10 @@ export async function aggregate(
 ): Promise<AggregateResult> {
   const result: AggregateResult = { hours: 0, rows: 0, compacted: 0 };
   const now = deps.now ?? Date.now;
-  // Bounded (two days of hours a run): the rest, and hours that keep receiving late points,
-  // are taken by the next tick.
-  for (let round = 0; round < 48; round++) {
+  // Bounded in time: what is left, and hours that keep receiving late points, are taken by
+  // the next tick.
+  const started = Date.now();
+  while (Date.now() - started < (deps.budgetMs ?? 60_000)) {
     const done = await deps.db.tx('aggregate', async (t) => {
       const candidates = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyCandidates, [
         new Date(now()),
