@@ -1,30 +1,19 @@
--- Metric-level rows (compacted and partial alike) whose buckets fall in the given segments,
--- merged per metric and output bucket: segment i holds the buckets of width $1[i] that start
--- in [$2[i], $3[i]); $5 is the output bucket in seconds (null: one bucket for the whole range).
--- Counts, sums and extremes are merged here; sketches and series sets come back concatenated
--- (sketches are self-delimiting, each series set is prefixed with its length) and are merged
--- in Node, so a whole range is one row per metric and bucket, whatever number of rows it read.
--- One metric ($4), or every metric when $4 is null.
+-- Metric-level rows (compacted and partial alike) of one metric whose buckets fall in the
+-- given segments: segment i holds the buckets of width $1[i] that start in [$2[i], $3[i]).
+-- For trends, where most output buckets are one row already; the caller merges per bucket.
+-- (metric_rollup_totals.sql merges in SQL, for ranges that read many rows per answer.)
 -- Params: $1 widths (int[], seconds), $2 from (timestamptz[]), $3 to (timestamptz[]),
---         $4 metric id (int), $5 output bucket (int seconds)
-SELECT r.metric_id,
-       CASE WHEN $5::int IS NULL THEN 0
-            ELSE floor(extract(epoch FROM r.bucket) / $5::int) * $5::int * 1000 END::float8 AS t_ms,
-       sum(r.count)::float8 AS count, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
-       (array_agg(r.last ORDER BY r.last_ts DESC))[1] AS last,
-       (extract(epoch FROM max(r.last_ts)) * 1000)::float8 AS last_ms,
-       string_agg(int4send(length(r.series)) || r.series, ''::bytea) AS series,
-       string_agg(r.sketch, ''::bytea) AS sketch
+--         $4 metric id (int)
+SELECT r.metric_id, (extract(epoch FROM r.bucket) * 1000)::float8 AS bucket_ms,
+       r.count::float8 AS count, r.sum, r.min, r.max, r.last,
+       (extract(epoch FROM r.last_ts) * 1000)::float8 AS last_ms, r.series, r.sketch
 FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS s(width, lo, hi)
 CROSS JOIN LATERAL (
   SELECT m.metric_id, m.bucket, m.count, m.sum, m.min, m.max, m.last, m.last_ts, m.series, m.sketch
   FROM metric_rollup m
-  WHERE m.width = s.width AND m.bucket >= s.lo AND m.bucket < s.hi
-    AND ($4::int IS NULL OR m.metric_id = $4::int)
+  WHERE m.metric_id = $4::int AND m.width = s.width AND m.bucket >= s.lo AND m.bucket < s.hi
   UNION ALL
   SELECT p.metric_id, p.bucket, p.count, p.sum, p.min, p.max, p.last, p.last_ts, p.series, p.sketch
   FROM metric_rollup_partial p
-  WHERE p.width = s.width AND p.bucket >= s.lo AND p.bucket < s.hi
-    AND ($4::int IS NULL OR p.metric_id = $4::int)
+  WHERE p.metric_id = $4::int AND p.width = s.width AND p.bucket >= s.lo AND p.bucket < s.hi
 ) r
-GROUP BY 1, 2

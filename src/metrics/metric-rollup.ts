@@ -249,12 +249,10 @@ export function coverBuckets(from: number, to: number, resolutionMs: number): Se
 }
 
 /**
- * A range or output bucket of one metric, merged by metric_rollup_read.sql: `series` holds
- * concatenated (length, bitmap) pairs and `sketch` concatenated sketches.
+ * A range of one metric merged by metric_rollup_totals.sql: `series` holds concatenated
+ * (length, bitmap) pairs and `sketch` concatenated sketches.
  */
-interface MergedRow extends RowValues {
-  t_ms: number;
-}
+type MergedRow = RowValues;
 
 function accOf(r: MergedRow): RollupAcc {
   const acc = new RollupAcc();
@@ -264,19 +262,19 @@ function accOf(r: MergedRow): RollupAcc {
   return acc;
 }
 
-async function readMerged(
+const segmentParams = (segments: Segment[]) => [
+  segments.map((s) => s.widthMs / 1_000),
+  segments.map((s) => new Date(s.from)),
+  segments.map((s) => new Date(s.to)),
+];
+
+/** Per metric (one, or all when `metricId` is null), everything in the segments, merged. */
+async function readTotals(
   db: Queryable,
   segments: Segment[],
   metricId: number | null,
-  resolutionMs: number | null,
 ): Promise<MergedRow[]> {
-  return db.manyOrNone<MergedRow>(sql.metricRollupRead, [
-    segments.map((s) => s.widthMs / 1_000),
-    segments.map((s) => new Date(s.from)),
-    segments.map((s) => new Date(s.to)),
-    metricId,
-    resolutionMs === null ? null : resolutionMs / 1_000,
-  ]);
+  return db.manyOrNone<MergedRow>(sql.metricRollupTotals, [...segmentParams(segments), metricId]);
 }
 
 // Metric ids and names never change once given (metrics are never deleted), so each process
@@ -303,15 +301,9 @@ async function loadNames(db: Queryable): Promise<Names> {
 }
 
 export async function metricIdOf(db: Queryable, name: string): Promise<number | null> {
-  const names = namesOf(db);
-  const known = names.idOf.get(name);
-  if (known !== undefined) return known;
-  const id = (await db.oneOrNone<{ id: number }>(sql.metricId, [name]))?.id ?? null;
-  if (id !== null) {
-    names.idOf.set(name, id);
-    names.nameOf.set(id, name);
-  }
-  return id;
+  // One query loads every name: a dashboard opening metric after metric asks once.
+  const known = namesOf(db).idOf.get(name);
+  return known ?? (await loadNames(db)).idOf.get(name) ?? null;
 }
 
 /** Per metric, everything stored over [from, to) (minute-aligned), merged. */
@@ -320,7 +312,7 @@ export async function readMetricTotals(
   from: number,
   to: number,
 ): Promise<{ name: string; acc: RollupAcc }[]> {
-  const rows = await readMerged(db, cover(from, to), null, null);
+  const rows = await readTotals(db, cover(from, to), null);
   let names = namesOf(db);
   if (rows.some((r) => !names.nameOf.has(r.metric_id))) names = await loadNames(db);
   return rows
@@ -335,7 +327,7 @@ export async function readMetricRange(
   from: number,
   to: number,
 ): Promise<RollupAcc> {
-  const [row] = await readMerged(db, cover(from, to), metricId, null);
+  const [row] = await readTotals(db, cover(from, to), metricId);
   return row ? accOf(row) : new RollupAcc();
 }
 
@@ -347,8 +339,18 @@ export async function readMetricBuckets(
   to: number,
   resolutionMs: number,
 ): Promise<{ t: number; acc: RollupAcc }[]> {
-  const rows = await readMerged(db, coverBuckets(from, to, resolutionMs), metricId, resolutionMs);
-  return rows.sort((a, b) => a.t_ms - b.t_ms).map((r) => ({ t: r.t_ms, acc: accOf(r) }));
+  const rows = await db.manyOrNone<StoredRow>(sql.metricRollupRead, [
+    ...segmentParams(coverBuckets(from, to, resolutionMs)),
+    metricId,
+  ]);
+  const byBucket = new Map<number, RollupAcc>();
+  for (const r of rows) {
+    const t = floorTo(r.bucket_ms, resolutionMs);
+    let acc = byBucket.get(t);
+    if (acc === undefined) byBucket.set(t, (acc = new RollupAcc()));
+    acc.addRow(r);
+  }
+  return [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([t, acc]) => ({ t, acc }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ export const sql = {
   metricsList: load('metrics_list'),
   metricRollupPartialCopy: load('metric_rollup_partial_copy'),
   metricRollupRead: load('metric_rollup_read'),
+  metricRollupTotals: load('metric_rollup_totals'),
   metricRollupPartialTake: load('metric_rollup_partial_take'),
   metricRollupCurrent: load('metric_rollup_current'),
   metricRollupUpsert: load('metric_rollup_upsert'),

@@ -271,32 +271,46 @@ export class SketchAcc {
   /** The same quantile rule as `quantiles` (percentile_disc ranks, clamped to the bounds). */
   quantiles(qs: number[], bounds?: { min: number; max: number }): number[] {
     const n = this.count;
-    return qs.map((q) => {
-      if (n === 0) return NaN;
-      const v = this.valueAtRank(Math.max(1, Math.ceil(q * n - 1e-9)));
-      return bounds ? Math.min(bounds.max, Math.max(bounds.min, v)) : v;
-    });
-  }
-
-  private valueAtRank(rank: number): number {
+    if (n === 0) return qs.map(() => NaN);
+    // One walk over the buckets in value order for every rank asked, lowest rank first.
+    const ranks = qs.map((q, i) => ({ i, rank: Math.max(1, Math.ceil(q * n - 1e-9)) }));
+    ranks.sort((a, b) => a.rank - b.rank);
+    const out = new Array<number>(qs.length).fill(NaN);
+    let k = 0;
     let seen = 0;
+    const take = (value: () => number) => {
+      let v: number | undefined;
+      while (k < ranks.length && seen >= (ranks[k] as { rank: number }).rank) {
+        v ??= value();
+        out[(ranks[k] as { i: number }).i] = v;
+        k += 1;
+      }
+    };
     // Negative values first, the most negative (highest index) first.
     const { counts: nc, lo: nlo } = this.neg;
-    for (let i = nc.length - 1; i >= 0; i--) {
+    for (let i = nc.length - 1; i >= 0 && k < ranks.length; i--) {
+      if (nc[i] === 0) continue;
       seen += nc[i] as number;
-      if (nc[i] !== 0 && seen >= rank) return -valueOfIndex(nlo + i);
+      take(() => -valueOfIndex(nlo + i));
     }
-    seen += this.zero;
-    if (this.zero > 0 && seen >= rank) return 0;
+    if (this.zero > 0 && k < ranks.length) {
+      seen += this.zero;
+      take(() => 0);
+    }
     const { counts: pc, lo: plo } = this.pos;
-    let last = NaN;
-    for (let i = 0; i < pc.length; i++) {
+    let last = -1;
+    for (let i = 0; i < pc.length && k < ranks.length; i++) {
       if (pc[i] === 0) continue;
       seen += pc[i] as number;
-      last = valueOfIndex(plo + i);
-      if (seen >= rank) return last;
+      last = i;
+      take(() => valueOfIndex(plo + i));
     }
-    return last;
+    // Ranks past the total (rounding) take the largest value, as percentile_disc would.
+    if (k < ranks.length && last >= 0) {
+      const v = valueOfIndex(plo + last);
+      for (; k < ranks.length; k++) out[(ranks[k] as { i: number }).i] = v;
+    }
+    return bounds ? out.map((v) => Math.min(bounds.max, Math.max(bounds.min, v))) : out;
   }
 }
 
