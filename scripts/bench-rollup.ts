@@ -1056,7 +1056,7 @@ async function stageHour(ctx: Ctx): Promise<HourFigures> {
     'progress',
   );
   try {
-    // aggregate() takes at most 20 rounds of 24 hours per call; a longer span needs more calls.
+    // aggregate() works for at most a minute per call (an hour per transaction); call until done.
     for (;;) {
       const r = await aggregate({ db, log: ctx.log }, { reason: 'manual' });
       hours += r.hours;

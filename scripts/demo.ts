@@ -929,8 +929,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   if (failure !== undefined) throw failure;
 
   // The aggregate job builds rollup_1h for the closed hours the writes marked dirty. One call
-  // does a bounded number of rounds (hundreds of hours), so a long range takes a few calls; the
-  // bound only guards against a live flush that keeps marking hours.
+  // works for at most a minute (an hour per transaction), so a long range takes a few calls;
+  // the bound only guards against a live flush that keeps marking hours.
   opts.onPhase?.('building rollup_1h');
   const rollup1h = { hours: 0, rows: 0 };
   for (let call = 0; call < opts.days + 5; call++) {

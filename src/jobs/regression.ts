@@ -99,9 +99,9 @@ const reportColumns = new pgp.helpers.ColumnSet(
 /** Per-minute averages: a whole metric from its metric-level minutes, a series from its own. */
 async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<MinuteValue[]> {
   if (u.seriesId === null)
-    return (await readMetricBuckets(db, u.metricId, from, to, MINUTE)).map(({ t, acc }) => ({
-      t,
-      v: acc.sum / acc.count,
+    return (await readMetricBuckets(db, u.metricId, from, to, MINUTE)).map((b) => ({
+      t: b.t,
+      v: b.sum / b.count,
     }));
   return db.manyOrNone<MinuteValue>(sql.regressionMinutes, [u.ids, new Date(from), new Date(to)]);
 }

@@ -9,7 +9,7 @@ import { BinaryCopyWriter } from './copy-binary.js';
 import { sql } from './queries.js';
 import type { MinuteRollups } from './rollup.js';
 import { SeriesSet } from './series-set.js';
-import { SketchAcc, type Sketch } from './sketch.js';
+import { EncodedSketch, SketchAcc, type Sketch } from './sketch.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -331,26 +331,59 @@ export async function readMetricRange(
   return row ? accOf(row) : new RollupAcc();
 }
 
-/** One metric over [from, to) in buckets of `resolutionMs` (epoch-aligned), merged per bucket. */
+/** A trend bucket: its totals, and its sketch as quantiles can be asked of it. */
+export interface BucketTotals {
+  t: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  sketch: Pick<SketchAcc, 'quantiles'>;
+}
+
+/**
+ * One metric over [from, to) in buckets of `resolutionMs` (epoch-aligned), merged per bucket.
+ * A bucket that is one stored row (most of them: 7d/1h is 168 hour rows) is read as stored;
+ * only buckets of several rows are merged.
+ */
 export async function readMetricBuckets(
   db: Queryable,
   metricId: number,
   from: number,
   to: number,
   resolutionMs: number,
-): Promise<{ t: number; acc: RollupAcc }[]> {
+): Promise<BucketTotals[]> {
   const rows = await db.manyOrNone<StoredRow>(sql.metricRollupRead, [
     ...segmentParams(coverBuckets(from, to, resolutionMs)),
     metricId,
   ]);
-  const byBucket = new Map<number, RollupAcc>();
+  const byBucket = new Map<number, StoredRow[]>();
   for (const r of rows) {
     const t = floorTo(r.bucket_ms, resolutionMs);
-    let acc = byBucket.get(t);
-    if (acc === undefined) byBucket.set(t, (acc = new RollupAcc()));
-    acc.addRow(r);
+    const group = byBucket.get(t);
+    if (group === undefined) byBucket.set(t, [r]);
+    else group.push(r);
   }
-  return [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([t, acc]) => ({ t, acc }));
+  const out: BucketTotals[] = [];
+  for (const [t, group] of byBucket) {
+    const [first] = group as [StoredRow];
+    if (group.length === 1) {
+      const { count, sum, min, max } = first;
+      out.push({ t, count, sum, min, max, sketch: new EncodedSketch(first.sketch) });
+      continue;
+    }
+    const sketch = new SketchAcc();
+    const b: BucketTotals = { t, count: 0, sum: 0, min: Infinity, max: -Infinity, sketch };
+    for (const r of group) {
+      b.count += r.count;
+      b.sum += r.sum;
+      if (r.min < b.min) b.min = r.min;
+      if (r.max > b.max) b.max = r.max;
+      sketch.mergeEncoded(r.sketch);
+    }
+    out.push(b);
+  }
+  return out.sort((a, b) => a.t - b.t);
 }
 
 // ---------------------------------------------------------------------------------------------

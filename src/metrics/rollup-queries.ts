@@ -72,7 +72,11 @@ interface Row {
   sketch: Sketch;
 }
 
-function accStats(a: RollupAcc): Stats {
+function accStats(
+  a: Pick<RollupAcc, 'count' | 'sum' | 'min' | 'max'> & {
+    sketch: Pick<RollupAcc['sketch'], 'quantiles'>;
+  },
+): Stats {
   const [p50, p90, p95, p99] = a.sketch.quantiles([0.5, 0.9, 0.95, 0.99], a) as [
     number,
     number,
@@ -119,7 +123,7 @@ export async function trend(db: Db, q: TrendQuery): Promise<TrendPoint[]> {
       alignMinute(q.to),
       q.resolutionMs,
     );
-    return buckets.map(({ t, acc }) => ({ t: new Date(t).toISOString(), ...accStats(acc) }));
+    return buckets.map((b) => ({ t: new Date(b.t).toISOString(), ...accStats(b) }));
   }
   const rows = await db.manyOrNone<Row & { t: Date }>(sql.rollupTrend, [
     q.metric,

@@ -270,48 +270,106 @@ export class SketchAcc {
 
   /** The same quantile rule as `quantiles` (percentile_disc ranks, clamped to the bounds). */
   quantiles(qs: number[], bounds?: { min: number; max: number }): number[] {
-    const n = this.count;
-    if (n === 0) return qs.map(() => NaN);
-    // One walk over the buckets in value order for every rank asked, lowest rank first.
-    const ranks = qs.map((q, i) => ({ i, rank: Math.max(1, Math.ceil(q * n - 1e-9)) }));
-    ranks.sort((a, b) => a.rank - b.rank);
-    const out = new Array<number>(qs.length).fill(NaN);
-    let k = 0;
-    let seen = 0;
-    const take = (value: () => number) => {
-      let v: number | undefined;
-      while (k < ranks.length && seen >= (ranks[k] as { rank: number }).rank) {
-        v ??= value();
-        out[(ranks[k] as { i: number }).i] = v;
-        k += 1;
+    return quantilesOver(qs, this.count, bounds, (emit) => {
+      // Negative values first, the most negative (highest index) first.
+      const { counts: nc, lo: nlo } = this.neg;
+      for (let i = nc.length - 1; i >= 0; i--)
+        if (nc[i] !== 0 && emit(nc[i] as number, () => -valueOfIndex(nlo + i))) return;
+      if (this.zero > 0 && emit(this.zero, () => 0)) return;
+      const { counts: pc, lo: plo } = this.pos;
+      for (let i = 0; i < pc.length; i++)
+        if (pc[i] !== 0 && emit(pc[i] as number, () => valueOfIndex(plo + i))) return;
+    });
+  }
+}
+
+/**
+ * One stored sketch read as it is, without merging: its quantiles straight from the encoded
+ * buckets (already in index order), for answers where a bucket is one stored row.
+ */
+export class EncodedSketch {
+  private readonly zero: number;
+  /** Index and count pairs, ascending index. */
+  private readonly pos: number[] = [];
+  private readonly neg: number[] = [];
+  readonly count: number;
+
+  constructor(buf: Uint8Array) {
+    if (buf[0] !== ENCODING_VERSION) throw new RangeError('not a pulse sketch (unknown encoding)');
+    let at = 1;
+    const next = (): number => {
+      let n = 0;
+      let scale = 1;
+      for (;;) {
+        const b = buf[at++];
+        if (b === undefined) throw new RangeError('truncated pulse sketch');
+        n += (b & 0x7f) * scale;
+        if (b < 0x80) return n;
+        scale *= 128;
       }
     };
-    // Negative values first, the most negative (highest index) first.
-    const { counts: nc, lo: nlo } = this.neg;
-    for (let i = nc.length - 1; i >= 0 && k < ranks.length; i--) {
-      if (nc[i] === 0) continue;
-      seen += nc[i] as number;
-      take(() => -valueOfIndex(nlo + i));
+    this.zero = next();
+    let total = this.zero;
+    for (const list of [this.pos, this.neg]) {
+      let index = 0;
+      for (let n = next(); n > 0; n--) {
+        const z = next();
+        index += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+        const c = next();
+        list.push(index, c);
+        total += c;
+      }
     }
-    if (this.zero > 0 && k < ranks.length) {
-      seen += this.zero;
-      take(() => 0);
-    }
-    const { counts: pc, lo: plo } = this.pos;
-    let last = -1;
-    for (let i = 0; i < pc.length && k < ranks.length; i++) {
-      if (pc[i] === 0) continue;
-      seen += pc[i] as number;
-      last = i;
-      take(() => valueOfIndex(plo + i));
-    }
-    // Ranks past the total (rounding) take the largest value, as percentile_disc would.
-    if (k < ranks.length && last >= 0) {
-      const v = valueOfIndex(plo + last);
-      for (; k < ranks.length; k++) out[(ranks[k] as { i: number }).i] = v;
-    }
-    return bounds ? out.map((v) => Math.min(bounds.max, Math.max(bounds.min, v))) : out;
+    this.count = total;
   }
+
+  quantiles(qs: number[], bounds?: { min: number; max: number }): number[] {
+    return quantilesOver(qs, this.count, bounds, (emit) => {
+      const { neg, pos } = this;
+      for (let i = neg.length - 2; i >= 0; i -= 2)
+        if (emit(neg[i + 1] as number, () => -valueOfIndex(neg[i] as number))) return;
+      if (this.zero > 0 && emit(this.zero, () => 0)) return;
+      for (let i = 0; i < pos.length; i += 2)
+        if (emit(pos[i + 1] as number, () => valueOfIndex(pos[i] as number))) return;
+    });
+  }
+}
+
+/**
+ * The percentile_disc rule over buckets that `walk` hands out in value order (count, value):
+ * one walk for every rank asked, a bucket's value computed only when a rank falls in it;
+ * `emit` says when every rank is answered. Clamped to the bounds when given (p0, p100 exact).
+ */
+function quantilesOver(
+  qs: number[],
+  n: number,
+  bounds: { min: number; max: number } | undefined,
+  walk: (emit: (count: number, value: () => number) => boolean) => void,
+): number[] {
+  if (n === 0) return qs.map(() => NaN);
+  const ranks = qs
+    .map((q, i) => ({ i, rank: Math.max(1, Math.ceil(q * n - 1e-9)) }))
+    .sort((a, b) => a.rank - b.rank);
+  const out = new Array<number>(qs.length).fill(NaN);
+  let k = 0;
+  let seen = 0;
+  let lastValue: (() => number) | undefined;
+  walk((count, value) => {
+    seen += count;
+    lastValue = value;
+    if (k < ranks.length && seen >= (ranks[k] as { rank: number }).rank) {
+      const v = value();
+      while (k < ranks.length && seen >= (ranks[k] as { rank: number }).rank)
+        out[(ranks[k++] as { i: number }).i] = v;
+    }
+    return k === ranks.length;
+  });
+  // Ranks past the total (rounding) take the largest value, as percentile_disc would.
+  if (k < ranks.length && lastValue) {
+    const v = lastValue();
+    for (; k < ranks.length; k++) out[(ranks[k] as { i: number }).i] = v;
+  }
+  return bounds ? out.map((v) => Math.min(bounds.max, Math.max(bounds.min, v))) : out;
 }
 
 const ENCODING_VERSION = 1;
