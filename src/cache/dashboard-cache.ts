@@ -115,7 +115,13 @@ export class DashboardCache {
       pending = (async () => {
         try {
           const entry = makeEntry(await compute(), ttlMs);
-          await this.put(name, entry);
+          // The answer goes out without waiting for Redis: L1 has it at once, and the L2 write
+          // is on the wire before the response (one connection, commands in order), so no
+          // later request of this process, nor an invalidation, can overtake it.
+          this.l1Set(name, entry, Date.now());
+          this.put(name, entry).catch((err: unknown) =>
+            this.log.warn({ err: (err as Error).message, entry: name }, 'cache write failed'),
+          );
           return entry;
         } finally {
           this.inflight.delete(name);
