@@ -169,6 +169,7 @@ export async function liveRun(res: Resources, o: Options): Promise<LiveFigures> 
     latencies.sort((a, b) => a - b);
     figures.requestMs = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
     const metricsText = await (await fetch(`${base}/metrics`)).text();
+    // The API shows each result's counter from its start (0 included).
     figures.lookupsMiss = Number(
       /pulse_cache_lookups_total\{result="miss"\} (\d+)/.exec(metricsText)?.[1] ?? NaN,
     );

@@ -69,6 +69,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     onStop('queues', () => queues.close());
     const telemetry = createTelemetry({ bufferDepth: () => buffer.depth() });
     const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
+    // Every result is shown from the start (0 misses is a figure too, and rates need a series).
+    for (const result of ['l1', 'l2', 'miss']) telemetry.cacheLookups.inc({ result }, 0);
     cache.onLookup = (served) =>
       telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
     // Segments shorter than an hour would let noise pass for a change point.
