@@ -201,30 +201,7 @@ export class SketchAcc {
    * returns where it ends, so a concatenation of sketches can be merged in one pass.
    */
   mergeEncoded(buf: Uint8Array, offset = 0): number {
-    if (buf[offset] !== ENCODING_VERSION)
-      throw new RangeError('not a pulse sketch (unknown encoding)');
-    let at = offset + 1;
-    const next = (): number => {
-      let n = 0;
-      let scale = 1;
-      for (;;) {
-        const b = buf[at++];
-        if (b === undefined) throw new RangeError('truncated pulse sketch');
-        n += (b & 0x7f) * scale;
-        if (b < 0x80) return n;
-        scale *= 128;
-      }
-    };
-    this.zero += next();
-    for (const store of [this.pos, this.neg]) {
-      let index = 0;
-      for (let n = next(); n > 0; n--) {
-        const z = next();
-        index += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-        store.add(index, next());
-      }
-    }
-    return at;
+    return readEncoded(buf, offset, (sign, index, count) => this.addIndex(sign, index, count));
   }
 
   /** Adds every sketch of a concatenation of stored sketches. */
@@ -295,31 +272,14 @@ export class EncodedSketch {
   readonly count: number;
 
   constructor(buf: Uint8Array) {
-    if (buf[0] !== ENCODING_VERSION) throw new RangeError('not a pulse sketch (unknown encoding)');
-    let at = 1;
-    const next = (): number => {
-      let n = 0;
-      let scale = 1;
-      for (;;) {
-        const b = buf[at++];
-        if (b === undefined) throw new RangeError('truncated pulse sketch');
-        n += (b & 0x7f) * scale;
-        if (b < 0x80) return n;
-        scale *= 128;
-      }
-    };
-    this.zero = next();
-    let total = this.zero;
-    for (const list of [this.pos, this.neg]) {
-      let index = 0;
-      for (let n = next(); n > 0; n--) {
-        const z = next();
-        index += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-        const c = next();
-        list.push(index, c);
-        total += c;
-      }
-    }
+    let zero = 0;
+    let total = 0;
+    readEncoded(buf, 0, (sign, index, count) => {
+      if (sign === 0) zero += count;
+      else (sign === 1 ? this.pos : this.neg).push(index, count);
+      total += count;
+    });
+    this.zero = zero;
     this.count = total;
   }
 
@@ -333,6 +293,43 @@ export class EncodedSketch {
         if (emit(pos[i + 1] as number, () => valueOfIndex(pos[i] as number))) return;
     });
   }
+}
+
+/**
+ * Reads one stored sketch (the form SketchAcc.encode writes) starting at `offset`, handing
+ * each bucket to `bucket` (sign 0 for the zero bucket, then positive and negative buckets in
+ * ascending index order); returns where the sketch ends.
+ */
+function readEncoded(
+  buf: Uint8Array,
+  offset: number,
+  bucket: (sign: 1 | -1 | 0, index: number, count: number) => void,
+): number {
+  if (buf[offset] !== ENCODING_VERSION)
+    throw new RangeError('not a pulse sketch (unknown encoding)');
+  let at = offset + 1;
+  const next = (): number => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = buf[at++];
+      if (b === undefined) throw new RangeError('truncated pulse sketch');
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 128;
+    }
+  };
+  const zero = next();
+  if (zero > 0) bucket(0, 0, zero);
+  for (const sign of [1, -1] as const) {
+    let index = 0;
+    for (let n = next(); n > 0; n--) {
+      const z = next();
+      index += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      bucket(sign, index, next());
+    }
+  }
+  return at;
 }
 
 /**
