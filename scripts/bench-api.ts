@@ -1594,7 +1594,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
   };
   const date = new Date().toISOString();
   const dataLine = `${int(filled.series)} series (${filled.metrics} metrics, ~${int(filled.series / filled.metrics)} series each), ${int(filled.points)} points over ${opts.days} days at one per series per minute`;
-  const fillLine = `Fill ${fixed(filled.totalMs / 1_000, 0)} s: binary COPY ${fixed(filled.copyMs / 1_000, 0)} s, rollup_1m by SQL ${fixed(filled.rollup1mMs / 1_000, 0)} s, rollup_1h by the aggregate job ${fixed(filled.rollup1hMs / 1_000, 0)} s, VACUUM ANALYZE ${fixed(filled.vacuumMs / 1_000, 0)} s; warm job ${fixed(warmed.ms / 1_000, 1)} s (${warmed.entries} entries).`;
+  const fillLine = `Fill ${fixed(filled.totalMs / 1_000, 0)} s: binary COPY ${fixed(filled.copyMs / 1_000, 0)} s, rollup_1m by SQL ${fixed(filled.rollup1mMs / 1_000, 0)} s, rollup_1h by the aggregate job ${fixed(filled.rollup1hMs / 1_000, 0)} s, metric rollups by the upgrade's rebuild ${fixed(filled.metricMs / 1_000, 0)} s, VACUUM ANALYZE ${fixed(filled.vacuumMs / 1_000, 0)} s; warm job ${fixed(warmed.ms / 1_000, 1)} s (${warmed.entries} entries).`;
 
   console.log('');
   console.log(`API benchmark — ${dataLine}, ${date}`);
@@ -1671,7 +1671,7 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
       warmJob: { seconds: warmed.ms / 1_000, entries: warmed.entries },
       planSql: PLAN_SUMMARY_SQL,
       notes: [
-        'data: binary COPY into points (2 streams); rollup_1m by INSERT … SELECT … GROUP BY series, minute with sketch keys computed in SQL as keyOf does (a sample is checked against keyOf); every hour marked dirty, rollup_1h built by the aggregate job; then VACUUM ANALYZE and CHECKPOINT',
+        'data: binary COPY into points (2 streams); rollup_1m by INSERT … SELECT … GROUP BY series, minute with sketch keys computed in SQL as keyOf does (a sample is checked against keyOf); every hour marked dirty, rollup_1h built by the aggregate job; metric rollups built from those by rebuildMetricRollups (the code migration 008 runs), one day per transaction; then VACUUM ANALYZE and CHECKPOINT',
         'system: node dist/src/main.js api with LOG_LEVEL=warn, SAMPLERS=none, ADMIN_TOKEN set, CACHE_TTL=1h (no worker re-warms during the run, so entries must outlive it; L1 still holds an entry at most 60 s); config variables from the shell are dropped',
         'warm: the real warm job (src/jobs/warm.ts) run once from the benchmark process on the same Redis prefix, then one GET per answer; every load run checks via GET /cache that it had no cache miss',
         'baseline: a bare Express 5 app (plain JavaScript, same Node) in another child process answering a fixed body: the very bytes of a warm API answer, with its ETag, Cache-Control and Last-Modified and a JSON content type',

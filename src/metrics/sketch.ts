@@ -265,22 +265,25 @@ export class SketchAcc {
  * buckets (already in index order), for answers where a bucket is one stored row.
  */
 export class EncodedSketch {
-  private readonly zero: number;
-  /** Index and count pairs, ascending index. */
+  private zero = 0;
+  /** Index and count pairs, ascending index; filled on first use (callers that only need a
+   * bucket's totals, such as regression's per-minute averages, never decode). */
   private readonly pos: number[] = [];
   private readonly neg: number[] = [];
-  readonly count: number;
+  private total = -1;
 
-  constructor(buf: Uint8Array) {
-    let zero = 0;
-    let total = 0;
-    readEncoded(buf, 0, (sign, index, count) => {
-      if (sign === 0) zero += count;
-      else (sign === 1 ? this.pos : this.neg).push(index, count);
-      total += count;
-    });
-    this.zero = zero;
-    this.count = total;
+  constructor(private readonly buf: Uint8Array) {}
+
+  get count(): number {
+    if (this.total < 0) {
+      this.total = 0;
+      readEncoded(this.buf, 0, (sign, index, count) => {
+        if (sign === 0) this.zero += count;
+        else (sign === 1 ? this.pos : this.neg).push(index, count);
+        this.total += count;
+      });
+    }
+    return this.total;
   }
 
   quantiles(qs: number[], bounds?: { min: number; max: number }): number[] {
