@@ -7,14 +7,14 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { errorHandler, notFound } from './errors.js';
-import { healthRouter } from './health.js';
-import { countIngestRequests, ingestRouter, type IngestDeps } from './ingest.js';
-import { metricsRouter } from './metrics.js';
+import { healthRoutes } from './health.js';
+import { ingestRoutes, type IngestDeps } from './ingest.js';
+import { metricsRoutes } from './metrics.js';
 import helmet from 'helmet';
 import type { Queue } from 'bullmq';
 import { FailedAuthLimiter } from './auth.js';
 import { BULL_BOARD_PATH, bullBoard } from './bull-board.js';
-import { dashboardRouter, type DashboardDeps } from './dashboard.js';
+import { dashboardRoutes, type DashboardDeps } from './dashboard.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import { webRouter } from './web.js';
 
@@ -25,9 +25,29 @@ export interface AppDeps {
   maxBody: string;
   telemetry: Telemetry;
   /** The ingest API; absent in a worker's own HTTP server (health and metrics only). */
-  ingest?: Omit<IngestDeps, 'log' | 'telemetry' | 'limiter'> | undefined;
+  ingest?: Omit<IngestDeps, 'log' | 'telemetry' | 'limiter' | 'json'> | undefined;
   /** The read API, admin routes and Bull Board; absent in a worker's own HTTP server. */
-  dashboard?: (Omit<DashboardDeps, 'limiter'> & { queues: Queue[] }) | undefined;
+  dashboard?: (Omit<DashboardDeps, 'limiter' | 'json'> & { queues: Queue[] }) | undefined;
+}
+
+/** The security headers of every JSON answer. */
+export const API_HEADERS: readonly (readonly [string, string])[] = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['X-Frame-Options', 'DENY'],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Referrer-Policy', 'no-referrer'],
+];
+
+/** The API and the probes: everything that answers JSON or metrics text, not a page. */
+function isJsonPath(url: string): boolean {
+  return (
+    url.startsWith('/api/') ||
+    url === '/healthz' ||
+    url === '/readyz' ||
+    url === '/metrics' ||
+    url.startsWith('/metrics?')
+  );
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -53,14 +73,25 @@ export function createApp(deps: AppDeps): Express {
         },
       }),
     );
-  // Bull Board's pages load their own scripts and styles; the policy allows exactly those.
-  app.use(
-    helmet({
-      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } },
-    }),
-  );
-  app.use(healthRouter({ redis: deps.redis, db: deps.db }));
-  app.use(metricsRouter(deps.telemetry.registry));
+  // Pages (the dashboard, Bull Board) get helmet's full set; Bull Board's pages load their own
+  // scripts and styles, and the policy allows exactly those. JSON answers get the set a REST
+  // API needs (OWASP's): no sniffing, no framing, nothing loaded from them, same-origin only;
+  // the browser-document headers would cost every read for nothing.
+  const pageHeaders = helmet({
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } },
+  });
+  app.use((req, res, next) => {
+    if (!isJsonPath(req.url)) {
+      pageHeaders(req, res, next);
+      return;
+    }
+    for (const [name, value] of API_HEADERS) res.setHeader(name, value);
+    next();
+  });
+  // Routes go straight on the app and on one API router: every nested router is another
+  // layer each request walks through.
+  healthRoutes(app, { redis: deps.redis, db: deps.db });
+  metricsRoutes(app, deps.telemetry.registry);
   const limiter = new FailedAuthLimiter();
   if (deps.dashboard) {
     const { queues, adminToken, readToken } = deps.dashboard;
@@ -68,18 +99,21 @@ export function createApp(deps: AppDeps): Express {
   }
   if (deps.ingest || deps.dashboard) {
     const api = express.Router();
-    api.use(countIngestRequests(deps.telemetry));
+    // Bodies are parsed by the routes that take one, after their token check: the hot GET
+    // path passes through no parser, and no unauthenticated body is ever read.
     const json = express.json({
       limit: deps.maxBody,
       type: ['application/json', 'application/*+json'],
     });
-    // Reads have no body: the hot GET path skips the parser.
-    api.use((req, res, next) =>
-      req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next),
-    );
     if (deps.ingest)
-      api.use(ingestRouter({ ...deps.ingest, log: deps.log, telemetry: deps.telemetry, limiter }));
-    if (deps.dashboard) api.use(dashboardRouter({ ...deps.dashboard, limiter }));
+      ingestRoutes(api, {
+        ...deps.ingest,
+        log: deps.log,
+        telemetry: deps.telemetry,
+        limiter,
+        json,
+      });
+    if (deps.dashboard) dashboardRoutes(api, { ...deps.dashboard, limiter, json });
     app.use('/api/v1', api);
   }
   // The web dashboard, outside auth: the page asks for the read token when the API answers 401.

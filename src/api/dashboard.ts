@@ -1,7 +1,7 @@
 // The read API dashboards use: the summary, trends, the list of series, and the cache's own
 // state. Every answer comes from the two-level cache; a miss computes from the rollups once.
 import os from 'node:os';
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { IRouter, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { CacheEntry, DashboardCache, ServedFrom } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
@@ -39,6 +39,8 @@ export interface DashboardDeps {
   readToken: string | undefined;
   adminToken: string | undefined;
   limiter: FailedAuthLimiter;
+  /** The JSON body parser, run after the token check. */
+  json: RequestHandler;
   /** Where POST /regressions/run puts its job. */
   regressionQueue: Queue;
   /** How far back `GET /regressions?since=` may reach (the reports' retention). */
@@ -48,20 +50,52 @@ export interface DashboardDeps {
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 const HISTORY_LIMIT = 5_000;
 
-/** Sends a cached entry: 304 when the client has it, else the body with where it came from. */
+/** What a cached entry puts on the wire besides per-request fields, built once per entry. */
+interface Wire {
+  /** The body without its opening brace, to follow the per-request fields. */
+  tail: Buffer;
+  lastModified: string;
+}
+const wires = new WeakMap<CacheEntry, Wire>();
+/** Every answer's first field, an unclosed object. */
+const SERVED_FROM: Record<ServedFrom, Buffer> = {
+  l1: Buffer.from('{"served_from":"l1"'),
+  l2: Buffer.from('{"served_from":"l2"'),
+  computed: Buffer.from('{"served_from":"computed"'),
+};
+
+function wireOf(entry: CacheEntry): Wire {
+  let wire = wires.get(entry);
+  if (!wire) {
+    const rest = entry.body.slice(1);
+    wire = {
+      tail: Buffer.from(rest === '}' ? rest : `,${rest}`),
+      lastModified: new Date(entry.computedAt).toUTCString(),
+    };
+    wires.set(entry, wire);
+  }
+  return wire;
+}
+
+/**
+ * Sends a cached entry: 304 when the client has it, else the body with where it came from.
+ * The entry's bytes are encoded once and reused; a request only adds `extra`, JSON members
+ * without braces (`"name":value,...`).
+ */
 export function sendEntry(
   req: Request,
   res: Response,
   entry: CacheEntry,
   served: ServedFrom,
-  extra: Record<string, unknown>,
+  extra: string | undefined,
   isPrivate: boolean,
 ): void {
+  const wire = wireOf(entry);
   const remaining = Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1_000));
   res.setHeader('ETag', entry.etag);
   res.setHeader('Cache-Control', `${isPrivate ? 'private' : 'public'}, max-age=${remaining}`);
-  res.setHeader('Last-Modified', new Date(entry.computedAt).toUTCString());
-  const match = req.get('if-none-match');
+  res.setHeader('Last-Modified', wire.lastModified);
+  const match = req.headers['if-none-match'];
   if (
     match &&
     match.split(/\s*,\s*/).some((t) => t === entry.etag || t === '*' || t === `W/${entry.etag}`)
@@ -70,16 +104,28 @@ export function sendEntry(
     return;
   }
   // The cached body is an object; per-request fields go in front without re-serialising it.
-  const head = JSON.stringify({ served_from: served, ...extra });
-  res.type('application/json').send(`${head.slice(0, -1)},${entry.body.slice(1)}`);
+  const head = SERVED_FROM[served];
+  const more = extra === undefined ? undefined : Buffer.from(`,${extra}`);
+  const length = head.length + (more?.length ?? 0) + wire.tail.length;
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', length);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  // Writes in one tick leave as one (the headers, the fields, the shared tail).
+  res.write(head);
+  if (more) res.write(more);
+  res.end(wire.tail);
 }
 
-export function dashboardRouter(deps: DashboardDeps): Router {
-  const router = Router();
+/** Adds the read API and its admin routes to `router`. */
+export function dashboardRoutes(router: IRouter, deps: DashboardDeps): void {
   // Reads are open while READ_TOKEN is unset, whatever ADMIN_TOKEN is; the admin token reads too.
-  const read: RequestHandler = deps.readToken
-    ? requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter)
-    : (_req, _res, next) => next();
+  const read: RequestHandler[] = deps.readToken
+    ? [requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter)]
+    : [];
   const admin = requireToken(
     [deps.adminToken],
     'pulse admin',
@@ -88,19 +134,42 @@ export function dashboardRouter(deps: DashboardDeps): Router {
   );
   const isPrivate = deps.readToken !== undefined;
 
-  router.get('/metrics/summary', read, async (req, res) => {
+  /**
+   * Answers from the cache: an L1 hit is sent at once, without a promise in between; anything
+   * else goes through L2 or is computed. `extra` adds per-request fields, read after the lookup.
+   */
+  async function serve(
+    req: Request,
+    res: Response,
+    name: string,
+    compute: () => Promise<unknown>,
+    extra?: () => string,
+  ): Promise<void> {
+    const hit = deps.cache.local(name);
+    if (hit) {
+      sendEntry(req, res, hit, 'l1', extra?.(), isPrivate);
+      return;
+    }
+    const { entry, served } = await deps.cache.get(name, deps.ttlMs, compute);
+    sendEntry(req, res, entry, served, extra?.(), isPrivate);
+  }
+
+  router.get('/metrics/summary', ...read, async (req, res) => {
     const errors = new QueryErrors();
     const q = queryStrings(req, (n) => n === 'time_range', errors);
     const range = parseRange('time_range', q.get('time_range'), '24h', errors);
     errors.throwIfAny();
     const r = range as { text: string; ms: number };
-    const { entry, served } = await deps.cache.get(cacheName.summary(r.text), deps.ttlMs, () =>
-      summaryView(deps.db, r.text, r.ms, deps.limits),
+    await serve(
+      req,
+      res,
+      cacheName.summary(r.text),
+      () => summaryView(deps.db, r.text, r.ms, deps.limits),
+      () => `"cache":${JSON.stringify(deps.cache.stats())}`,
     );
-    sendEntry(req, res, entry, served, { cache: deps.cache.stats() }, isPrivate);
   });
 
-  router.get('/time-series', read, async (req, res) => {
+  router.get('/time-series', ...read, async (req, res) => {
     const errors = new QueryErrors();
     const q = queryStrings(
       req,
@@ -125,7 +194,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       ...(Object.keys(tags).length > 0 ? { tags } : {}),
     };
     const name = cacheName.trend(m, r.text, res_.text, filters);
-    const { entry, served } = await deps.cache.get(name, deps.ttlMs, async () => {
+    await serve(req, res, name, async () => {
       if (!(await metricExists(deps.db, m)))
         throw new HttpError(404, 'Not Found', `no metric named ${m} is stored`);
       return trendView(deps.db, {
@@ -139,20 +208,16 @@ export function dashboardRouter(deps: DashboardDeps): Router {
         tags,
       });
     });
-    sendEntry(req, res, entry, served, {}, isPrivate);
   });
 
-  router.get('/series', read, async (req, res) => {
+  router.get('/series', ...read, async (req, res) => {
     const errors = new QueryErrors();
     queryStrings(req, () => false, errors);
     errors.throwIfAny();
-    const { entry, served } = await deps.cache.get(cacheName.series(), deps.ttlMs, () =>
-      seriesView(deps.db),
-    );
-    sendEntry(req, res, entry, served, {}, isPrivate);
+    await serve(req, res, cacheName.series(), () => seriesView(deps.db));
   });
 
-  router.get('/regressions', read, async (req, res) => {
+  router.get('/regressions', ...read, async (req, res) => {
     const errors = new QueryErrors();
     const q = queryStrings(req, (n) => n === 'since', errors);
     const sinceText = q.get('since');
@@ -170,10 +235,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     }
     errors.throwIfAny();
     if (since === undefined) {
-      const { entry, served } = await deps.cache.get(cacheName.regressions(), deps.ttlMs, () =>
-        regressionView(deps.db),
-      );
-      sendEntry(req, res, entry, served, {}, isPrivate);
+      await serve(req, res, cacheName.regressions(), () => regressionView(deps.db));
       return;
     }
     const entries = await regressionHistory(deps.db, new Date(since), HISTORY_LIMIT + 1);
@@ -189,7 +251,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     res.status(202).json({ job_id: job.id, queue: deps.regressionQueue.name });
   });
 
-  router.get('/cache', read, async (_req, res) => {
+  router.get('/cache', ...read, async (_req, res) => {
     let redis: Record<string, unknown> = { connected: false };
     try {
       const info = parseInfo(await deps.redis.info());
@@ -215,7 +277,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     });
   });
 
-  router.post('/cache/refresh', admin, async (req, res) => {
+  router.post('/cache/refresh', admin, deps.json, async (req, res) => {
     const body = req.body as { pattern?: unknown } | undefined;
     const pattern = body?.pattern ?? '*';
     if (
@@ -242,6 +304,4 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     const removed = await deps.cache.invalidate(pattern);
     res.json({ pattern, removed });
   });
-
-  return router;
 }

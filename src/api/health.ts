@@ -1,12 +1,12 @@
 // Liveness and readiness. /healthz says the process runs; /readyz says it can do its work:
 // Redis and PostgreSQL answer and the schema is migrated. Both stay outside auth.
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../infra/db.js';
 import { migrationsDone } from '../infra/migrate.js';
 
-export function healthRouter(deps: { redis: Redis; db: Db }): Router {
-  const router = Router();
+/** Adds GET /healthz and GET /readyz to `router`. */
+export function healthRoutes(router: IRouter, deps: { redis: Redis; db: Db }): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -24,7 +24,6 @@ export function healthRouter(deps: { redis: Redis; db: Db }): Router {
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
-  return router;
 }
 
 function reason(err: unknown): string {

@@ -1,6 +1,6 @@
 // POST /api/v1/metrics: validate the whole batch, put it in the buffer, answer 202.
 // Nothing of a request is buffered unless every point in it is valid.
-import { Router, type RequestHandler } from 'express';
+import type { IRouter, RequestHandler } from 'express';
 import type { Logger } from '../infra/logger.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
@@ -20,24 +20,25 @@ export interface IngestDeps {
   flushBatch: number;
   flushIntervalMs: number;
   requestFlush(): Promise<void>;
+  /** The JSON body parser, run after the token check. */
+  json: RequestHandler;
 }
 
-/** Counts every ingest answer by status, errors from the body parser included (mount it first). */
-export function countIngestRequests(t: Telemetry): RequestHandler {
-  return (req, res, next) => {
-    if (req.method === 'POST' && req.path === '/metrics') {
-      res.on('finish', () => t.ingestRequests.inc({ status: String(res.statusCode) }));
-    }
+/** Counts every answer to POST /metrics by status, refusals included. */
+function countIngestRequests(t: Telemetry): RequestHandler {
+  return (_req, res, next) => {
+    res.on('finish', () => t.ingestRequests.inc({ status: String(res.statusCode) }));
     next();
   };
 }
 
-export function ingestRouter(deps: IngestDeps): Router {
-  const router = Router();
+/** Adds POST /metrics to `router`. */
+export function ingestRoutes(router: IRouter, deps: IngestDeps): void {
   const retryAfter = String(Math.max(1, Math.ceil(deps.flushIntervalMs / 1_000)));
 
   const { telemetry: t } = deps;
-  router.post('/metrics', requireToken([deps.token], 'ingest', deps.limiter), async (req, res) => {
+  const auth = requireToken([deps.token], 'ingest', deps.limiter);
+  router.post('/metrics', countIngestRequests(t), auth, deps.json, async (req, res) => {
     if (!req.is('application/json')) {
       throw new HttpError(
         415,
@@ -103,6 +104,4 @@ export function ingestRouter(deps: IngestDeps): Router {
     t.pointsAccepted.inc(sent);
     res.status(202).json({ accepted: checked.points.length, buffered: result.depth });
   });
-
-  return router;
 }

@@ -84,51 +84,78 @@ export class DashboardCache {
     if (ttl > 0) this.l1.set(name, entry, { ttl });
   }
 
+  /**
+   * The entry for `name` if this process's L1 holds it unexpired, counted as an L1 hit; else
+   * undefined, counting nothing (`get` follows and counts). The hot path of every read: no
+   * promise, no await.
+   */
+  local(name: string): CacheEntry | undefined {
+    const entry = this.l1.get(name);
+    if (entry && entry.expiresAt > Date.now()) {
+      this.counts.requests += 1;
+      this.counts.l1 += 1;
+      this.onLookup?.('l1');
+      return entry;
+    }
+    return undefined;
+  }
+
   /** The entry for `name`: from L1, else L2, else computed (once, however many ask). */
   async get(
     name: string,
     ttlMs: number,
     compute: () => Promise<unknown>,
   ): Promise<{ entry: CacheEntry; served: ServedFrom }> {
-    this.counts.requests += 1;
+    const local = this.local(name);
+    if (local) return { entry: local, served: 'l1' };
+    let pending = this.inflight.get(name);
+    if (pending) return this.joined(pending);
     const now = Date.now();
-    const local = this.l1.get(name);
-    if (local && local.expiresAt > now) {
-      this.counts.l1 += 1;
-      this.onLookup?.('l1');
-      return { entry: local, served: 'l1' };
-    }
     const remote = await this.redis.get(this.keys.cachePrefix + name);
+    // A computation may have started, or finished into L1, while Redis answered.
+    const landed = this.local(name);
+    if (landed) return { entry: landed, served: 'l1' };
+    pending = this.inflight.get(name);
+    if (pending) return this.joined(pending);
     if (remote) {
       const entry = JSON.parse(remote) as CacheEntry;
       if (entry.expiresAt > now) {
         this.l1Set(name, entry, now);
+        this.counts.requests += 1;
         this.counts.l2 += 1;
         this.onLookup?.('l2');
         return { entry, served: 'l2' };
       }
     }
+    this.counts.requests += 1;
     this.counts.misses += 1;
     this.onLookup?.('computed');
-    let pending = this.inflight.get(name);
-    if (!pending) {
-      pending = (async () => {
-        try {
-          const entry = makeEntry(await compute(), ttlMs);
-          // The answer goes out without waiting for Redis: L1 has it at once, and the L2 write
-          // is on the wire before the response (one connection, commands in order), so no
-          // later request of this process, nor an invalidation, can overtake it.
-          this.l1Set(name, entry, Date.now());
-          this.put(name, entry).catch((err: unknown) =>
-            this.log.warn({ err: (err as Error).message, entry: name }, 'cache write failed'),
-          );
-          return entry;
-        } finally {
-          this.inflight.delete(name);
-        }
-      })();
-      this.inflight.set(name, pending);
-    }
+    pending = (async () => {
+      try {
+        const entry = makeEntry(await compute(), ttlMs);
+        // The answer goes out without waiting for Redis: L1 has it at once, and the L2 write
+        // is on the wire before the response (one connection, commands in order), so no
+        // later request of this process, nor an invalidation, can overtake it.
+        this.l1Set(name, entry, Date.now());
+        this.put(name, entry).catch((err: unknown) =>
+          this.log.warn({ err: (err as Error).message, entry: name }, 'cache write failed'),
+        );
+        return entry;
+      } finally {
+        this.inflight.delete(name);
+      }
+    })();
+    this.inflight.set(name, pending);
+    return { entry: await pending, served: 'computed' };
+  }
+
+  /** Waits for a computation another request started: a miss, answered once for all. */
+  private async joined(
+    pending: Promise<CacheEntry>,
+  ): Promise<{ entry: CacheEntry; served: ServedFrom }> {
+    this.counts.requests += 1;
+    this.counts.misses += 1;
+    this.onLookup?.('computed');
     return { entry: await pending, served: 'computed' };
   }
 

@@ -170,6 +170,66 @@ describe('values', () => {
   });
 });
 
+describe('the wire form of a cached answer', () => {
+  it('sends valid JSON with an exact Content-Length, the same bytes from L1 as when computed', async () => {
+    const path = '/api/v1/time-series?metric_name=memory_usage_percentage&time_range=3h';
+    const first = await get(open, path);
+    const second = await get(open, path);
+    const bodies = [await first.text(), await second.text()];
+    for (const [i, r] of [first, second].entries()) {
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(Number(r.headers.get('content-length'))).toBe(Buffer.byteLength(bodies[i] as string));
+    }
+    const [a1, a2] = bodies.map((b) => JSON.parse(b) as Record<string, unknown>);
+    expect(a1?.served_from).toBe('computed');
+    expect(a2?.served_from).toBe('l1');
+    expect({ ...a1, served_from: 'l1' }).toEqual(a2);
+    expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
+  });
+
+  it('HEAD answers the headers of GET and no body', async () => {
+    const path = '/api/v1/metrics/summary?time_range=3h';
+    const got = await get(open, path);
+    const head = await fetch(url(open, path), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    expect(head.headers.get('etag')).toBe(got.headers.get('etag'));
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(100);
+  });
+
+  it('the summary carries the cache counters of this request', async () => {
+    const path = '/api/v1/metrics/summary?time_range=2h';
+    await get(open, path);
+    const body = (await (await get(open, path)).json()) as {
+      served_from: string;
+      cache: { total_requests: number; l1_hits: number; hit_rate: number };
+    };
+    expect(body.served_from).toBe('l1');
+    expect(body.cache.l1_hits).toBeGreaterThanOrEqual(1);
+    expect(body.cache.total_requests).toBeGreaterThanOrEqual(2);
+    expect(body.cache.hit_rate).toBeGreaterThan(0);
+    expect(body.cache.hit_rate).toBeLessThanOrEqual(1);
+  });
+
+  it('JSON answers carry the API security headers; pages get the full set', async () => {
+    for (const path of ['/api/v1/series', '/healthz', '/api/v1/nothing-here']) {
+      const r = await get(open, path);
+      expect(r.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(r.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(r.headers.get('content-security-policy'), path).toBe(
+        "default-src 'none'; frame-ancestors 'none'",
+      );
+      expect(r.headers.get('cross-origin-resource-policy'), path).toBe('same-origin');
+    }
+    const page = await get(open, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+  });
+});
+
 describe('auth', () => {
   const reads = [
     '/api/v1/metrics/summary',
@@ -206,6 +266,21 @@ describe('auth', () => {
     expect(await off.json()).toMatchObject({
       detail: 'admin routes are disabled: set ADMIN_TOKEN to use them',
     });
+  });
+
+  it('checks the token before reading a body: a bad token with a malformed body is 401', async () => {
+    const r = await fetch(url(a, '/api/v1/cache/refresh'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${READ}` },
+      body: '{"pattern":',
+    });
+    expect(r.status).toBe(401);
+    const ok = await fetch(url(a, '/api/v1/cache/refresh'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+      body: '{"pattern":',
+    });
+    expect(ok.status).toBe(400);
   });
 
   it('Bull Board: 200 with the admin token (read-only with the read token), 401 without, off without ADMIN_TOKEN', async () => {
