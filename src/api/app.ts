@@ -16,6 +16,7 @@ import { FailedAuthLimiter } from './auth.js';
 import { BULL_BOARD_PATH, bullBoard } from './bull-board.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard.js';
 import type { Telemetry } from '../infra/telemetry.js';
+import { under } from './routes.js';
 import { webRouter } from './web.js';
 
 export interface AppDeps {
@@ -88,23 +89,17 @@ export function createApp(deps: AppDeps): Express {
     for (const [name, value] of API_HEADERS) res.setHeader(name, value);
     next();
   });
-  // Routes go straight on the app and on one API router: every nested router is another
-  // layer each request walks through.
-  healthRoutes(app, { redis: deps.redis, db: deps.db });
-  metricsRoutes(app, deps.telemetry.registry);
+  // Every route sits on the app itself (see routes.ts), the hot read routes first.
   const limiter = new FailedAuthLimiter();
-  if (deps.dashboard) {
-    const { queues, adminToken, readToken } = deps.dashboard;
-    app.use(BULL_BOARD_PATH, ...bullBoard({ queues, adminToken, readToken, limiter }));
-  }
   if (deps.ingest || deps.dashboard) {
-    const api = express.Router();
+    const api = under(app, '/api/v1');
     // Bodies are parsed by the routes that take one, after their token check: the hot GET
     // path passes through no parser, and no unauthenticated body is ever read.
     const json = express.json({
       limit: deps.maxBody,
       type: ['application/json', 'application/*+json'],
     });
+    if (deps.dashboard) dashboardRoutes(api, { ...deps.dashboard, limiter, json });
     if (deps.ingest)
       ingestRoutes(api, {
         ...deps.ingest,
@@ -113,8 +108,12 @@ export function createApp(deps: AppDeps): Express {
         limiter,
         json,
       });
-    if (deps.dashboard) dashboardRoutes(api, { ...deps.dashboard, limiter, json });
-    app.use('/api/v1', api);
+  }
+  healthRoutes(app, { redis: deps.redis, db: deps.db });
+  metricsRoutes(app, deps.telemetry.registry);
+  if (deps.dashboard) {
+    const { queues, adminToken, readToken } = deps.dashboard;
+    app.use(BULL_BOARD_PATH, ...bullBoard({ queues, adminToken, readToken, limiter }));
   }
   // The web dashboard, outside auth: the page asks for the read token when the API answers 401.
   if (deps.dashboard) app.use(webRouter());

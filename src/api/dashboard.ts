@@ -1,7 +1,8 @@
 // The read API dashboards use: the summary, trends, the list of series, and the cache's own
 // state. Every answer comes from the two-level cache; a miss computes from the rollups once.
 import os from 'node:os';
-import type { IRouter, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { RouteTable } from './routes.js';
 import type { Redis } from 'ioredis';
 import type { CacheEntry, DashboardCache, ServedFrom } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
@@ -121,7 +122,7 @@ export function sendEntry(
 }
 
 /** Adds the read API and its admin routes to `router`. */
-export function dashboardRoutes(router: IRouter, deps: DashboardDeps): void {
+export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
   // Reads are open while READ_TOKEN is unset, whatever ADMIN_TOKEN is; the admin token reads too.
   const read: RequestHandler[] = deps.readToken
     ? [requireToken([deps.readToken, deps.adminToken], 'pulse', deps.limiter)]

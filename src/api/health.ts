@@ -1,12 +1,12 @@
 // Liveness and readiness. /healthz says the process runs; /readyz says it can do its work:
 // Redis and PostgreSQL answer and the schema is migrated. Both stay outside auth.
-import type { IRouter } from 'express';
+import type { RouteTable } from './routes.js';
 import type { Redis } from 'ioredis';
 import type { Db } from '../infra/db.js';
 import { migrationsDone } from '../infra/migrate.js';
 
 /** Adds GET /healthz and GET /readyz to `router`. */
-export function healthRoutes(router: IRouter, deps: { redis: Redis; db: Db }): void {
+export function healthRoutes(router: RouteTable, deps: { redis: Redis; db: Db }): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

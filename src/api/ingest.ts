@@ -1,6 +1,7 @@
 // POST /api/v1/metrics: validate the whole batch, put it in the buffer, answer 202.
 // Nothing of a request is buffered unless every point in it is valid.
-import type { IRouter, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
+import type { RouteTable } from './routes.js';
 import type { Logger } from '../infra/logger.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
@@ -33,7 +34,7 @@ function countIngestRequests(t: Telemetry): RequestHandler {
 }
 
 /** Adds POST /metrics to `router`. */
-export function ingestRoutes(router: IRouter, deps: IngestDeps): void {
+export function ingestRoutes(router: RouteTable, deps: IngestDeps): void {
   const retryAfter = String(Math.max(1, Math.ceil(deps.flushIntervalMs / 1_000)));
 
   const { telemetry: t } = deps;
