@@ -341,6 +341,40 @@ export interface BucketTotals {
   sketch: Pick<SketchAcc, 'quantiles'>;
 }
 
+/** One stored row as metric_rollup_read.sql packs it. */
+interface PackedRow {
+  t: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  sketch: Uint8Array;
+}
+
+const PACKED_HEAD = 5 * 8 + 4;
+
+/** The rows of metric_rollup_read.sql's packed value; the sketches are views, not copies. */
+export function unpackRows(packed: Buffer | null): PackedRow[] {
+  const rows: PackedRow[] = [];
+  if (packed === null) return rows;
+  for (let at = 0; at < packed.length; ) {
+    if (at + PACKED_HEAD > packed.length) throw new RangeError('truncated packed rollup rows');
+    const length = packed.readInt32BE(at + 40);
+    const end = at + PACKED_HEAD + length;
+    if (end > packed.length) throw new RangeError('truncated packed rollup rows');
+    rows.push({
+      t: packed.readDoubleBE(at),
+      count: packed.readDoubleBE(at + 8),
+      sum: packed.readDoubleBE(at + 16),
+      min: packed.readDoubleBE(at + 24),
+      max: packed.readDoubleBE(at + 32),
+      sketch: packed.subarray(at + PACKED_HEAD, end),
+    });
+    at = end;
+  }
+  return rows;
+}
+
 /**
  * One metric over [from, to) in buckets of `resolutionMs` (epoch-aligned), merged per bucket.
  * A bucket that is one stored row (most of them: 7d/1h is 168 hour rows) is read as stored;
@@ -353,20 +387,20 @@ export async function readMetricBuckets(
   to: number,
   resolutionMs: number,
 ): Promise<BucketTotals[]> {
-  const rows = await db.manyOrNone<StoredRow>(sql.metricRollupRead, [
+  const { packed } = await db.one<{ packed: Buffer | null }>(sql.metricRollupRead, [
     ...segmentParams(coverBuckets(from, to, resolutionMs)),
     metricId,
   ]);
-  const byBucket = new Map<number, StoredRow[]>();
-  for (const r of rows) {
-    const t = floorTo(r.bucket_ms, resolutionMs);
+  const byBucket = new Map<number, PackedRow[]>();
+  for (const r of unpackRows(packed)) {
+    const t = floorTo(r.t, resolutionMs);
     const group = byBucket.get(t);
     if (group === undefined) byBucket.set(t, [r]);
     else group.push(r);
   }
   const out: BucketTotals[] = [];
   for (const [t, group] of byBucket) {
-    const [first] = group as [StoredRow];
+    const [first] = group as [PackedRow];
     if (group.length === 1) {
       const { count, sum, min, max } = first;
       out.push({ t, count, sum, min, max, sketch: new EncodedSketch(first.sketch) });
