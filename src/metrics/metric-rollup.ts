@@ -61,6 +61,25 @@ export class RollupAcc {
   }
 }
 
+/**
+ * The quantiles every reader asks of a bucket (p50, p90, p95, p99, clamped to its min and
+ * max), stored with each compacted row so a bucket of one row needs no sketch.
+ */
+export const STORED_QUANTILES: number[] = [0.5, 0.9, 0.95, 0.99];
+
+/** A bucket's quantiles as stored: answers exactly the STORED_QUANTILES. */
+export class StoredQuantiles {
+  constructor(private readonly values: readonly number[]) {}
+
+  quantiles(qs: readonly number[]): number[] {
+    return qs.map((q) => {
+      const i = STORED_QUANTILES.indexOf(q);
+      if (i < 0) throw new RangeError(`quantile ${q} is not stored (only ${STORED_QUANTILES})`);
+      return this.values[i] as number;
+    });
+  }
+}
+
 /** What every metric-level row the queries return holds, whole or merged. */
 interface RowValues {
   metric_id: number;
@@ -136,6 +155,10 @@ class RowSet {
       lastTimes: [] as Date[],
       series: [] as Buffer[],
       sketches: [] as Buffer[],
+      q50: [] as number[],
+      q90: [] as number[],
+      q95: [] as number[],
+      q99: [] as number[],
     };
     for (const [metricId, m] of this.byMetric) {
       for (const [key, a] of m) {
@@ -151,6 +174,16 @@ class RowSet {
         c.lastTimes.push(new Date(a.lastTs));
         c.series.push(a.series.encode());
         c.sketches.push(a.sketch.encode());
+        const [q50, q90, q95, q99] = a.sketch.quantiles(STORED_QUANTILES, a) as [
+          number,
+          number,
+          number,
+          number,
+        ];
+        c.q50.push(q50);
+        c.q90.push(q90);
+        c.q95.push(q95);
+        c.q99.push(q99);
       }
     }
     return Object.values(c);
@@ -341,17 +374,21 @@ export interface BucketTotals {
   sketch: Pick<SketchAcc, 'quantiles'>;
 }
 
-/** One stored row as metric_rollup_read.sql packs it. */
+/**
+ * One stored row as metric_rollup_read.sql packs it: with its sketch, or, for a compacted row
+ * alone in its output bucket, with its stored quantiles instead.
+ */
 interface PackedRow {
   t: number;
   count: number;
   sum: number;
   min: number;
   max: number;
-  sketch: Uint8Array;
+  sketch: Uint8Array | StoredQuantiles;
 }
 
 const PACKED_HEAD = 5 * 8 + 4;
+const PACKED_QUANTILES = 4 * 8;
 
 /** The rows of metric_rollup_read.sql's packed value; the sketches are views, not copies. */
 export function unpackRows(packed: Buffer | null): PackedRow[] {
@@ -360,7 +397,8 @@ export function unpackRows(packed: Buffer | null): PackedRow[] {
   for (let at = 0; at < packed.length; ) {
     if (at + PACKED_HEAD > packed.length) throw new RangeError('truncated packed rollup rows');
     const length = packed.readInt32BE(at + 40);
-    const end = at + PACKED_HEAD + length;
+    const body = at + PACKED_HEAD;
+    const end = body + (length < 0 ? PACKED_QUANTILES : length);
     if (end > packed.length) throw new RangeError('truncated packed rollup rows');
     rows.push({
       t: packed.readDoubleBE(at),
@@ -368,7 +406,10 @@ export function unpackRows(packed: Buffer | null): PackedRow[] {
       sum: packed.readDoubleBE(at + 16),
       min: packed.readDoubleBE(at + 24),
       max: packed.readDoubleBE(at + 32),
-      sketch: packed.subarray(at + PACKED_HEAD, end),
+      sketch:
+        length < 0
+          ? new StoredQuantiles([0, 8, 16, 24].map((o) => packed.readDoubleBE(body + o)))
+          : packed.subarray(body, end),
     });
     at = end;
   }
@@ -390,6 +431,7 @@ export async function readMetricBuckets(
   const { packed } = await db.one<{ packed: Buffer | null }>(sql.metricRollupRead, [
     ...segmentParams(coverBuckets(from, to, resolutionMs)),
     metricId,
+    resolutionMs,
   ]);
   const byBucket = new Map<number, PackedRow[]>();
   for (const r of unpackRows(packed)) {
@@ -402,8 +444,15 @@ export async function readMetricBuckets(
   for (const [t, group] of byBucket) {
     const [first] = group as [PackedRow];
     if (group.length === 1) {
-      const { count, sum, min, max } = first;
-      out.push({ t, count, sum, min, max, sketch: new EncodedSketch(first.sketch) });
+      const { count, sum, min, max, sketch } = first;
+      out.push({
+        t,
+        count,
+        sum,
+        min,
+        max,
+        sketch: sketch instanceof StoredQuantiles ? sketch : new EncodedSketch(sketch),
+      });
       continue;
     }
     const sketch = new SketchAcc();
@@ -413,6 +462,8 @@ export async function readMetricBuckets(
       b.sum += r.sum;
       if (r.min < b.min) b.min = r.min;
       if (r.max > b.max) b.max = r.max;
+      // The query sends quantiles in place of a sketch only for a bucket's single row.
+      if (r.sketch instanceof StoredQuantiles) throw new Error('a merged bucket lacks a sketch');
       sketch.mergeEncoded(r.sketch);
     }
     out.push(b);
@@ -548,7 +599,53 @@ export async function rebuildMetricRollups(
 }
 
 /** The upgrade step of migration 008: metric rollups for everything stored before it. */
-export async function buildMetricRollupsForStoredData(t: Queryable, log: Logger): Promise<void> {
+/**
+ * Migration 009's data step. An installation coming from 007 or older has no metric-level rows
+ * yet: they are built from the stored rollups (with their quantiles). One already on 008 has
+ * rows without quantiles: those are computed from the stored sketches, in batches.
+ */
+export async function completeMetricRollups(t: Queryable, log: Logger): Promise<void> {
+  const { rows } = await t.one<{ rows: number }>(sql.metricRollupCount);
+  if (rows === 0) {
+    await buildMetricRollupsForStoredData(t, log);
+    return;
+  }
+  const BATCH = 5_000;
+  let after: { metric_id: number; width: number; bucket: Date } = {
+    metric_id: -1,
+    width: -1,
+    bucket: new Date(0),
+  };
+  let filled = 0;
+  for (;;) {
+    const batch = await t.manyOrNone<{
+      metric_id: number;
+      width: number;
+      bucket: Date;
+      min: number;
+      max: number;
+      sketch: Buffer;
+    }>(sql.metricRollupQuantilesMissing, [after.metric_id, after.width, after.bucket, BATCH]);
+    if (batch.length === 0) break;
+    const q = STORED_QUANTILES.map(() => [] as number[]);
+    for (const r of batch) {
+      const values = new EncodedSketch(r.sketch).quantiles(STORED_QUANTILES, r);
+      values.forEach((v, i) => q[i]?.push(v));
+    }
+    await t.none(sql.metricRollupQuantilesSet, [
+      batch.map((r) => r.metric_id),
+      batch.map((r) => r.width),
+      batch.map((r) => r.bucket),
+      ...q,
+    ]);
+    filled += batch.length;
+    after = batch[batch.length - 1] as (typeof batch)[number];
+    if (batch.length < BATCH) break;
+  }
+  if (filled > 0) log.info({ rows: filled }, 'metric rollup quantiles stored');
+}
+
+async function buildMetricRollupsForStoredData(t: Queryable, log: Logger): Promise<void> {
   const hours = (await t.manyOrNone<{ hour_ms: number }>(sql.rollupHoursAll)).map((r) => r.hour_ms);
   if (hours.length === 0) return;
   log.info({ hours: hours.length }, 'building metric rollups from the stored rollups');

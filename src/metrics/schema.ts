@@ -3,10 +3,12 @@
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { applyMigrations, type MigrateOptions } from '../infra/migrate.js';
-import { buildMetricRollupsForStoredData } from './metric-rollup.js';
+import { completeMetricRollups } from './metric-rollup.js';
 
+// Migration 008's metric-level rows are built by 009's step, which writes them in their final
+// form (quantiles included); an installation already on 008 only gets the quantiles there.
 const STEPS: MigrateOptions['steps'] = {
-  8: (t, log) => buildMetricRollupsForStoredData(t, log),
+  9: (t, log) => completeMetricRollups(t, log),
 };
 
 /** Applies every pending migration with its data step; returns the names applied. */

@@ -4,7 +4,12 @@
 // the metric rows equal to the per-series ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgp } from '../../src/infra/db.js';
-import { compactMetricRollups, cover, coverBuckets } from '../../src/metrics/metric-rollup.js';
+import {
+  compactMetricRollups,
+  completeMetricRollups,
+  cover,
+  coverBuckets,
+} from '../../src/metrics/metric-rollup.js';
 import { sql } from '../../src/metrics/queries.js';
 import { aggregateMinutes } from '../../src/metrics/rollup.js';
 import {
@@ -270,6 +275,31 @@ describe('upgrading from migration 007', () => {
       (x) => x.metric_name === 'latency_ms',
     );
     expect(m?.series).toBe(4);
+  });
+  it('stores the quantiles of rows written at 008 (migration 009), and no answer changes', async () => {
+    const probes = [
+      [DAY, 5 * MINUTE],
+      [3 * DAY, HOUR],
+      [2 * HOUR, MINUTE],
+    ] as const;
+    const read = () =>
+      Promise.all(
+        probes.map(([span, resolutionMs]) =>
+          trend(ctx.db, { metric: 'latency_ms', from: end - span, to: end, resolutionMs }),
+        ),
+      );
+    const stored = await read();
+    await ctx.db.none('UPDATE metric_rollup SET q50 = NULL, q90 = NULL, q95 = NULL, q99 = NULL');
+    const fromSketches = await read();
+    expect(fromSketches).toEqual(stored);
+    await ctx.db.tx((t) => completeMetricRollups(t, ctx.log));
+    const missing = await ctx.db.one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM metric_rollup WHERE q50 IS NULL OR q99 IS NULL',
+    );
+    expect(missing.n).toBe(0);
+    const rows = await ctx.db.one<{ n: number }>('SELECT count(*)::int AS n FROM metric_rollup');
+    expect(rows.n).toBeGreaterThan(1_000);
+    expect(await read()).toEqual(stored);
   });
 });
 
