@@ -394,7 +394,7 @@ const PACKED_QUANTILES = 4 * 8;
 export function unpackRows(packed: Buffer | null): PackedRow[] {
   const rows: PackedRow[] = [];
   if (packed === null) return rows;
-  for (let at = 0; at < packed.length; ) {
+  for (let at = 0; at < packed.length;) {
     if (at + PACKED_HEAD > packed.length) throw new RangeError('truncated packed rollup rows');
     const length = packed.readInt32BE(at + 40);
     const body = at + PACKED_HEAD;
