@@ -9,6 +9,8 @@ import { createLogger } from '../src/infra/logger.js';
 import { migrate } from '../src/metrics/schema.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import type { RegressionRun } from '../src/jobs/regression.js';
+import { DashboardCache } from '../src/cache/dashboard-cache.js';
+import { keysFor } from '../src/infra/keys.js';
 import { QUEUE } from '../src/workers/queues.js';
 import { startRegressionWorker } from '../src/workers/upkeep-workers.js';
 
@@ -19,13 +21,17 @@ export async function runRegression(deps: {
 }): Promise<RegressionRun> {
   const log = createLogger('warn', { component: 'regression' });
   const connection = createRedis(deps.redisUrl, 'pulse-regression-cli', 'bullmq');
+  const commands = createRedis(deps.redisUrl, 'pulse-regression-cli', 'command');
   const queue = new Queue(QUEUE.regression, { connection, prefix: deps.config.prefix });
+  // A run this process makes replaces the dashboard's cached report before it is returned.
+  const cache = new DashboardCache(commands, keysFor(deps.config.prefix), log);
   const worker = startRegressionWorker({
     connection,
     prefix: deps.config.prefix,
     db: deps.db,
     log,
     config: { ...deps.config.regression, minSegmentMinutes: 60 },
+    cache: { cache, ttlMs: deps.config.cache.ttlMs },
   });
   try {
     const added = await queue.add(
@@ -44,6 +50,7 @@ export async function runRegression(deps: {
     await worker.close();
     await queue.close();
     await closeRedis(connection);
+    await closeRedis(commands);
   }
 }
 

@@ -132,6 +132,7 @@ export const envSchema = z
         }
         return n;
       }),
+    REGRESSION_SEASONALITY: z.enum(['auto', 'weekly', 'daily', 'none']).default('auto'),
     REGRESSION_LOWER_IS_WORSE: z
       .string()
       .default(
@@ -273,6 +274,7 @@ export interface Config {
     warningPercent: number;
     minChangePercent: number;
     alpha: number;
+    seasonality: 'auto' | 'weekly' | 'daily' | 'none';
     lowerIsWorse: string[];
     retentionMs: number;
   };
@@ -340,6 +342,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       warningPercent: e.REGRESSION_WARNING,
       minChangePercent: e.REGRESSION_MIN_CHANGE,
       alpha: e.REGRESSION_ALPHA,
+      seasonality: e.REGRESSION_SEASONALITY,
       lowerIsWorse: e.REGRESSION_LOWER_IS_WORSE,
       retentionMs: e.REGRESSION_RETENTION,
     },

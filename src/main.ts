@@ -190,6 +190,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         db,
         log: log.child({ queue: 'regression' }),
         config: regressionConfig,
+        cache: { cache, ttlMs: config.cache.ttlMs },
       });
       regressionWorker.on('completed', (_job, result: unknown) => {
         const counts = (result as RegressionRun).counts;

@@ -15,6 +15,9 @@ import {
 } from '../metrics/regression.js';
 import { readMetricBuckets, readMetricRange } from '../metrics/metric-rollup.js';
 import { quantiles } from '../metrics/sketch.js';
+import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
+import { cacheName } from '../cache/names.js';
+import { regressionView } from '../metrics/dashboard.js';
 
 export interface RegressionPayload {
   reason: 'schedule' | 'manual';
@@ -32,6 +35,12 @@ export interface RegressionDeps {
   log: Logger;
   config: RegressionConfig;
   now?: () => number;
+  /**
+   * Where the dashboard reads reports: when given, a run that commits replaces the cached
+   * report at once, in every API process (their L1 copies are dropped through the cache's
+   * invalidation channel), so nobody waits for the next warm pass.
+   */
+  cache?: { cache: DashboardCache; ttlMs: number };
 }
 
 export interface ReportEntry extends Omit<Analysis, 'listed'> {
@@ -91,6 +100,9 @@ const reportColumns = new pgp.helpers.ColumnSet(
     'direction',
     'regression_severity',
     'baseline_zero',
+    'seasonality',
+    // Infinity (a move off a noiseless baseline) is stored as a float8 infinity.
+    { name: 'score', cast: 'float8', init: (c: { value: unknown }) => String(c.value) },
     { name: 'regression_id', cast: 'bigint' },
   ],
   { table: 'regression_reports' },
@@ -218,6 +230,17 @@ export async function regression(
       );
   });
 
+  if (deps.cache) {
+    const { cache, ttlMs } = deps.cache;
+    try {
+      const view = await regressionView(deps.db);
+      await cache.put(cacheName.regressions(), makeEntry(view, ttlMs), { announce: true });
+    } catch (err) {
+      // The report is stored; the next warm pass shows it.
+      deps.log.warn({ err: (err as Error).message }, 'could not refresh the cached report');
+    }
+  }
+
   const counts: Record<Severity, number> = { CRITICAL: 0, WARNING: 0, NORMAL: 0 };
   for (const e of entries) counts[e.regression_severity] += 1;
   deps.log.info(
@@ -225,9 +248,11 @@ export async function regression(
     'regression run done',
   );
   const order: Record<Severity, number> = { CRITICAL: 0, WARNING: 1, NORMAL: 2 };
+  // Most surprising first: severity, then how far the level moved in noise units.
   entries.sort(
     (x, y) =>
       order[x.regression_severity] - order[y.regression_severity] ||
+      (y.score === x.score ? 0 : y.score > x.score ? 1 : -1) ||
       Math.abs(y.shift_percent ?? 0) - Math.abs(x.shift_percent ?? 0),
   );
   return {

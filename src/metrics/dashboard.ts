@@ -231,6 +231,8 @@ interface ReportRow {
   direction: string;
   regression_severity: 'NORMAL' | 'WARNING' | 'CRITICAL';
   baseline_zero: boolean;
+  seasonality: string | null;
+  score: number | null;
   regression_id: number | null;
   first_seen: Date | null;
   last_seen: Date | null;
@@ -252,6 +254,8 @@ export function reportEntry(r: ReportRow): Record<string, unknown> {
     p_value: r.p_value,
     direction: r.direction,
     baseline_zero: r.baseline_zero,
+    seasonality: r.seasonality,
+    score: r.score,
     series: r.series_id === null ? null : { id: r.series_id, ...(r.series as object) },
     regression_id: r.regression_id,
     first_seen: r.first_seen?.toISOString() ?? null,

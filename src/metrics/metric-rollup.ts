@@ -74,7 +74,8 @@ export class StoredQuantiles {
   quantiles(qs: readonly number[]): number[] {
     return qs.map((q) => {
       const i = STORED_QUANTILES.indexOf(q);
-      if (i < 0) throw new RangeError(`quantile ${q} is not stored (only ${STORED_QUANTILES})`);
+      if (i < 0)
+        throw new RangeError(`quantile ${q} is not stored (only ${STORED_QUANTILES.join(', ')})`);
       return this.values[i] as number;
     });
   }

@@ -11,7 +11,12 @@ import {
   type BackfillPayload,
 } from '../jobs/backfill.js';
 import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
-import { regression, type RegressionConfig, type RegressionPayload } from '../jobs/regression.js';
+import {
+  regression,
+  type RegressionConfig,
+  type RegressionDeps,
+  type RegressionPayload,
+} from '../jobs/regression.js';
 import { warm, type WarmDeps, type WarmPayload } from '../jobs/warm.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -57,12 +62,19 @@ export function startBackfillWorker(deps: WorkerDeps): Worker {
 }
 
 /** Runs regression detection; one run at a time per process (runs serialise in SQL too). */
-export function startRegressionWorker(deps: WorkerDeps & { config: RegressionConfig }): Worker {
+export function startRegressionWorker(
+  deps: WorkerDeps & { config: RegressionConfig; cache: RegressionDeps['cache'] },
+): Worker {
   const worker = new Worker<RegressionPayload>(
     QUEUE.regression,
     (job) =>
       regression(
-        { db: deps.db, log: deps.log.child({ job: job.id }), config: deps.config },
+        {
+          db: deps.db,
+          log: deps.log.child({ job: job.id }),
+          config: deps.config,
+          cache: deps.cache,
+        },
         job.data,
       ),
     options(deps, 1),

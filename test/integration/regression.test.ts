@@ -11,6 +11,7 @@ import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { start } from '../../src/main.js';
+import { DashboardCache } from '../../src/cache/dashboard-cache.js';
 import { runRegression, table } from '../../scripts/regression.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
@@ -230,6 +231,40 @@ describe('reports through the API and the command', () => {
       });
     } finally {
       await api.stop();
+    }
+  });
+
+  it('a finished run replaces the cached report at once, in every API process', async () => {
+    // No warm pass during the test: only the run itself can refresh the cached report.
+    const env = { PULSE_ROLE: 'api', CACHE_TTL: '1h', WARM_INTERVAL: '1h' };
+    const apis = [await start(ctx.config(env), ctx.log), await start(ctx.config(env), ctx.log)];
+    try {
+      const latest = async (i: number) => {
+        const r = await fetch(`http://127.0.0.1:${apis[i]?.port}/api/v1/regressions`);
+        return (await r.json()) as { served_from: string; run: { run_id: string } };
+      };
+      // Both processes hold the current report in L1.
+      for (const i of [0, 1]) {
+        await latest(i);
+        expect((await latest(i)).served_from).toBe('l1');
+      }
+      // A run later than every earlier one, as the regression worker makes it.
+      const cache = new DashboardCache(ctx.redis, ctx.keys, ctx.log);
+      const run = await regression(
+        {
+          db: ctx.db,
+          log: ctx.log,
+          config,
+          now: () => now + 10 * MINUTE,
+          cache: { cache, ttlMs: 3_600_000 },
+        },
+        { reason: 'manual' },
+      );
+      // Invalidation travels by pub/sub; give it a moment, far less than the second promised.
+      await new Promise((r) => setTimeout(r, 200));
+      for (const i of [0, 1]) expect((await latest(i)).run.run_id).toBe(run.run_id);
+    } finally {
+      await Promise.all(apis.map((a) => a.stop()));
     }
   });
 

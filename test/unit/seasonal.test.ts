@@ -1,0 +1,153 @@
+// Regression analysis on weekly data, as fleets are: quiet weekends (0.55–0.6 of weekday load,
+// blended over three hours after midnight), a ±30 % daily cycle and ±6 % noise, 40 metrics on
+// two agents. Three +25 % steps and one +12 % step begin 12 h before the end. Whatever weekday
+// the data ends on, the steps are found (CRITICAL, WARNING) with their change points, and
+// nothing else is a WARNING or CRITICAL, at metric or series level.
+import { describe, expect, it } from 'vitest';
+import {
+  analyse,
+  type MinuteValue,
+  type RegressionSettings,
+} from '../../src/metrics/regression.js';
+import { fit } from '../../src/metrics/seasonal.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const settings: RegressionSettings = {
+  criticalPercent: 20,
+  warningPercent: 10,
+  minChangePercent: 5,
+  alpha: 0.01,
+  minSegmentMinutes: 60,
+};
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+// Sunday … Saturday (epoch day 0 was a Thursday).
+const LOAD = [0.55, 1, 1, 1, 1, 1, 0.6];
+const loadOf = (day: number) => LOAD[(((day + 4) % 7) + 7) % 7] as number;
+
+/** Weekly load with a 3-hour blend after midnight (smoothstep). */
+function weekly(t: number): number {
+  const day = Math.floor(t / DAY);
+  const into = t - day * DAY;
+  const cur = loadOf(day);
+  if (into >= 3 * HOUR) return cur;
+  const f = into / (3 * HOUR);
+  return loadOf(day - 1) + (cur - loadOf(day - 1)) * f * f * (3 - 2 * f);
+}
+
+interface Metric {
+  name: string;
+  step: number;
+  stepAt: number;
+  lowerIsWorse: boolean;
+}
+
+/** One agent's minutes over [from, to). */
+function agent(m: Metric, seed: number, base: number, phase: number, from: number, to: number) {
+  const r = rng(seed);
+  const out: MinuteValue[] = [];
+  for (let t = from; t < to; t += MINUTE) {
+    const daily = 1 + 0.3 * Math.sin((2 * Math.PI * (t + phase)) / DAY);
+    const noise = 1 + 0.06 * (2 * r() - 1);
+    out.push({ t, v: base * weekly(t) * daily * noise * (t >= m.stepAt ? m.step : 1) });
+  }
+  return out;
+}
+
+/** Every unit of a run: each metric (its agents averaged) and each of its series. */
+function units(metrics: Metric[], end: number) {
+  const from = end - 7 * DAY;
+  return metrics.flatMap((m, i) => {
+    const a = agent(m, 1_000 + 2 * i, 50 + i, i * 1_800_000, from, end);
+    const b = agent(m, 1_001 + 2 * i, 80 + i, i * 1_800_000, from, end);
+    const avg = a.map((p, j) => ({ t: p.t, v: (p.v + (b[j] as MinuteValue).v) / 2 }));
+    return [
+      { metric: m, level: 'metric', minutes: avg },
+      { metric: m, level: 'series a', minutes: a },
+      { metric: m, level: 'series b', minutes: b },
+    ];
+  });
+}
+
+function run(metrics: Metric[], end: number) {
+  const recentFrom = end - DAY;
+  return units(metrics, end).map((u) => ({
+    ...u,
+    a: analyse(
+      u.minutes.filter((p) => p.t < recentFrom),
+      u.minutes.filter((p) => p.t >= recentFrom),
+      !u.metric.lowerIsWorse,
+      settings,
+    ),
+  }));
+}
+
+function fleet(end: number, stepAt: number): Metric[] {
+  return Array.from({ length: 40 }, (_, i) => ({
+    name: `m${i}`,
+    step: i < 3 ? 1.25 : i === 3 ? 1.12 : i === 4 ? 0.75 : 1,
+    stepAt: i <= 4 ? stepAt : Infinity,
+    lowerIsWorse: i === 4,
+  }));
+}
+
+// 2026-11-23 was a Monday; ends at 17:00 UTC on each weekday of the following week.
+const ENDS = Array.from({ length: 7 }, (_, d) => Date.UTC(2026, 10, 23 + d, 17));
+const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+describe('weekly seasonality', () => {
+  it.each(ENDS.map((end, i) => [DAYS[i], end] as const))(
+    'data ending %s 17:00: the steps and nothing else',
+    (_day, end) => {
+      const stepAt = end - 12 * HOUR;
+      const results = run(fleet(end, stepAt), end);
+      for (const r of results) {
+        const where = `${r.metric.name} ${r.level}`;
+        const sev = r.a?.regression_severity ?? 'none';
+        const i = Number(r.metric.name.slice(1));
+        if (i < 3 || i === 4) {
+          if (r.level === 'metric') {
+            expect(sev, where).toBe('CRITICAL');
+            expect(
+              Math.abs(Date.parse(r.a?.change_point ?? '') - stepAt),
+              where,
+            ).toBeLessThanOrEqual(15 * MINUTE);
+          }
+        } else if (i === 3) {
+          if (r.level === 'metric') expect(sev, where).toBe('WARNING');
+        } else expect(['NORMAL', 'none'], `${where}: ${JSON.stringify(r.a)}`).toContain(sev);
+      }
+    },
+  );
+
+  it('a step that begins exactly when the weekend begins', () => {
+    const end = Date.UTC(2026, 10, 28, 12); // Saturday noon
+    const stepAt = Date.UTC(2026, 10, 28); // Saturday 00:00
+    const results = run(fleet(end, stepAt), end).filter((r) => r.level === 'metric');
+    const sev = (name: string) =>
+      results.find((r) => r.metric.name === name)?.a?.regression_severity ?? 'none';
+    for (const name of ['m0', 'm1', 'm2', 'm4']) expect(sev(name), name).toBe('CRITICAL');
+    expect(sev('m3')).toBe('WARNING');
+    for (let i = 5; i < 40; i++) expect(['NORMAL', 'none']).toContain(sev(`m${i}`));
+  });
+
+  it('auto models the week when weekends are quiet, and not when they are not', () => {
+    const end = ENDS[6] as number;
+    const m: Metric = { name: 'x', step: 1, stepAt: Infinity, lowerIsWorse: false };
+    const weeklyData = agent(m, 7, 100, 0, end - 7 * DAY, end - DAY);
+    expect(fit(weeklyData, 'auto').kind).toBe('weekly');
+    const r = rng(9);
+    const flat = weeklyData.map((p) => ({
+      t: p.t,
+      v: 100 * (1 + 0.3 * Math.sin((2 * Math.PI * p.t) / DAY)) * (1 + 0.06 * (2 * r() - 1)),
+    }));
+    expect(fit(flat, 'auto').kind).toBe('daily');
+  });
+});
