@@ -1,9 +1,10 @@
-// npm run demo -- --days 7 [--seed N] [--hosts 3] [--step 60s]
+// npm run demo -- --days 7 [--end ISO] [--seed N] [--hosts 3] [--step 60s]
 // Writes realistic demo data for every metric pulse's samplers produce (README, "Sampling"):
 // process metrics per role and host, host metrics per host, PostgreSQL, Redis, every queue,
 // and scraped node_exporter and app targets, with the samplers' names, units and tags, over the
 // last N days at --step, ending now. Daily and weekly cycles, noise, occasional spikes, counters
-// that only go up, and exactly one regression about 12 h ago (printed at the end).
+// that only go up, and exactly one regression about 12 h before the end. It then runs regression
+// detection as of the end and prints the report, so the dashboard shows it at once.
 //
 // Points go through the ingest rules (validateBatch) and PointStore.write in batches, so
 // rollup_1m is exact, then the aggregate job builds rollup_1h. Every value is a pure function of
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
 import { formatDuration, parseDuration } from '../src/infra/duration.js';
-import { postgresFor } from '../src/infra/embedded.js';
+import { postgresFor, runningRedis } from '../src/infra/embedded.js';
 import { createLogger, type Logger } from '../src/infra/logger.js';
 import { migrate } from '../src/metrics/schema.js';
 import { aggregate } from '../src/jobs/aggregate.js';
@@ -26,6 +27,11 @@ import { sql } from '../src/metrics/queries.js';
 import type { Tags } from '../src/metrics/series.js';
 import { PointStore, type WriteResult } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
+import { DashboardCache } from '../src/cache/dashboard-cache.js';
+import { keysFor } from '../src/infra/keys.js';
+import { closeRedis, createRedis } from '../src/infra/redis.js';
+import { regression, type RegressionRun } from '../src/jobs/regression.js';
+import { table } from './regression.js';
 
 const SECOND = 1_000;
 const MINUTE = 60_000;
@@ -817,6 +823,26 @@ function validate(groups: RawPoint[][], now: number, config: Config): Point[] {
   return points;
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+/** `--end`: when the data ends, epoch ms; checked against the clock and RAW_RETENTION. */
+export function parseEnd(text: string, days: number, rawMs: number, clock: number): number {
+  const end = ISO_TIME.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(end))
+    throw new UsageError(
+      `--end ${JSON.stringify(text)}: expected an ISO-8601 date-time with a zone (2026-11-29T18:00:00Z) or a date (2026-11-29)`,
+    );
+  if (end > clock + MINUTE)
+    throw new UsageError(
+      `--end ${text}: is in the future (now is ${new Date(clock).toISOString()})`,
+    );
+  if (clock - (end - days * DAY) > rawMs)
+    throw new UsageError(
+      `--end ${text} with --days ${days} starts ${formatDuration(clock - (end - days * DAY))} ago, further back than RAW_RETENTION (${formatDuration(rawMs)}): ingest and retention would drop it. Use a later --end, fewer --days, or raise RAW_RETENTION.`,
+    );
+  return end;
+}
+
 export function parseDays(text: string, rawMs: number): number {
   const days = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isSafeInteger(days) || days < 1)
@@ -957,13 +983,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 // ---------------------------------------------------------------------------------------------
 // Command line.
 
-const USAGE = `usage: npm run demo -- --days N [--seed N] [--hosts N] [--step 60s]
-  --days N     days of data ending now (default 7; at most RAW_RETENTION)
+const USAGE = `usage: npm run demo -- --days N [--end ISO] [--seed N] [--hosts N] [--step 60s]
+  --days N     days of data ending at --end (default 7; at most RAW_RETENTION)
+  --end ISO    when the data ends: an ISO-8601 date-time with a zone, or a date (midnight UTC);
+               default now. Not in the future, and not so far back that the first day is
+               older than RAW_RETENTION
   --seed N     seed of the data (default 1): the same seed gives the same values
   --hosts N    hosts, each running an api and a worker process (default 3)
   --step D     time between samples (default 60s; whole seconds, 1s to 1h)
-Writes to DATABASE_URL, or the embedded PostgreSQL when it is unset. Running it again stores
-nothing twice.`;
+Writes to DATABASE_URL, or the embedded PostgreSQL when it is unset, then runs regression
+detection as of the end and prints the report (the dashboard's cached report is replaced when
+Redis is reachable). Running it again stores nothing twice.`;
 
 function progressReporter(): (done: number, total: number, points: number) => void {
   const tty = process.stderr.isTTY;
@@ -1007,6 +1037,43 @@ export function summary(r: DemoResult): string {
   ].join('\n');
 }
 
+/**
+ * Regression detection as of `at`, as the regression job runs it. The dashboard's cached report
+ * is replaced when a Redis answers (the demo never starts one of its own for this).
+ */
+export async function demoRegression(
+  db: Db,
+  config: Config,
+  at: number,
+  log: Logger,
+): Promise<RegressionRun> {
+  const url = await runningRedis(config);
+  if (url === undefined)
+    process.stderr.write(
+      'demo: note: no Redis answers, so the dashboard shows this report after its next warm pass\n',
+    );
+  const redis = url === undefined ? undefined : createRedis(url, 'pulse-demo', 'command');
+  try {
+    return await regression(
+      {
+        db,
+        log,
+        config: { ...config.regression, minSegmentMinutes: 60 },
+        now: () => at,
+        cache: redis
+          ? {
+              cache: new DashboardCache(redis, keysFor(config.prefix), log),
+              ttlMs: config.cache.ttlMs,
+            }
+          : undefined,
+      },
+      { reason: 'manual' },
+    );
+  } finally {
+    if (redis) await closeRedis(redis);
+  }
+}
+
 function parseCli() {
   return parseArgs({
     options: {
@@ -1014,6 +1081,7 @@ function parseCli() {
       seed: { type: 'string', default: '1' },
       hosts: { type: 'string', default: '3' },
       step: { type: 'string', default: '60s' },
+      end: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -1036,9 +1104,13 @@ async function main(): Promise<number> {
   let stepMs: number;
   let seed: number;
   let hosts: number;
+  let end: number;
   try {
     config = loadConfig();
     days = parseDays(values.days, config.retention.rawMs);
+    const clock = Date.now();
+    end =
+      values.end === undefined ? clock : parseEnd(values.end, days, config.retention.rawMs, clock);
     stepMs = parseStep(values.step);
     seed = /^-?\d+$/.test(values.seed) ? Number(values.seed) : NaN;
     if (!Number.isSafeInteger(seed))
@@ -1063,7 +1135,7 @@ async function main(): Promise<number> {
   try {
     await migrate(db, log);
     process.stderr.write(
-      `demo: ${days} d every ${formatDuration(stepMs)}, ${hosts} hosts, seed ${seed}\n`,
+      `demo: ${days} d every ${formatDuration(stepMs)} ending ${new Date(end).toISOString()}, ${hosts} hosts, seed ${seed}\n`,
     );
     const report = progressReporter();
     const r = await runDemo({
@@ -1073,11 +1145,15 @@ async function main(): Promise<number> {
       seed,
       hosts,
       stepMs,
+      now: end,
       log,
       onProgress: report,
       onPhase: (what) => process.stderr.write(`demo: ${what}\n`),
     });
     process.stdout.write(`${summary(r)}\n`);
+    process.stderr.write('demo: running regression detection as of the end of the data\n');
+    const run = await demoRegression(db, config, r.to + r.stepMs, log);
+    process.stdout.write(`\n${table(run)}\n`);
     return 0;
   } finally {
     await db.$pool.end();

@@ -225,3 +225,17 @@ export async function redisFor(
   if (config.redis.url) return { url: config.redis.url, stop: () => Promise.resolve() };
   return ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
 }
+
+/**
+ * The Redis a running pulse uses, if one answers: REDIS_URL, else the local or embedded one
+ * `redisFor` would pick. Never starts one (for tools that only want to tell a running system).
+ */
+export async function runningRedis(config: {
+  redis: { url: string | undefined; embeddedPort: number };
+}): Promise<string | undefined> {
+  const candidates = config.redis.url
+    ? [config.redis.url]
+    : [DEFAULT_REDIS, `redis://127.0.0.1:${config.redis.embeddedPort}`];
+  for (const url of candidates) if (await redisAnswers(url)) return url;
+  return undefined;
+}

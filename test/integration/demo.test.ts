@@ -4,7 +4,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAME } from '../../src/metrics/point.js';
-import { parseDays, runDemo, UsageError, type DemoResult } from '../../scripts/demo.js';
+import { cacheName } from '../../src/cache/names.js';
+import {
+  demoRegression,
+  parseDays,
+  parseEnd,
+  runDemo,
+  UsageError,
+  type DemoResult,
+} from '../../scripts/demo.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 
 const MINUTE = 60_000;
@@ -302,5 +310,29 @@ describe('demo data', () => {
     await expect(
       runDemo({ db: ctx.db, config: ctx.config({ RAW_RETENTION: '1d' }), days: 2, now }),
     ).rejects.toThrow(/RAW_RETENTION \(1d\)/);
+  });
+
+  it('--end takes an ISO date-time or date, not the future nor past RAW_RETENTION', () => {
+    const clock = Date.UTC(2026, 10, 30, 12);
+    expect(parseEnd('2026-11-29T18:00:00Z', 7, 90 * DAY, clock)).toBe(Date.UTC(2026, 10, 29, 18));
+    expect(parseEnd('2026-11-29T19:00:00+01:00', 7, 90 * DAY, clock)).toBe(
+      Date.UTC(2026, 10, 29, 18),
+    );
+    expect(parseEnd('2026-11-29', 7, 90 * DAY, clock)).toBe(Date.UTC(2026, 10, 29));
+    expect(() => parseEnd('yesterday', 7, 90 * DAY, clock)).toThrow(/--end "yesterday": expected/);
+    expect(() => parseEnd('2026-11-29T18:00:00', 7, 90 * DAY, clock)).toThrow(/with a zone/);
+    expect(() => parseEnd('2026-12-01T00:00:00Z', 7, 90 * DAY, clock)).toThrow(/in the future/);
+    expect(() => parseEnd('2026-09-01', 7, 90 * DAY, clock)).toThrow(/RAW_RETENTION \(90d\)/);
+  });
+
+  it('ends with a regression run as of the end that replaces the cached report', async () => {
+    const config = ctx.config();
+    const cached = `${ctx.keys.cachePrefix}${cacheName.regressions()}`;
+    await ctx.redis.del(cached);
+    const run = await demoRegression(ctx.db, config, first.to + first.stepMs, ctx.log);
+    expect(run.analysed).toBeGreaterThan(100);
+    expect(run.computed_at).toBe(new Date(first.to + first.stepMs).toISOString());
+    const entry = JSON.parse((await ctx.redis.get(cached)) as string) as { body: string };
+    expect((JSON.parse(entry.body) as { run: { run_id: string } }).run.run_id).toBe(run.run_id);
   });
 });
