@@ -136,7 +136,7 @@ export const envSchema = z
     REGRESSION_LOWER_IS_WORSE: z
       .string()
       .default(
-        'up,database_cache_hit_ratio,redis_keyspace_hit_ratio,redis_ops_per_second,database_transactions_committed_per_second,queue_completed_per_minute,host_disk_free_bytes,host_disk_free_percentage',
+        'up,database_cache_hit_ratio,redis_keyspace_hit_ratio,redis_ops_per_second,database_transactions_committed_per_second,queue_completed_per_minute,host_disk_free_bytes,host_disk_free_percentage,node_memory_MemAvailable_bytes,node_filesystem_avail_bytes',
       )
       .transform((text) => text.split(/[\s,]+/).filter(Boolean)),
     REGRESSION_RETENTION: duration('90d', 86_400_000),
