@@ -56,7 +56,9 @@ export interface Analysis {
  * - a shift must hold: both halves of the segment after the change point are off in the same
  *   direction by at least half of it;
  * - a shift must matter: at least twice the slot-to-slot noise and a twentieth of the
- *   baseline's typical range (p5–p95 of its minutes), or it is never WARNING or CRITICAL.
+ *   baseline's typical range (p5–p95 of its minutes), or it is never WARNING or CRITICAL;
+ * - a small count of events (whole numbers, at most 10 in 95 % of the baseline) is judged on
+ *   its rate: at least one more new event an hour than in the baseline.
  */
 export function analyse(
   baseline: MinuteValue[],
@@ -142,7 +144,9 @@ export function analyse(
     (sorted[Math.floor(0.05 * (sorted.length - 1))] as number);
   const noiseAbsolute = relative ? bStats.scale * Math.abs(b.mean) : bStats.scale;
   const floor = Math.max(2 * noiseAbsolute, 0.05 * typicalRange);
-  const matters = Math.abs(shiftAbsolute) >= floor || baselineZero;
+  const matters =
+    (Math.abs(shiftAbsolute) >= floor || baselineZero) &&
+    (!rareEvents(baseline, recent) || eventRateRise(baseline, recent) >= 1);
 
   const size = shift === null ? null : Math.abs(shift);
   let severity: Severity = 'NORMAL';
@@ -173,6 +177,28 @@ export function analyse(
           : 0,
     listed: significant && (size === null ? shiftAbsolute !== 0 : size > s.minChangePercent),
   };
+}
+
+/**
+ * A small count of events (failed jobs, deadlocks): whole numbers, at most 10 in 95 % of the
+ * baseline. Its level moves by whole events, so one event looks like a large step in percent.
+ */
+function rareEvents(baseline: MinuteValue[], recent: MinuteValue[]): boolean {
+  const whole = (m: MinuteValue) => m.v >= 0 && Number.isInteger(m.v);
+  if (!baseline.every(whole) || !recent.every(whole)) return false;
+  const sorted = baseline.map((m) => m.v).sort((x, y) => x - y);
+  return (sorted[Math.floor(0.95 * (sorted.length - 1))] as number) <= 10;
+}
+
+/** New events an hour in the recent window over the baseline's (the rises of the count). */
+function eventRateRise(baseline: MinuteValue[], recent: MinuteValue[]): number {
+  const rate = (ms: MinuteValue[]) => {
+    let events = 0;
+    for (let i = 1; i < ms.length; i++)
+      events += Math.max(0, (ms[i] as MinuteValue).v - (ms[i - 1] as MinuteValue).v);
+    return events / Math.max(1, ms.length / 60);
+  };
+  return rate(recent) - rate(baseline);
 }
 
 interface Robust {

@@ -81,27 +81,71 @@ function profileOf(slots: Point[], value: (p: Point) => number): Float64Array {
   return out;
 }
 
-function levelsOf(slots: Point[], profile: Float64Array, blendMs: number): Map<number, number> {
-  // Per day: the ratios outside the blend after midnight, and those inside it.
-  const perDay = new Map<number, { clear: number[]; blended: number[] }>();
+/**
+ * How one day relates to the profile: v ≈ a + b · P(slot). A day of the typical kind has a = 0,
+ * b = 1. A quiet weekend scales the busy part of the day, not always its floor (the event
+ * loop's lag at night is the same on a Sunday), so where the baseline holds enough of a day
+ * (two hours, over a fair part of the profile's range) both are fitted; else only b.
+ */
+interface DayLevel {
+  a: number;
+  b: number;
+}
+
+/** The day's level as one number: its value at the profile's mean, over that mean. */
+const effective = (l: DayLevel, mean: number) => (l.a + l.b * mean) / mean;
+
+function levelsOf(slots: Point[], profile: Float64Array, blendMs: number): Map<number, DayLevel> {
+  const lo = Math.min(...profile);
+  const hi = Math.max(...profile);
+  const perDay = new Map<number, { x: number[]; y: number[] }>();
   for (const p of slots) {
-    const base = profile[slotOfDay(p.t)] as number;
-    if (!(base > 0)) continue;
     const d = dayOf(p.t);
-    let day = perDay.get(d);
-    if (!day) perDay.set(d, (day = { clear: [], blended: [] }));
-    (p.t - d * DAY_MS < blendMs ? day.blended : day.clear).push(p.v / base);
-  }
-  const levels = new Map<number, number>();
-  for (const [d, { clear, blended }] of perDay) {
     // Inside the blend a day's level is mixed with the day before's: never measured there.
-    void blended;
-    if (clear.length * SLOT_MS >= MIN_DAY_COVERAGE_MS) levels.set(d, median(clear));
+    if (p.t - d * DAY_MS < blendMs) continue;
+    const x = profile[slotOfDay(p.t)] as number;
+    if (!(x > 0)) continue;
+    let day = perDay.get(d);
+    if (!day) perDay.set(d, (day = { x: [], y: [] }));
+    day.x.push(x);
+    day.y.push(p.v);
+  }
+  const levels = new Map<number, DayLevel>();
+  for (const [d, { x, y }] of perDay) {
+    if (x.length * SLOT_MS < MIN_DAY_COVERAGE_MS) continue;
+    const scaleOnly: DayLevel = { a: 0, b: median(y.map((v, i) => v / (x[i] as number))) };
+    const span = Math.max(...x) - Math.min(...x);
+    if (x.length * SLOT_MS < 2 * HOUR_MS || !(hi > lo) || span < 0.25 * (hi - lo)) {
+      levels.set(d, scaleOnly);
+      continue;
+    }
+    const mx = x.reduce((acc, v) => acc + v, 0) / x.length;
+    const my = y.reduce((acc, v) => acc + v, 0) / y.length;
+    let sxy = 0;
+    let sxx = 0;
+    x.forEach((xi, i) => {
+      sxy += (xi - mx) * ((y[i] as number) - my);
+      sxx += (xi - mx) ** 2;
+    });
+    const b = sxy / sxx;
+    const a = my - b * mx;
+    // A fit that makes the day's lowest expected value non-positive is no model of it, and
+    // one that explains the day hardly better than scaling is noise: scaling it is, then.
+    const error = (l: DayLevel) =>
+      x.reduce(
+        (acc, xi, i) => acc + (((y[i] as number) - l.a - l.b * xi) / (l.a + l.b * xi)) ** 2,
+        0,
+      );
+    const affine = { a, b };
+    levels.set(
+      d,
+      b > 0 && a + b * lo > 0 && error(affine) < 0.5 * error(scaleOnly) ? affine : scaleOnly,
+    );
   }
   return levels;
 }
 
-function sameWeekday(levels: Map<number, number>, day: number): number | undefined {
+function sameWeekday(levels: Map<number, DayLevel>, day: number): DayLevel | undefined {
   const own = levels.get(day);
   if (own !== undefined) return own;
   for (let w = 1; w <= 4; w++) {
@@ -113,29 +157,55 @@ function sameWeekday(levels: Map<number, number>, day: number): number | undefin
 
 /**
  * A day's level: its own, else the same weekday 1–4 weeks away, else that of the days on
- * either side when they agree (within 10 %: a working day between working days); NaN when
- * none of these holds (the day's level cannot be told from a shift then).
+ * either side when they agree (within 10 %: a working day between working days); undefined
+ * when none of these holds (the day's level cannot be told from a shift then).
  */
-function levelFor(levels: Map<number, number>, day: number): number {
+function levelFor(levels: Map<number, DayLevel>, day: number, mean: number): DayLevel | undefined {
   const known = sameWeekday(levels, day);
   if (known !== undefined) return known;
   const before = sameWeekday(levels, day - 1);
   const after = sameWeekday(levels, day + 1);
-  if (before !== undefined && after !== undefined && Math.abs(before / after - 1) <= 0.1)
-    return (before + after) / 2;
-  return NaN;
+  if (
+    before !== undefined &&
+    after !== undefined &&
+    Math.abs(effective(before, mean) / effective(after, mean) - 1) <= 0.1
+  )
+    return { a: (before.a + after.a) / 2, b: (before.b + after.b) / 2 };
+  return undefined;
 }
 
-function weeklyFactor(levels: Map<number, number>, blendMs: number): (t: number) => number {
+/** The day level at time t, blended with the day before's after midnight. */
+function levelAt(
+  levels: Map<number, DayLevel>,
+  mean: number,
+  blendMs: number,
+): (t: number) => DayLevel | undefined {
   return (t) => {
     const d = dayOf(t);
-    const cur = levelFor(levels, d);
+    const cur = levelFor(levels, d, mean);
     const into = t - d * DAY_MS;
-    if (blendMs <= 0 || into >= blendMs) return cur;
-    const prev = levelFor(levels, d - 1);
-    return prev + (cur - prev) * smoothstep(into / blendMs);
+    if (blendMs <= 0 || into >= blendMs || cur === undefined) return cur;
+    const prev = levelFor(levels, d - 1, mean);
+    if (prev === undefined) return undefined;
+    const f = smoothstep(into / blendMs);
+    return { a: prev.a + (cur.a - prev.a) * f, b: prev.b + (cur.b - prev.b) * f };
   };
 }
+
+/** Expected values under day levels and a profile; NaN on a day the baseline cannot tell. */
+function weeklyExpected(
+  levels: Map<number, DayLevel>,
+  profile: Float64Array,
+  blendMs: number,
+): (t: number) => number {
+  const level = levelAt(levels, meanOf(profile), blendMs);
+  return (t) => {
+    const l = level(t);
+    return l === undefined ? NaN : l.a + l.b * (profile[slotOfDay(t)] as number);
+  };
+}
+
+const meanOf = (xs: Float64Array) => xs.reduce((acc, v) => acc + v, 0) / xs.length;
 
 const sse = (slots: Point[], expected: (t: number) => number) => {
   let s = 0;
@@ -147,9 +217,8 @@ const sse = (slots: Point[], expected: (t: number) => number) => {
 };
 
 /**
- * Fits the expected level on the baseline's 15-minute slot means. Values are expected to be
- * level-like (a day level multiplies the profile); a profile that is not positive everywhere
- * is modelled as daily, additively, by the caller's residuals.
+ * Fits the expected level on the baseline's 15-minute slot means. A profile that is not
+ * positive everywhere is modelled as daily, additively, by the caller's residuals.
  */
 export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
   const slots = slotMeans(baseline);
@@ -166,33 +235,34 @@ export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
 
   // Day levels and the profile, each measured given the other (two rounds), for each blend
   // width; the width whose model leaves the least squared error wins.
-  let best: { model: Fitted; error: number; levels: Map<number, number> } | undefined;
+  let best:
+    { model: Fitted; error: number; levels: Map<number, DayLevel>; mean: number } | undefined;
   for (const hours of BLEND_CANDIDATES_H) {
     const blendMs = hours * HOUR_MS;
     let profile = daily;
-    let levels = levelsOf(slots, profile, Math.max(blendMs, 0));
+    let levels = levelsOf(slots, profile, blendMs);
     for (let round = 0; round < 2; round++) {
-      const w = weeklyFactor(levels, blendMs);
-      profile = profileOf(slots, (p) => p.v / w(p.t));
+      const level = levelAt(levels, meanOf(profile), blendMs);
+      profile = profileOf(slots, (p) => {
+        const l = level(p.t);
+        return l === undefined ? NaN : (p.v - l.a) / l.b;
+      });
       if (!Array.from(profile).every((x) => x > 0)) return dailyModel;
       levels = levelsOf(slots, profile, blendMs);
     }
-    const typical = median([...levels.values()]);
-    if (!Number.isFinite(typical)) return dailyModel;
-    const w = weeklyFactor(levels, blendMs);
-    const p = profile;
-    const model: Fitted = {
-      kind: 'weekly',
-      expected: (t) => (p[slotOfDay(t)] as number) * w(t),
-      blendHours: hours,
-    };
-    const error = sse(slots, model.expected);
-    if (!best || error < best.error * 0.98) best = { model, error, levels };
+    if (levels.size === 0) return dailyModel;
+    const expected = weeklyExpected(levels, profile, blendMs);
+    const model: Fitted = { kind: 'weekly', expected, blendHours: hours };
+    const error = sse(slots, expected);
+    const mean = meanOf(profile);
+    if (!best || error < best.error * 0.98) best = { model, error, levels, mean };
   }
   if (!best) return dailyModel;
   if (seasonality === 'weekly') return best.model;
-  const typical = median([...best.levels.values()]);
-  const spread = Math.max(...[...best.levels.values()].map((l) => Math.abs(l / typical - 1)));
+  const { levels, mean } = best;
+  const effectives = [...levels.values()].map((l) => effective(l, mean));
+  const typical = median(effectives);
+  const spread = Math.max(...effectives.map((l) => Math.abs(l / typical - 1)));
   const dailyError = sse(slots, dailyModel.expected);
   return best.error <= 0.8 * dailyError && spread >= 0.1 ? best.model : dailyModel;
 }

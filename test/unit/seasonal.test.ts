@@ -150,4 +150,25 @@ describe('weekly seasonality', () => {
     }));
     expect(fit(flat, 'auto').kind).toBe('daily');
   });
+
+  it('a count of rare events is judged on its rate, not on its percent', () => {
+    const end = ENDS[2] as number;
+    const count = (recentLevel: (t: number) => number) => {
+      const out: MinuteValue[] = [];
+      for (let t = end - 7 * DAY; t < end; t += MINUTE)
+        out.push({ t, v: t < end - DAY ? (t % (2 * DAY) < HOUR ? 1 : 0) : recentLevel(t) });
+      return out;
+    };
+    const judge = (minutes: MinuteValue[]) =>
+      analyse(
+        minutes.filter((p) => p.t < end - DAY),
+        minutes.filter((p) => p.t >= end - DAY),
+        true,
+        settings,
+      )?.regression_severity ?? 'none';
+    // Three failed jobs, once, twelve hours ago: +800 % of the level, 0.1 events an hour.
+    expect(judge(count((t) => (t >= end - 12 * HOUR ? 3 : 0)))).toBe('NORMAL');
+    // Fifty at once: two new events an hour over the day, well above the baseline's rate.
+    expect(judge(count((t) => (t >= end - 12 * HOUR ? 50 : 0)))).toBe('CRITICAL');
+  });
 });
