@@ -15,6 +15,7 @@ import {
 } from '../metrics/regression.js';
 import { readMetricBuckets, readMetricRange } from '../metrics/metric-rollup.js';
 import { quantiles } from '../metrics/sketch.js';
+import { SLOT_MS } from '../metrics/seasonal.js';
 import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
 import { regressionView } from '../metrics/dashboard.js';
@@ -118,6 +119,12 @@ async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<
   return db.manyOrNone<MinuteValue>(sql.regressionMinutes, [u.ids, new Date(from), new Date(to)]);
 }
 
+/** The share of a window's 15-minute slots that hold at least one minute. */
+function coverage(minutes: MinuteValue[], from: number, to: number): number {
+  const slots = new Set(minutes.map((m) => Math.floor(m.t / SLOT_MS)));
+  return slots.size / Math.max(1, Math.ceil((to - from) / SLOT_MS));
+}
+
 async function p95(db: Db, u: Unit, from: number, to: number): Promise<number> {
   if (u.seriesId === null)
     return (await readMetricRange(db, u.metricId, from, to)).sketch.quantiles([0.95])[0] as number;
@@ -172,6 +179,15 @@ export async function regression(
     const minutes = await minuteValues(deps.db, u, baselineFrom, recentTo);
     const baseline = minutes.filter((m) => m.t < recentFrom);
     const recent = minutes.filter((m) => m.t >= recentFrom);
+    // A series seen in less than half of either window (a fleet-level sample tagged with
+    // whichever host took it, a host that came and went) is not judged on its own: its
+    // metric, which holds it, is.
+    if (
+      u.seriesId !== null &&
+      (coverage(baseline, baselineFrom, recentFrom) < 0.5 ||
+        coverage(recent, recentFrom, recentTo) < 0.5)
+    )
+      continue;
     const a = analyse(baseline, recent, !c.lowerIsWorse.includes(u.metric), c);
     if (!a?.listed) continue;
     const [pb, pr] = await Promise.all([

@@ -39,6 +39,7 @@ const SLOTS = DAY_MS / SLOT_MS;
 /** A day's level needs this much of it in the baseline (outside the blend after midnight if it can). */
 const MIN_DAY_COVERAGE_MS = HOUR_MS;
 const BLEND_CANDIDATES_H = [0, 1, 2, 3, 4, 6];
+const MIN_DAYS_PER_SLOT = 3;
 
 const dayOf = (t: number) => Math.floor(t / DAY_MS);
 const slotOfDay = (t: number) => Math.floor((t - dayOf(t) * DAY_MS) / SLOT_MS);
@@ -75,9 +76,10 @@ function profileOf(slots: Point[], value: (p: Point) => number): Float64Array {
     const x = value(p);
     if (Number.isFinite(x)) per[slotOfDay(p.t)]?.push(x);
   }
-  const all = median(slots.map(value).filter(Number.isFinite));
   const out = new Float64Array(SLOTS);
-  per.forEach((xs, k) => (out[k] = xs.length > 0 ? median(xs) : all));
+  // A slot of the day the baseline saw on fewer than three days has no level (NaN), and its
+  // minutes are not judged: one or two days (a Thursday and a Saturday) say nothing typical.
+  per.forEach((xs, k) => (out[k] = xs.length >= MIN_DAYS_PER_SLOT ? median(xs) : NaN));
   return out;
 }
 
@@ -96,8 +98,9 @@ interface DayLevel {
 const effective = (l: DayLevel, mean: number) => (l.a + l.b * mean) / mean;
 
 function levelsOf(slots: Point[], profile: Float64Array, blendMs: number): Map<number, DayLevel> {
-  const lo = Math.min(...profile);
-  const hi = Math.max(...profile);
+  const seen = Array.from(profile).filter((x) => !Number.isNaN(x));
+  const lo = Math.min(...seen);
+  const hi = Math.max(...seen);
   const perDay = new Map<number, { x: number[]; y: number[] }>();
   for (const p of slots) {
     const d = dayOf(p.t);
@@ -205,7 +208,17 @@ function weeklyExpected(
   };
 }
 
-const meanOf = (xs: Float64Array) => xs.reduce((acc, v) => acc + v, 0) / xs.length;
+/** The mean of the slots the baseline saw. */
+function meanOf(xs: Float64Array): number {
+  let sum = 0;
+  let n = 0;
+  for (const x of xs)
+    if (!Number.isNaN(x)) {
+      sum += x;
+      n += 1;
+    }
+  return sum / n;
+}
 
 const sse = (slots: Point[], expected: (t: number) => number) => {
   let s = 0;
@@ -231,7 +244,8 @@ export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
     expected: (t) => daily[slotOfDay(t)] as number,
     blendHours: 0,
   };
-  if (seasonality === 'daily' || !Array.from(daily).every((x) => x > 0)) return dailyModel;
+  const positive = (xs: Float64Array) => Array.from(xs).every((x) => Number.isNaN(x) || x > 0);
+  if (seasonality === 'daily' || !positive(daily)) return dailyModel;
 
   // Day levels and the profile, each measured given the other (two rounds), for each blend
   // width; the width whose model leaves the least squared error wins.
@@ -247,7 +261,7 @@ export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
         const l = level(p.t);
         return l === undefined ? NaN : (p.v - l.a) / l.b;
       });
-      if (!Array.from(profile).every((x) => x > 0)) return dailyModel;
+      if (!positive(profile)) return dailyModel;
       levels = levelsOf(slots, profile, blendMs);
     }
     if (levels.size === 0) return dailyModel;
