@@ -77,9 +77,12 @@ function profileOf(slots: Point[], value: (p: Point) => number): Float64Array {
     if (Number.isFinite(x)) per[slotOfDay(p.t)]?.push(x);
   }
   const out = new Float64Array(SLOTS);
-  // A slot of the day the baseline saw on fewer than three days has no level (NaN), and its
-  // minutes are not judged: one or two days (a Thursday and a Saturday) say nothing typical.
-  per.forEach((xs, k) => (out[k] = xs.length >= MIN_DAYS_PER_SLOT ? median(xs) : NaN));
+  // A slot of the day the baseline saw on fewer than three days (or, in a baseline shorter
+  // than that, fewer than its best-covered slot) has no level (NaN), and its minutes are not
+  // judged: one or two days (a Thursday and a Saturday) of a six-day baseline say nothing
+  // typical.
+  const need = Math.min(MIN_DAYS_PER_SLOT, Math.max(...per.map((xs) => xs.length)));
+  per.forEach((xs, k) => (out[k] = xs.length >= need ? median(xs) : NaN));
   return out;
 }
 
