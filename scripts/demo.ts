@@ -27,6 +27,7 @@ import { sql } from '../src/metrics/queries.js';
 import type { Tags } from '../src/metrics/series.js';
 import { PointStore, type WriteResult } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
+import { ISO_TIME } from '../src/api/params.js';
 import { DashboardCache } from '../src/cache/dashboard-cache.js';
 import { keysFor } from '../src/infra/keys.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
@@ -822,8 +823,6 @@ function validate(groups: RawPoint[][], now: number, config: Config): Point[] {
   }
   return points;
 }
-
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 
 /** `--end`: when the data ends, epoch ms; checked against the clock and RAW_RETENTION. */
 export function parseEnd(text: string, days: number, rawMs: number, clock: number): number {

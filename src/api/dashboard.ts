@@ -21,6 +21,7 @@ import {
 import { requireToken, type FailedAuthLimiter } from './auth.js';
 import { HttpError } from './errors.js';
 import {
+  ISO_TIME,
   parseId,
   parseMetricName,
   parseRange,
@@ -48,7 +49,6 @@ export interface DashboardDeps {
   regressionRetentionMs: number;
 }
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 const HISTORY_LIMIT = 5_000;
 
 /** What a cached entry puts on the wire besides per-request fields, built once per entry. */
