@@ -2,8 +2,8 @@
 // severities, fixed where the plan is wrong — no division by a zero baseline, p95 from merged
 // sketches, both directions, a change point so a regression is judged by its full size, a
 // daily-cycle-aware baseline, and a significance test so noise is never an alert.
-import { fit, median, slotMeans, SLOT_MS, type Seasonality } from './seasonal.js';
-import { bestSplit, moments, welch } from './stats.js';
+import { fit, slotMeans, SLOT_MS, type Seasonality } from './seasonal.js';
+import { bestSplit, median, moments, welch } from './stats.js';
 
 export type Severity = 'NORMAL' | 'WARNING' | 'CRITICAL';
 
@@ -139,14 +139,13 @@ export function analyse(
     );
   // It matters: above the noise and a share of the typical range, in the metric's own units.
   const sorted = baseline.map((m) => m.v).sort((x, y) => x - y);
-  const typicalRange =
-    (sorted[Math.floor(0.95 * (sorted.length - 1))] as number) -
-    (sorted[Math.floor(0.05 * (sorted.length - 1))] as number);
+  const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))] as number;
+  const typicalRange = at(0.95) - at(0.05);
   const noiseAbsolute = relative ? bStats.scale * Math.abs(b.mean) : bStats.scale;
   const floor = Math.max(2 * noiseAbsolute, 0.05 * typicalRange);
   const matters =
     (Math.abs(shiftAbsolute) >= floor || baselineZero) &&
-    (!rareEvents(baseline, recent) || eventRateRise(baseline, recent) >= 1);
+    (!rareEvents(baseline, recent, at(0.95)) || eventRateRise(baseline, recent) >= 1);
 
   const size = shift === null ? null : Math.abs(shift);
   let severity: Severity = 'NORMAL';
@@ -183,11 +182,9 @@ export function analyse(
  * A small count of events (failed jobs, deadlocks): whole numbers, at most 10 in 95 % of the
  * baseline. Its level moves by whole events, so one event looks like a large step in percent.
  */
-function rareEvents(baseline: MinuteValue[], recent: MinuteValue[]): boolean {
+function rareEvents(baseline: MinuteValue[], recent: MinuteValue[], baselineP95: number): boolean {
   const whole = (m: MinuteValue) => m.v >= 0 && Number.isInteger(m.v);
-  if (!baseline.every(whole) || !recent.every(whole)) return false;
-  const sorted = baseline.map((m) => m.v).sort((x, y) => x - y);
-  return (sorted[Math.floor(0.95 * (sorted.length - 1))] as number) <= 10;
+  return baselineP95 <= 10 && baseline.every(whole) && recent.every(whole);
 }
 
 /** New events an hour in the recent window over the baseline's (the rises of the count). */

@@ -16,6 +16,8 @@
 // better than the daily profile alone (residual variance down by a fifth at least, and some day
 // 10 % off the typical one).
 
+import { median } from './stats.js';
+
 export type Seasonality = 'auto' | 'weekly' | 'daily' | 'none';
 
 export interface Point {
@@ -43,13 +45,6 @@ const MIN_DAYS_PER_SLOT = 3;
 
 const dayOf = (t: number) => Math.floor(t / DAY_MS);
 const slotOfDay = (t: number) => Math.floor((t - dayOf(t) * DAY_MS) / SLOT_MS);
-
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 const smoothstep = (x: number) => (x <= 0 ? 0 : x >= 1 ? 1 : x * x * (3 - 2 * x));
 

@@ -8,6 +8,14 @@ export interface Moments {
   variance: number;
 }
 
+/** The median; NaN for no values. */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
 export function moments(xs: ArrayLike<number>, from = 0, to = xs.length): Moments {
   const n = to - from;
   if (n <= 0) return { n: 0, mean: NaN, variance: NaN };
