@@ -27,12 +27,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { DashboardCache } from '../src/cache/dashboard-cache.js';
 import { cacheName } from '../src/cache/names.js';
@@ -40,21 +37,15 @@ import { envSchema, loadConfig } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
 import type { Logger } from '../src/infra/logger.js';
 import { keysFor } from '../src/infra/keys.js';
-import { aggregate } from '../src/jobs/aggregate.js';
 import { warm } from '../src/jobs/warm.js';
 import { summaryView, trendView } from '../src/metrics/dashboard.js';
-import { binaryCopyChunks, type Rows } from '../src/metrics/copy-binary.js';
-import { rebuildMetricRollups } from '../src/metrics/metric-rollup.js';
-import { sql, text } from '../src/metrics/queries.js';
-import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
-import { keyOf, type Sketch } from '../src/metrics/sketch.js';
 import { liveRun } from './bench-api-live.js';
+import { fill, fleet, fleetSize, FLEET_OPTIONS } from './bench-fleet.js';
 import {
   fixed,
   int,
   markdownTable,
   percentile,
-  prng,
   cpuCoresOf,
   cpuSnapshotOf,
   type RolesOf,
@@ -63,10 +54,8 @@ import {
 } from './bench-lib.js';
 import {
   benchMain,
-  insertSeries,
   commonOptions,
   parseBenchArgs,
-  UsageError,
   wholeOption,
   checkRunning,
   freePort,
@@ -80,6 +69,8 @@ import {
   writeResultFiles,
   type Child,
   type Resources,
+  COMMON_USAGE,
+  DATABASE_URL_USAGE,
 } from './bench-env.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'api.json');
@@ -106,7 +97,6 @@ const NOISE_CORES = 0.15;
 const CACHE_TTL = '1h';
 const CACHE_TTL_MS = HOUR;
 const UNLOADED_SECONDS_MAX = 5;
-const COPY_ROWS_PER_CHUNK = 2_000;
 const SUMMARY_PATH = '/api/v1/metrics/summary?time_range=24h';
 const SUMMARY_7D_PATH = '/api/v1/metrics/summary?time_range=7d';
 const trend24hPath = (metric: string) =>
@@ -128,30 +118,6 @@ FROM performance_metrics_ts
 WHERE "timestamp" >= NOW() - INTERVAL '24 hours'
 GROUP BY metric_name
 ORDER BY metric_name`;
-
-// rollup_1m from the raw rows of [$1, $2): count, sum, min, max, last and a DDSketch whose keys
-// are computed as src/metrics/sketch.ts keyOf computes them (gamma = 1.01 / 0.99 in doubles).
-const ROLLUP_1M_FILL_SQL = `INSERT INTO rollup_1m (series_id, bucket, count, sum, min, max, last, last_ts, sketch)
-WITH keyed AS (
-  SELECT series_id, date_trunc('minute', ts, 'UTC') AS bucket, ts, value,
-         CASE WHEN value > 1e-300 THEN 'p' || ceil(ln(value) / ln(1.01::float8 / 0.99::float8))::bigint
-              WHEN value < -1e-300 THEN 'n' || ceil(ln(-value) / ln(1.01::float8 / 0.99::float8))::bigint
-              ELSE 'z' END AS key
-  FROM points
-  WHERE ts >= $1::timestamptz AND ts < $2::timestamptz
-), agg AS (
-  SELECT series_id, bucket, count(*) AS count, sum(value) AS sum, min(value) AS min,
-         max(value) AS max, (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
-  FROM keyed
-  GROUP BY series_id, bucket
-), sk AS (
-  SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch
-  FROM (SELECT series_id, bucket, key, count(*) AS n FROM keyed GROUP BY 1, 2, 3) AS per_key
-  GROUP BY series_id, bucket
-)
-SELECT agg.series_id, agg.bucket, agg.count, agg.sum, agg.min, agg.max, agg.last, agg.last_ts,
-       sk.sketch
-FROM agg JOIN sk USING (series_id, bucket)`;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -183,25 +149,20 @@ const USAGE = `usage: node --import tsx scripts/bench-api.ts [options]
   --warmup S            seconds of untimed load before each load run (default 2)
   --sql-runs N          timed runs of the plan's SQL on the raw points, after one untimed (default 5)
   --miss-runs N         timed cache misses of each answer (default 7, at least 5)
-  --database-url URL    PostgreSQL server to create the bench database on
-                        (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+${DATABASE_URL_USAGE}
   --redis-url URL       Redis for the cache (default $REDIS_URL or redis://127.0.0.1:6379)
   --live-minutes N      minutes of the live run: worker + api under ~1,000 points/s while a
                         dashboard polls every standard entry (default 5; 0 skips it)
   --scale-series N      also measure 1 day of N series against 1 day of --series (default
                         10000; 0 skips it)
   --keep-database       leave the benchmark database in place at the end (to look at it)
-  --seed N              seed of the synthetic data (default 1)
-  --fail-on-goal        exit 1 when a goal is missed (not only on errors)
-  --help`;
+${COMMON_USAGE}`;
 
 function parseOptions(argv: string[]): Options {
   const values = parseBenchArgs(
     argv,
     {
-      series: { type: 'string' },
-      days: { type: 'string' },
-      metrics: { type: 'string' },
+      ...FLEET_OPTIONS,
       connections: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
@@ -213,13 +174,8 @@ function parseOptions(argv: string[]): Options {
     },
     USAGE,
   );
-  const metrics = wholeOption(values.metrics, 30, 'metrics', 1, METRICS.length);
-  const series = wholeOption(values.series, 1_000, 'series', 1, 100_000);
-  if (series < metrics) throw new UsageError('--series: at least one series per metric');
   return {
-    series,
-    days: wholeOption(values.days, 7, 'days', 1, 90),
-    metrics,
+    ...fleetSize(values, { metrics: 30, minDays: 1 }),
     connections: wholeOption(values.connections, 50, 'connections', 1, 10_000),
     durationS: wholeOption(values.duration, 10, 'duration', 1, 3_600),
     warmupS: wholeOption(values.warmup, 2, 'warmup', 0, 600),
@@ -251,330 +207,6 @@ type CpuSnapshot = SnapshotOf<CpuGroup>;
 const cpuSnapshot = (roles: CpuRoles): CpuSnapshot => cpuSnapshotOf(CPU_GROUPS, roles);
 const cpuCores = (before: CpuSnapshot, after: CpuSnapshot, elapsedMs: number): Cores =>
   cpuCoresOf(CPU_GROUPS, before, after, elapsedMs);
-
-// ---------------------------------------------------------------------------------------------
-// The synthetic fleet: metric names × hosts, one point per series per minute.
-
-interface MetricSpec {
-  name: string;
-  /** Typical level; each series draws its own between half and all of it. */
-  scale: number;
-  kind: 'gauge' | 'percent' | 'count' | 'ratio' | 'sparse';
-}
-
-const METRICS: MetricSpec[] = [
-  { name: 'cpu_usage_percentage', scale: 60, kind: 'percent' },
-  { name: 'memory_usage_percentage', scale: 65, kind: 'percent' },
-  { name: 'memory_usage_bytes', scale: 8e9, kind: 'gauge' },
-  { name: 'heap_used_bytes', scale: 2e9, kind: 'gauge' },
-  { name: 'heap_total_bytes', scale: 4e9, kind: 'gauge' },
-  { name: 'rss_bytes', scale: 3e9, kind: 'gauge' },
-  { name: 'event_loop_lag_ms', scale: 50, kind: 'gauge' },
-  { name: 'event_loop_utilization_percentage', scale: 70, kind: 'percent' },
-  { name: 'gc_pause_ms', scale: 20, kind: 'gauge' },
-  { name: 'gc_runs_per_minute', scale: 40, kind: 'count' },
-  { name: 'http_request_duration_ms', scale: 500, kind: 'gauge' },
-  { name: 'http_requests_per_second', scale: 2_000, kind: 'gauge' },
-  { name: 'http_errors_per_second', scale: 4, kind: 'sparse' },
-  { name: 'active_handles_count', scale: 300, kind: 'count' },
-  { name: 'active_requests_count', scale: 80, kind: 'count' },
-  { name: 'disk_io_bytes_per_second', scale: 5e7, kind: 'gauge' },
-  { name: 'disk_usage_percentage', scale: 70, kind: 'percent' },
-  { name: 'network_rx_bytes_per_second', scale: 2e7, kind: 'gauge' },
-  { name: 'network_tx_bytes_per_second', scale: 3e7, kind: 'gauge' },
-  { name: 'load_average_1m', scale: 3, kind: 'gauge' },
-  { name: 'open_file_descriptors', scale: 2_000, kind: 'count' },
-  { name: 'db_query_duration_ms', scale: 40, kind: 'gauge' },
-  { name: 'db_pool_active_connections', scale: 10, kind: 'count' },
-  { name: 'redis_command_duration_ms', scale: 2, kind: 'gauge' },
-  { name: 'queue_waiting_jobs', scale: 50, kind: 'sparse' },
-  { name: 'queue_completed_per_minute', scale: 600, kind: 'count' },
-  { name: 'cache_hit_ratio', scale: 1, kind: 'ratio' },
-  { name: 'response_size_bytes', scale: 20_000, kind: 'gauge' },
-  { name: 'external_api_latency_ms', scale: 300, kind: 'gauge' },
-  { name: 'worker_jobs_per_second', scale: 150, kind: 'gauge' },
-  { name: 'ws_connections_count', scale: 5_000, kind: 'count' },
-  { name: 'tls_handshake_duration_ms', scale: 30, kind: 'gauge' },
-];
-
-interface SeriesSpec {
-  def: SeriesDef;
-  metric: MetricSpec;
-  level: number;
-  /** Phase of the daily cycle, radians. */
-  phase: number;
-  /** Where in its minute this series reports, ms. */
-  offsetMs: number;
-}
-
-/** Series i is metric i mod M on host ⌊i / M⌋: ~33 series per metric at 1,000 series. */
-function fleet(seriesCount: number, metricCount: number, seed: number): SeriesSpec[] {
-  const rand = prng(seed);
-  const hex = (digits: number) =>
-    Array.from({ length: digits }, () => Math.floor(rand() * 16).toString(16)).join('');
-  const hosts = Math.ceil(seriesCount / metricCount);
-  const hostTags = Array.from({ length: hosts }, (_, h) => ({
-    hostname: `app-${String(h + 1).padStart(3, '0')}.pulse.internal`,
-    environment: h % 5 === 4 ? 'staging' : 'production',
-    region: ['eu-west-1', 'us-east-1', 'ap-south-1'][h % 3] as string,
-    instance_id: `i-0${hex(16)}`,
-  }));
-  return Array.from({ length: seriesCount }, (_, i) => {
-    const metric = METRICS[i % metricCount] as MetricSpec;
-    const tags = hostTags[Math.floor(i / metricCount)] as Record<string, string>;
-    return {
-      def: seriesDef({ metricName: metric.name, sourceAgentId: null, instanceId: null, tags }),
-      metric,
-      level: metric.scale * (0.5 + 0.5 * rand()),
-      phase: rand() * 2 * Math.PI,
-      offsetMs: Math.floor(rand() * MINUTE),
-    };
-  });
-}
-
-/** A deterministic uniform draw in [0, 1) for (seed, series, minute), whatever the fill order. */
-function noise(seed: number, s: number, minute: number): number {
-  let h = (seed ^ Math.imul(s + 1, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca77)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return ((h ^ (h >>> 16)) >>> 0) / 4_294_967_296;
-}
-
-function valueOf(spec: SeriesSpec, u: number, ts: number): number {
-  const daily = 1 + 0.2 * Math.sin((2 * Math.PI * ts) / DAY + spec.phase);
-  const x = spec.level * daily * (0.85 + 0.3 * u);
-  switch (spec.metric.kind) {
-    case 'percent':
-      return Math.min(100, x);
-    case 'ratio':
-      return Math.min(1, 0.7 + 0.3 * u * daily);
-    case 'count':
-      return Math.round(x);
-    case 'sparse':
-      // Mostly zero, now and then a burst: the sketches get their zero bucket.
-      return u < 0.7 ? 0 : Math.round(spec.level * daily * (u - 0.7) * 10);
-    default:
-      return x;
-  }
-}
-
-/** The rows of minutes [fromMinute, fromMinute + minutes) for the given series, minute by minute. */
-function blockRows(
-  specs: SeriesSpec[],
-  which: number[],
-  ids: number[],
-  fromMinute: number,
-  minutes: number,
-  seed: number,
-): Rows {
-  const n = which.length * minutes;
-  const rows = {
-    seriesId: new Float64Array(n),
-    ts: new Float64Array(n),
-    value: new Float64Array(n),
-  };
-  let k = 0;
-  for (let m = fromMinute; m < fromMinute + minutes; m++) {
-    for (const s of which) {
-      const spec = specs[s] as SeriesSpec;
-      const ts = m * MINUTE + spec.offsetMs;
-      rows.seriesId[k] = ids[s] as number;
-      rows.ts[k] = ts;
-      rows.value[k] = valueOf(spec, noise(seed, s, m), ts);
-      k += 1;
-    }
-  }
-  return rows;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stage 1: the fill
-
-interface FillFigures {
-  series: number;
-  metrics: number;
-  points: number;
-  fromMs: number;
-  toMs: number;
-  copyMs: number;
-  rollup1mMs: number;
-  rollup1mRows: number;
-  rollup1hMs: number;
-  rollup1hRows: number;
-  metricMs: number;
-  metricRows: number;
-  vacuumMs: number;
-  totalMs: number;
-  sketchChecked: number;
-  sizesMb: Record<string, number>;
-}
-
-/** Runs `jobs` on `workers` parallel lanes, each taking the next job when it is done. */
-async function lanes<T>(jobs: T[], workers: number, run: (job: T, lane: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, lane) => {
-      for (;;) {
-        const i = next++;
-        if (i >= jobs.length) return;
-        await run(jobs[i] as T, lane);
-      }
-    }),
-  );
-}
-
-async function fill(
-  opts: Options,
-  res: Resources,
-  db: Db,
-  dbUrl: string,
-  specs: SeriesSpec[],
-): Promise<FillFigures> {
-  const started = performance.now();
-  const nowMinute = Math.floor(Date.now() / MINUTE);
-  const minutes = opts.days * 1_440;
-  const fromMinute = nowMinute - minutes; // the last point is in the minute before this one
-  const dayStr = (m: number) => new Date(m * MINUTE).toISOString().slice(0, 10);
-  await db.one(sql.pointsPartitionsEnsure, [dayStr(fromMinute), dayStr(nowMinute + 7 * 1_440)]);
-
-  const ids = await insertSeries(
-    db,
-    specs.map((s) => s.def),
-  );
-
-  // Points: 2 parallel COPY streams (even and odd series), one COPY per day of each.
-  const clients = [0, 1].map(
-    (i) => new pg.Client({ connectionString: dbUrl, application_name: `pulse-bench-fill-${i}` }),
-  );
-  res.clients.push(...clients);
-  await Promise.all(clients.map((c) => c.connect()));
-  const halves = [0, 1].map((h) => specs.map((_, i) => i).filter((i) => i % 2 === h));
-  const blocks: { from: number; minutes: number }[] = [];
-  for (let m = fromMinute; m < nowMinute; m += 1_440)
-    blocks.push({ from: m, minutes: Math.min(1_440, nowMinute - m) });
-  const total = specs.length * minutes;
-  progress(
-    `fill: ${int(total)} points (${specs.length} series × ${int(minutes)} minutes) by binary COPY, 2 streams`,
-  );
-  const copyStarted = performance.now();
-  let copied = 0;
-  await Promise.all(
-    halves.map(async (which, h) => {
-      for (const b of blocks) {
-        const rows = blockRows(specs, which, ids, b.from, b.minutes, opts.seed);
-        await pipeline(
-          Readable.from(binaryCopyChunks(rows, COPY_ROWS_PER_CHUNK)),
-          (clients[h] as pg.Client).query(copyFrom(text(sql.pointsCopy))),
-        );
-        copied += rows.ts.length;
-        if (h === 0) progress(`fill: ${int(copied)} / ${int(total)} points copied`);
-      }
-    }),
-  );
-  const copyMs = performance.now() - copyStarted;
-  const stored = (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
-  if (stored !== total) throw new Error(`points holds ${stored} rows, expected ${total}`);
-  progress(`fill: points copied in ${fixed(copyMs / 1_000, 1)} s; rollup_1m by SQL, per day`);
-
-  // rollup_1m: one INSERT … SELECT … GROUP BY per day, 2 days at a time.
-  const r1mStarted = performance.now();
-  let rollup1mRows = 0;
-  await lanes(blocks, 2, async (b, lane) => {
-    const r = await (clients[lane] as pg.Client).query(ROLLUP_1M_FILL_SQL, [
-      new Date(b.from * MINUTE),
-      new Date((b.from + b.minutes) * MINUTE),
-    ]);
-    rollup1mRows += r.rowCount ?? 0;
-    progress(`fill: rollup_1m ${int(rollup1mRows)} rows`);
-  });
-  const rollup1mMs = performance.now() - r1mStarted;
-  if (rollup1mRows !== total)
-    throw new Error(`rollup_1m got ${rollup1mRows} rows, expected ${total} (one per point)`);
-
-  // The sketch keys made in SQL must be the ones keyOf makes: check a sample.
-  const sample = await db.many<{ value: number; sketch: Sketch }>(
-    'SELECT last AS value, sketch FROM rollup_1m TABLESAMPLE SYSTEM (1) LIMIT 2000',
-  );
-  for (const r of sample) {
-    const keys = Object.keys(r.sketch);
-    if (keys.length !== 1 || keys[0] !== keyOf(r.value) || r.sketch[keyOf(r.value)] !== 1)
-      throw new Error(
-        `rollup_1m sketch ${JSON.stringify(r.sketch)} for value ${r.value}; keyOf gives ${keyOf(r.value)}`,
-      );
-  }
-  progress(
-    `fill: rollup_1m in ${fixed(rollup1mMs / 1_000, 1)} s (${sample.length} sketches checked against keyOf); rollup_1h by the aggregate job`,
-  );
-
-  // rollup_1h: every hour marked dirty (as the flushes would), then the real aggregate job.
-  const r1hStarted = performance.now();
-  const hours: Date[] = [];
-  for (let h = Math.floor((fromMinute * MINUTE) / HOUR); h * HOUR < nowMinute * MINUTE; h++)
-    hours.push(new Date(h * HOUR));
-  await db.none(sql.rollupDirtyMark, [hours]);
-  const quiet = pino({ level: 'warn' }, pino.destination(2));
-  let rollup1hRows = 0;
-  for (;;) {
-    const r = await aggregate({ db, log: quiet }, { reason: 'manual' });
-    rollup1hRows += r.rows;
-    if (r.hours === 0) break;
-    progress(`fill: rollup_1h ${int(rollup1hRows)} rows`);
-  }
-  const rollup1hMs = performance.now() - r1hStarted;
-
-  // Metric-level rollups (1m/5m/1h/1d, all series of a metric merged), built from the
-  // per-series rollups by the same code an upgrading installation runs; one day per transaction.
-  progress('fill: metric rollups from the per-series rollups');
-  const metricStarted = performance.now();
-  let metricRows = 0;
-  for (let d = 0; d < hours.length; d += 24) {
-    const dayHours = hours.slice(d, d + 24).map((h) => h.getTime());
-    const r = await db.tx((t) => rebuildMetricRollups(t, dayHours));
-    metricRows += r.rows;
-    progress(`fill: metric rollups ${int(metricRows)} rows`);
-  }
-  const metricMs = performance.now() - metricStarted;
-
-  progress('fill: VACUUM ANALYZE (what autovacuum would do after such a load)');
-  const vacuumStarted = performance.now();
-  await db.none(
-    'VACUUM (ANALYZE) points, rollup_1m, rollup_1h, series, rollup_dirty_hours, metric_rollup, metric_rollup_partial, metrics',
-  );
-  await db.none('CHECKPOINT');
-  const vacuumMs = performance.now() - vacuumStarted;
-  for (const c of clients) await c.end();
-  res.clients = res.clients.filter((c) => !clients.includes(c));
-
-  const sizes = await db.many<{ name: string; mb: number }>(
-    `SELECT name, pg_total_relation_size(name::regclass)::float8 / 1048576 AS mb
-     FROM unnest(ARRAY['rollup_1m', 'rollup_1h', 'metric_rollup', 'series']) AS name
-     UNION ALL
-     SELECT 'points', sum(pg_total_relation_size(inhrelid))::float8 / 1048576
-     FROM pg_inherits WHERE inhparent = 'points'::regclass`,
-  );
-  const totalMs = performance.now() - started;
-  progress(
-    `fill: done in ${fixed(totalMs / 1_000, 1)} s (COPY ${fixed(copyMs / 1_000, 1)} s, rollup_1m ${fixed(rollup1mMs / 1_000, 1)} s, rollup_1h ${fixed(rollup1hMs / 1_000, 1)} s, metric rollups ${fixed(metricMs / 1_000, 1)} s, vacuum ${fixed(vacuumMs / 1_000, 1)} s)`,
-  );
-  return {
-    series: specs.length,
-    metrics: opts.metrics,
-    points: total,
-    fromMs: fromMinute * MINUTE,
-    toMs: nowMinute * MINUTE,
-    copyMs,
-    rollup1mMs,
-    rollup1mRows,
-    rollup1hMs,
-    rollup1hRows,
-    metricMs,
-    metricRows,
-    vacuumMs,
-    totalMs,
-    sketchChecked: sample.length,
-    sizesMb: Object.fromEntries(sizes.map((s) => [s.name, Math.round(s.mb)])),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: the pulse API and the bare Express baseline

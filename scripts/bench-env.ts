@@ -410,6 +410,13 @@ export async function benchMain<O extends { failOnGoal: boolean }>(
 // ---------------------------------------------------------------------------------------------
 // Options every benchmark takes
 
+/** The usage lines of the options every benchmark takes (see parseBenchArgs). */
+export const DATABASE_URL_USAGE = `  --database-url URL    PostgreSQL server to create the bench database on
+                        (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
+export const COMMON_USAGE = `  --seed N              seed of the synthetic data (default 1)
+  --fail-on-goal        exit 1 when a goal is missed (not only on errors)
+  --help`;
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }

@@ -82,6 +82,8 @@ import {
   writeResultFiles,
   type Child,
   type Resources,
+  COMMON_USAGE,
+  DATABASE_URL_USAGE,
 } from './bench-env.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
@@ -116,13 +118,10 @@ const USAGE = `usage: node --import tsx scripts/bench-ingest.ts [options]
   --points N            points to ingest in each stage (default 1000000)
   --layout L            process layout(s) for end to end: all (one \`all\` process), split (one
                         \`api\` plus one \`worker\` process) or both (default both)
-  --database-url URL    PostgreSQL server to create the bench database on
-                        (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+${DATABASE_URL_USAGE}
   --redis-url URL       Redis to buffer in (default $REDIS_URL or redis://127.0.0.1:6379)
-  --seed N              seed of the synthetic data (default 1)
   --cold                flush stage without its warm-up batch (compiled code, pool, series cache)
-  --fail-on-goal        exit 1 when a goal is missed (not only on errors)
-  --help`;
+${COMMON_USAGE}`;
 
 function parseOptions(argv: string[]): Options {
   const values = parseBenchArgs(

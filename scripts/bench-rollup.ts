@@ -90,6 +90,8 @@ import {
   ROOT,
   writeResultFiles,
   type Resources,
+  COMMON_USAGE,
+  DATABASE_URL_USAGE,
 } from './bench-env.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
@@ -147,12 +149,9 @@ const USAGE = `usage: node --import tsx scripts/bench-rollup.ts [options]
   --sample-series N     of those, series whose trend() is checked one by one (default 20)
   --stages LIST         comma-separated subset of ${STAGES.join(',')} (default all; results files are
                         only written when every stage ran)
-  --database-url URL    PostgreSQL server to create the bench database on
-                        (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+${DATABASE_URL_USAGE}
   --redis-url URL       Redis to buffer in (default $REDIS_URL or redis://127.0.0.1:6379)
-  --seed N              seed of the synthetic data (default 1)
-  --fail-on-goal        exit 1 when a goal is missed (not only on errors)
-  --help`;
+${COMMON_USAGE}`;
 
 function parseOptions(argv: string[]): Options {
   const values = parseBenchArgs(
