@@ -1,5 +1,5 @@
-// The aggregate job: rebuilds rollup_1h for closed hours that flushes marked dirty (new or
-// late points), never rescanning hours nothing touched. Readers take a dirty or still-open
+// The aggregate job: rebuilds rollup_1h (and the regression slots) for closed hours that
+// flushes marked dirty (new or late points), never rescanning hours nothing touched. Readers take a dirty or still-open
 // hour from rollup_1m, so a rollup_1h row is only ever read once it is complete. It also
 // compacts the metric-level rollups (partial rows into one row per metric, width and bucket).
 import type { Db } from '../infra/db.js';
@@ -33,6 +33,18 @@ export interface AggregateResult {
   compacted: number;
 }
 
+/**
+ * Rebuilds what closed hours are made into from their rollup_1m minutes: rollup_1h and the
+ * regression slots. The caller holds the hours (taken off rollup_dirty_hours, in its
+ * transaction). Returns the rollup_1h rows written.
+ */
+export async function rebuildHours(t: Pick<Db, 'none' | 'result'>, hours: Date[]): Promise<number> {
+  const built = await t.result(sql.rollup1hBuild, [hours]);
+  await t.none(sql.regressionSlotsDelete, [hours]);
+  await t.none(sql.regressionSlotsBuild, [hours]);
+  return built.rowCount;
+}
+
 export async function aggregate(
   deps: AggregateDeps,
   _payload: AggregatePayload,
@@ -57,9 +69,11 @@ export async function aggregate(
         candidates.map((c) => c.bucket),
       ]);
       if (taken.length === 0) return candidates.length;
-      const built = await t.result(sql.rollup1hBuild, [taken.map((r) => r.bucket)]);
       result.hours += taken.length;
-      result.rows += built.rowCount;
+      result.rows += await rebuildHours(
+        t,
+        taken.map((r) => r.bucket),
+      );
       return candidates.length;
     });
     if (done === 0) break;

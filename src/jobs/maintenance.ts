@@ -22,6 +22,8 @@ export interface MaintenanceResult {
   partitionsDropped: string[];
   rollup1mDeleted: number;
   rollup1hDeleted: number;
+  /** Regression slots past rollup_1m's retention (they are made of its minutes). */
+  regressionSlotsDeleted: number;
   /** Metric-level rows past the retention of their width (1m/5m as rollup_1m, 1h/1d as rollup_1h). */
   metricRollupDeleted: number;
   /** Closed regressions deleted (their runs and report rows past retention go with them). */
@@ -73,6 +75,11 @@ export async function maintenance(
       sql.rollup1mExpire,
       new Date(now - deps.retention.rollup1mMs),
     ),
+    regressionSlotsDeleted: await expire(
+      deps.db,
+      sql.regressionSlotsExpire,
+      new Date(now - deps.retention.rollup1mMs),
+    ),
     rollup1hDeleted: await expire(
       deps.db,
       sql.rollup1hExpire,
@@ -90,6 +97,7 @@ export async function maintenance(
     result.partitionsDropped.length > 0 ||
     result.rollup1mDeleted > 0 ||
     result.rollup1hDeleted > 0 ||
+    result.regressionSlotsDeleted > 0 ||
     result.metricRollupDeleted > 0
   ) {
     deps.log.info(result, 'maintenance: partitions and retention applied');

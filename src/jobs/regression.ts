@@ -2,16 +2,18 @@
 // with several, compares the recent window with the baseline (src/metrics/regression.ts),
 // keeps the listed entries as a report, and tracks open regressions across runs.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { pgp } from '../infra/db.js';
 import { sql } from '../metrics/queries.js';
 import {
-  analyse,
+  analyseSlots,
   type Analysis,
   type MinuteValue,
   type RegressionSettings,
   type Severity,
+  type Slot,
 } from '../metrics/regression.js';
 import { readMetricBuckets, readMetricRange } from '../metrics/metric-rollup.js';
 import { quantiles } from '../metrics/sketch.js';
@@ -66,6 +68,8 @@ export interface RegressionRun {
   listed: number;
   counts: Record<Severity, number>;
   entries: ReportEntry[];
+  /** Where the run's time went, ms: reading rollups, analysing, storing the report. */
+  ms: { read: number; analyse: number; store: number };
 }
 
 const MINUTE = 60_000;
@@ -76,6 +80,102 @@ interface Unit {
   ids: number[];
   series: ReportEntry['series'];
   seriesId: number | null;
+  baseline: Slot[];
+  recent: Slot[];
+}
+
+/** Slots as minute_slots() (migration 011) packs them: 54 bytes each. */
+const SLOT_BYTES = 54;
+
+interface Window {
+  from: number;
+  split: number;
+  to: number;
+  /** Slot starts a window edge cuts: read from the computed slots only. */
+  edges: Set<number>;
+}
+
+interface Slots {
+  baseline: Slot[];
+  recent: Slot[];
+}
+
+/** Decodes packed slots, in their order, into `out` (those `keep` wants). */
+function decode(packed: Buffer | null, w: Window, keep: (t: number) => boolean, out: Slots): void {
+  if (!packed) return;
+  const v = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  for (let o = 0; o + SLOT_BYTES <= packed.length; o += SLOT_BYTES) {
+    const t = v.getFloat64(o);
+    if (!keep(t)) continue;
+    const flags = v.getInt16(o + 8);
+    ((flags & 2) !== 0 || t >= w.split ? out.recent : out.baseline).push({
+      t,
+      whole: (flags & 1) !== 0,
+      minutes: v.getInt32(o + 10),
+      vsum: v.getFloat64(o + 14),
+      vmax: v.getFloat64(o + 22),
+      first: v.getFloat64(o + 30),
+      last: v.getFloat64(o + 38),
+      rises: v.getFloat64(o + 46),
+    });
+  }
+}
+
+/** Two lists of slots in time order as one (a slot cut by the split is in both windows). */
+function interleave(a: Slot[], b: Slot[]): Slot[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: Slot[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length)
+    out.push(
+      j >= b.length || (i < a.length && (a[i] as Slot).t <= (b[j] as Slot).t)
+        ? (a[i++] as Slot)
+        : (b[j++] as Slot),
+    );
+  return out;
+}
+
+/**
+ * One series' slots, baseline and recent: the stored ones (whole hours: only the slots inside
+ * the window and not cut by an edge) with the computed ones (dirty and open hours, edges).
+ */
+function seriesSlots(stored: Buffer | null, computed: Buffer | null, w: Window): Slots {
+  const s: Slots = { baseline: [], recent: [] };
+  decode(stored, w, (t) => t >= w.from && t + SLOT_MS <= w.to && !w.edges.has(t), s);
+  const c: Slots = { baseline: [], recent: [] };
+  decode(computed, w, () => true, c);
+  return { baseline: interleave(s.baseline, c.baseline), recent: interleave(s.recent, c.recent) };
+}
+
+/**
+ * A metric's slots from its series': a slot's level is the mean of all their minutes in it,
+ * and its minutes the most any series had. It is a count of events only when one series is the
+ * whole metric (a mean over several series is no count).
+ */
+function mergeSlots(lists: Slot[][]): Slot[] {
+  if (lists.length === 1) return lists[0] as Slot[];
+  const byT = new Map<number, { slot: Slot; minutes: number; vsum: number }>();
+  for (const list of lists)
+    for (const p of list) {
+      const m = byT.get(p.t);
+      if (!m)
+        byT.set(p.t, {
+          slot: { ...p, whole: false, first: 0, last: 0, rises: 0 },
+          minutes: p.minutes,
+          vsum: p.vsum,
+        });
+      else {
+        m.minutes += p.minutes;
+        m.vsum += p.vsum;
+        m.slot.minutes = Math.max(m.slot.minutes, p.minutes);
+        m.slot.vmax = Math.max(m.slot.vmax, p.vmax);
+      }
+    }
+  const merged = [...byT.values()].sort((x, y) => x.slot.t - y.slot.t);
+  for (const m of merged) m.slot.vsum = (m.slot.minutes * m.vsum) / m.minutes;
+  return merged.map((m) => m.slot);
 }
 
 const reportColumns = new pgp.helpers.ColumnSet(
@@ -120,9 +220,13 @@ async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<
 }
 
 /** The share of a window's 15-minute slots that hold at least one minute. */
-function coverage(minutes: MinuteValue[], from: number, to: number): number {
-  const slots = new Set(minutes.map((m) => Math.floor(m.t / SLOT_MS)));
-  return slots.size / Math.max(1, Math.ceil((to - from) / SLOT_MS));
+function coverage(slots: Slot[], from: number, to: number): number {
+  return slots.length / Math.max(1, Math.ceil((to - from) / SLOT_MS));
+}
+
+/** The slot starts that the window's edges cut (a slot partly inside is computed, not read). */
+function edgeSlots(...edges: number[]): Set<number> {
+  return new Set(edges.filter((t) => t % SLOT_MS !== 0).map((t) => t - (t % SLOT_MS)));
 }
 
 async function p95(db: Db, u: Unit, from: number, to: number): Promise<number> {
@@ -142,11 +246,31 @@ export async function regression(
   deps: RegressionDeps,
   _payload: RegressionPayload,
 ): Promise<RegressionRun> {
+  const started = performance.now();
   const c = deps.config;
   const now = (deps.now ?? Date.now)();
   const recentTo = now - (now % MINUTE);
   const recentFrom = recentTo - c.recentMs;
   const baselineFrom = recentTo - c.baselineMs;
+  const w: Window = {
+    from: baselineFrom,
+    split: recentFrom,
+    to: recentTo,
+    edges: edgeSlots(baselineFrom, recentFrom, recentTo),
+  };
+  const packed = await deps.db.manyOrNone<{
+    series_id: string;
+    stored: Buffer | null;
+    computed: Buffer | null;
+  }>(sql.regressionSlotsRead, [
+    new Date(w.from),
+    new Date(w.split),
+    new Date(w.to),
+    [...w.edges].map((t) => new Date(t)),
+  ]);
+  const slotsOf = new Map(
+    packed.map((r) => [Number(r.series_id), seriesSlots(r.stored, r.computed, w)]),
+  );
   const rows = await deps.db.manyOrNone<{
     id: number;
     metric_id: number;
@@ -154,13 +278,29 @@ export async function regression(
     source_agent_id: string | null;
     instance_id: string | null;
     tags: Record<string, string>;
-  }>(sql.regressionUnits, [new Date(recentFrom)]);
+  }>(sql.regressionUnits, [[...slotsOf.keys()]]);
   const byMetric = new Map<string, typeof rows>();
-  for (const r of rows) byMetric.set(r.metric_name, [...(byMetric.get(r.metric_name) ?? []), r]);
+  for (const r of rows) {
+    const list = byMetric.get(r.metric_name);
+    if (list) list.push(r);
+    else byMetric.set(r.metric_name, [r]);
+  }
   const units: Unit[] = [];
-  for (const [metric, list] of byMetric) {
-    const metricId = (list[0] as (typeof list)[number]).metric_id;
-    units.push({ metric, metricId, ids: list.map((s) => s.id), series: null, seriesId: null });
+  for (const [metric, all] of byMetric) {
+    const metricId = (all[0] as (typeof all)[number]).metric_id;
+    const slots = (id: number) => slotsOf.get(id) ?? { baseline: [], recent: [] };
+    // Judged: the series seen in the recent window; the metric's level merges all its series.
+    const list = all.filter((s) => slots(s.id).recent.length > 0);
+    if (list.length === 0) continue;
+    units.push({
+      metric,
+      metricId,
+      ids: all.map((s) => s.id),
+      series: null,
+      seriesId: null,
+      baseline: mergeSlots(all.map((s) => slots(s.id).baseline)),
+      recent: mergeSlots(all.map((s) => slots(s.id).recent)),
+    });
     if (list.length > 1) {
       for (const s of list)
         units.push({
@@ -169,31 +309,40 @@ export async function regression(
           ids: [s.id],
           seriesId: s.id,
           series: { source_agent_id: s.source_agent_id, instance_id: s.instance_id, tags: s.tags },
+          ...slots(s.id),
         });
     }
   }
 
   const computedAt = new Date(now).toISOString();
   const entries: ReportEntry[] = [];
+  const ms = { read: performance.now() - started, analyse: 0, store: 0 };
   for (const u of units) {
-    const minutes = await minuteValues(deps.db, u, baselineFrom, recentTo);
-    const baseline = minutes.filter((m) => m.t < recentFrom);
-    const recent = minutes.filter((m) => m.t >= recentFrom);
+    let t = performance.now();
     // A series seen in less than half of either window (a fleet-level sample tagged with
     // whichever host took it, a host that came and went) is not judged on its own: its
     // metric, which holds it, is.
     if (
       u.seriesId !== null &&
-      (coverage(baseline, baselineFrom, recentFrom) < 0.5 ||
-        coverage(recent, recentFrom, recentTo) < 0.5)
+      (coverage(u.baseline, baselineFrom, recentFrom) < 0.5 ||
+        coverage(u.recent, recentFrom, recentTo) < 0.5)
     )
       continue;
-    const a = analyse(baseline, recent, !c.lowerIsWorse.includes(u.metric), c);
-    if (!a?.listed) continue;
+    const r = analyseSlots(u.baseline, u.recent, !c.lowerIsWorse.includes(u.metric), c);
+    ms.analyse += performance.now() - t;
+    if (!r?.analysis.listed) continue;
+    t = performance.now();
+    const a = r.analysis;
+    if (r.refine && a.change_point !== null) {
+      // The minute the shift began, from the minutes of the slots around the boundary.
+      const at = Date.parse(a.change_point);
+      a.change_point = r.refine(await minuteValues(deps.db, u, at - SLOT_MS, at + SLOT_MS));
+    }
     const [pb, pr] = await Promise.all([
       p95(deps.db, u, baselineFrom, recentFrom),
       p95(deps.db, u, recentFrom, recentTo),
     ]);
+    ms.read += performance.now() - t;
     const { listed: _listed, ...analysis } = a;
     entries.push({
       metric_name: u.metric,
@@ -209,6 +358,7 @@ export async function regression(
   }
 
   const runId = randomUUID();
+  const storing = performance.now();
   await deps.db.tx('regression run', async (t) => {
     await t.one(sql.regressionLock);
     await t.none(sql.regressionRunInsert, [
@@ -257,10 +407,22 @@ export async function regression(
     }
   }
 
+  ms.store = performance.now() - storing;
+
   const counts: Record<Severity, number> = { CRITICAL: 0, WARNING: 0, NORMAL: 0 };
   for (const e of entries) counts[e.regression_severity] += 1;
   deps.log.info(
-    { run: runId, analysed: units.length, listed: entries.length, ...counts },
+    {
+      run: runId,
+      analysed: units.length,
+      listed: entries.length,
+      ...counts,
+      ms: {
+        read: Math.round(ms.read),
+        analyse: Math.round(ms.analyse),
+        store: Math.round(ms.store),
+      },
+    },
     'regression run done',
   );
   const order: Record<Severity, number> = { CRITICAL: 0, WARNING: 1, NORMAL: 2 };
@@ -278,5 +440,6 @@ export async function regression(
     listed: entries.length,
     counts,
     entries,
+    ms,
   };
 }

@@ -2,7 +2,7 @@
 // severities, fixed where the plan is wrong — no division by a zero baseline, p95 from merged
 // sketches, both directions, a change point so a regression is judged by its full size, a
 // daily-cycle-aware baseline, and a significance test so noise is never an alert.
-import { fit, slotMeans, SLOT_MS, type Seasonality } from './seasonal.js';
+import { fit, SLOT_MS, type Seasonality } from './seasonal.js';
 import { bestSplit, median, moments, welch } from './stats.js';
 
 export type Severity = 'NORMAL' | 'WARNING' | 'CRITICAL';
@@ -44,21 +44,50 @@ export interface Analysis {
 }
 
 /**
- * Compares the recent minutes with the baseline minutes. Each value is set against the level
- * the baseline leads to expect at that moment (seasonal.ts: a daily profile, times day levels
- * when the metric has a weekly cycle), so neither cycle is taken for a shift. Then:
- *
- * - the change point is the best single split of the recent minutes' deviations;
- * - levels are medians of 15-minute slot means, so a burst moves nothing;
- * - the significance test counts what the deviations really hold: slots that follow one
- *   another are correlated, and the number of independent slots is cut accordingly
- *   (n_eff = n (1 − ρ) / (1 + ρ), ρ the baseline's lag-one autocorrelation);
- * - a shift must hold: both halves of the segment after the change point are off in the same
- *   direction by at least half of it;
- * - a shift must matter: at least twice the slot-to-slot noise and a twentieth of the
- *   baseline's typical range (p5–p95 of its minutes), or it is never WARNING or CRITICAL;
- * - a small count of events (whole numbers, at most 10 in 95 % of the baseline) is judged on
- *   its rate: at least one more new event an hour than in the baseline.
+ * A 15-minute slot of a series (or of a metric, its series merged): its minutes summed up, as
+ * migration 011's regression_slots holds them. Its level is vsum / minutes, the mean of its
+ * minutes' values.
+ */
+export interface Slot {
+  /** Start of the slot, epoch ms. */
+  t: number;
+  /** Minutes with data, and the sum and the highest of their values. */
+  minutes: number;
+  vsum: number;
+  vmax: number;
+  /** The first and last minute's value, and the rises from one minute to the next inside. */
+  first: number;
+  last: number;
+  rises: number;
+  /** Every minute's value a whole number ≥ 0 (a count of events). */
+  whole: boolean;
+}
+
+const level = (s: Slot) => s.vsum / s.minutes;
+const minutesOf = (slots: Slot[]) => slots.reduce((n, s) => n + s.minutes, 0);
+
+/** The slots of a run of minutes (in time order), as regression_slots would hold them. */
+export function slotsOf(minutes: MinuteValue[]): Slot[] {
+  const out: Slot[] = [];
+  let cur: Slot | undefined;
+  for (const m of minutes) {
+    const t = Math.floor(m.t / SLOT_MS) * SLOT_MS;
+    if (cur?.t !== t) {
+      cur = { t, minutes: 0, vsum: 0, vmax: m.v, first: m.v, last: m.v, rises: 0, whole: true };
+      out.push(cur);
+    } else cur.rises += Math.max(0, m.v - cur.last);
+    cur.minutes += 1;
+    cur.vsum += m.v;
+    cur.vmax = Math.max(cur.vmax, m.v);
+    cur.last = m.v;
+    cur.whole &&= m.v >= 0 && Number.isInteger(m.v);
+  }
+  return out;
+}
+
+/**
+ * Compares the recent minutes with the baseline minutes (see analyseSlots), the change point
+ * found to the minute.
  */
 export function analyse(
   baseline: MinuteValue[],
@@ -66,63 +95,98 @@ export function analyse(
   higherIsWorse: boolean,
   s: RegressionSettings,
 ): Analysis | undefined {
-  if (baseline.length < 2 * s.minSegmentMinutes || recent.length < 2 * s.minSegmentMinutes)
-    return undefined;
-  const b = moments(baseline.map((m) => m.v));
-  const r = moments(recent.map((m) => m.v));
-  const scale = Math.max(Math.abs(b.mean), Math.abs(r.mean));
-  const baselineZero = Math.abs(b.mean) <= 1e-9 * Math.max(1, scale);
+  const r = analyseSlots(slotsOf(baseline), slotsOf(recent), higherIsWorse, s);
+  if (r?.refine) r.analysis.change_point = r.refine(recent);
+  return r?.analysis;
+}
 
-  const model = fit(baseline, s.seasonality ?? 'auto');
-  // Minutes of a day whose level the baseline cannot tell (a weekly metric, a short baseline)
+/**
+ * Compares the recent slots with the baseline slots. Each slot's level is set against the
+ * level the baseline leads to expect at that moment (seasonal.ts: a daily profile, times day
+ * levels when the metric has a weekly cycle), so neither cycle is taken for a shift. Then:
+ *
+ * - the change point is the best single split of the recent slots' deviations (refine() finds
+ *   its minute from the minutes around it);
+ * - levels are medians of 15-minute slot means, so a burst moves nothing;
+ * - the significance test counts what the deviations really hold: slots that follow one
+ *   another are correlated, and the number of independent slots is cut accordingly
+ *   (n_eff = n (1 − ρ) / (1 + ρ), ρ the baseline's lag-one autocorrelation);
+ * - a shift must hold: both halves of the segment after the change point are off in the same
+ *   direction by at least half of it;
+ * - a shift must matter: at least twice the slot-to-slot noise and a twentieth of the
+ *   baseline's typical range (p5–p95 of its slot levels), or it is never WARNING or CRITICAL;
+ * - a small count of events (whole numbers, at most 10 in 95 % of the baseline's slots) is
+ *   judged on its rate: at least one more new event an hour than in the baseline.
+ */
+export function analyseSlots(
+  baselineSlots: Slot[],
+  recentSlots: Slot[],
+  higherIsWorse: boolean,
+  s: RegressionSettings,
+): { analysis: Analysis; refine?: (minutes: MinuteValue[]) => string } | undefined {
+  let baseline = baselineSlots;
+  let recent = recentSlots;
+  if (minutesOf(baseline) < 2 * s.minSegmentMinutes || minutesOf(recent) < 2 * s.minSegmentMinutes)
+    return undefined;
+  const bMean = baseline.reduce((x, p) => x + p.vsum, 0) / minutesOf(baseline);
+  const rMean = recent.reduce((x, p) => x + p.vsum, 0) / minutesOf(recent);
+  const scale = Math.max(Math.abs(bMean), Math.abs(rMean));
+  const baselineZero = Math.abs(bMean) <= 1e-9 * Math.max(1, scale);
+
+  const model = fit(
+    baseline.map((p) => ({ t: p.t, v: level(p) })),
+    s.seasonality ?? 'auto',
+  );
+  // Slots of a day whose level the baseline cannot tell (a weekly metric, a short baseline)
   // are left out: a weekly swing there would pass for a shift.
-  const known = (m: MinuteValue) => Number.isFinite(model.expected(m.t));
+  const known = (p: Slot) => Number.isFinite(model.expected(p.t));
   baseline = baseline.filter(known);
   recent = recent.filter(known);
-  if (baseline.length < 2 * s.minSegmentMinutes || recent.length < 2 * s.minSegmentMinutes)
+  if (minutesOf(baseline) < 2 * s.minSegmentMinutes || minutesOf(recent) < 2 * s.minSegmentMinutes)
     return undefined;
-  const bSlots = slotMeans(baseline);
-  const rSlots = slotMeans(recent);
   // Relative deviations from the expected level, or absolute ones where it is near zero.
   const relative =
     !baselineZero &&
-    [...bSlots, ...rSlots].every((p) => model.expected(p.t) > 1e-9 * Math.max(1, scale));
+    [...baseline, ...recent].every((p) => model.expected(p.t) > 1e-9 * Math.max(1, scale));
   const deviation = (m: MinuteValue) => {
     const e = model.expected(m.t);
     return relative ? m.v / e - 1 : m.v - e;
   };
-  const base = bSlots.map(deviation);
+  const base = baseline.map((p) => deviation({ t: p.t, v: level(p) }));
+  const rec = recent.map((p) => deviation({ t: p.t, v: level(p) }));
   const rho = lagOneCorrelation(base);
 
-  // The change point, to the minute.
-  let fromT = -Infinity;
+  // The change point, to the slot.
+  let from = 0;
+  let refine: ((minutes: MinuteValue[]) => string) | undefined;
   let changePoint: string | null = null;
-  const recMinutes = recent.map(deviation);
-  const k = bestSplit(recMinutes, s.minSegmentMinutes);
+  const k = bestSplit(rec, Math.max(1, Math.ceil(s.minSegmentMinutes / (SLOT_MS / 60_000))));
   if (k !== undefined) {
-    const before = robust(slotMeans(recent.slice(0, k)).map(deviation));
-    const after = robust(slotMeans(recent.slice(k)).map(deviation));
+    const before = robust(rec.slice(0, k));
+    const after = robust(rec.slice(k));
     const step = relative
       ? ((1 + after.level) / (1 + before.level) - 1) * 100
       : after.level - before.level;
     const t = compare(before, after, rho);
     if (t.p < s.alpha && (relative ? Math.abs(step) > s.minChangePercent : Math.abs(step) > 0)) {
-      fromT = (recent[k] as MinuteValue).t;
-      changePoint = new Date(fromT).toISOString();
+      from = k;
+      const at = (recent[k] as Slot).t;
+      changePoint = new Date(at).toISOString();
+      refine = (minutes) =>
+        new Date(splitMinute(minutes, at, deviation, before.level, after.level)).toISOString();
     }
   }
-  const segmentSlots = rSlots.filter((p) => p.t + SLOT_MS > fromT);
-  const segment = segmentSlots.map(deviation);
+  const segment = rec.slice(from);
   const bStats = robust(base);
   const aStats = robust(segment);
   const test = compare(bStats, aStats, rho);
 
-  const avgChange = baselineZero ? null : ((r.mean - b.mean) / Math.abs(b.mean)) * 100;
+  const avgChange = baselineZero ? null : ((rMean - bMean) / Math.abs(bMean)) * 100;
   let shift: number | null;
   if (baselineZero) shift = null;
   else if (relative) shift = ((1 + aStats.level) / (1 + bStats.level) - 1) * 100;
-  else shift = ((aStats.level - bStats.level) / Math.abs(b.mean)) * 100;
-  const shiftAbsolute = relative ? ((shift ?? 0) / 100) * b.mean : aStats.level - bStats.level;
+  else shift = ((aStats.level - bStats.level) / Math.abs(bMean)) * 100;
+  const shiftAbsolute = relative ? ((shift ?? 0) / 100) * bMean : aStats.level - bStats.level;
   const direction: 'up' | 'down' = (shift ?? shiftAbsolute) >= 0 ? 'up' : 'down';
   const bad = higherIsWorse ? direction === 'up' : direction === 'down';
   const significant = test.p < s.alpha;
@@ -138,14 +202,17 @@ export function analyse(
         Math.abs(median(xs) - bStats.level) >= 0.5 * Math.abs(moved),
     );
   // It matters: above the noise and a share of the typical range, in the metric's own units.
-  const sorted = baseline.map((m) => m.v).sort((x, y) => x - y);
-  const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))] as number;
-  const typicalRange = at(0.95) - at(0.05);
-  const noiseAbsolute = relative ? bStats.scale * Math.abs(b.mean) : bStats.scale;
+  const quantile = (xs: number[], q: number) => {
+    const sorted = xs.sort((x, y) => x - y);
+    return sorted[Math.floor(q * (sorted.length - 1))] as number;
+  };
+  const levels = baseline.map(level);
+  const typicalRange = quantile(levels, 0.95) - quantile(levels, 0.05);
+  const noiseAbsolute = relative ? bStats.scale * Math.abs(bMean) : bStats.scale;
   const floor = Math.max(2 * noiseAbsolute, 0.05 * typicalRange);
   const matters =
     (Math.abs(shiftAbsolute) >= floor || baselineZero) &&
-    (!rareEvents(baseline, recent, at(0.95)) || eventRateRise(baseline, recent) >= 1);
+    (!rareEvents(baseline, recent) || eventRate(recent) - eventRate(baseline) >= 1);
 
   const size = shift === null ? null : Math.abs(shift);
   let severity: Severity = 'NORMAL';
@@ -155,12 +222,12 @@ export function analyse(
     else if (size > s.criticalPercent) severity = 'CRITICAL';
     else if (size > s.warningPercent) severity = 'WARNING';
   }
-  return {
-    baseline_avg: b.mean,
-    recent_avg: r.mean,
+  const analysis: Analysis = {
+    baseline_avg: bMean,
+    recent_avg: rMean,
     avg_change_percent: avgChange,
     shift_percent: shift,
-    change_absolute: r.mean - b.mean,
+    change_absolute: rMean - bMean,
     shift_absolute: shiftAbsolute,
     change_point: changePoint,
     p_value: test.p,
@@ -176,26 +243,54 @@ export function analyse(
           : 0,
     listed: significant && (size === null ? shiftAbsolute !== 0 : size > s.minChangePercent),
   };
+  return refine ? { analysis, refine } : { analysis };
+}
+
+/**
+ * The minute a shift begins, near the slot boundary `at` where the slots put it: of the minutes
+ * in the slots on either side, the split that best fits the level before (`before`) and after
+ * (`after`) it, in the deviations the levels are measured in. `at` when no minute is there.
+ */
+function splitMinute(
+  minutes: MinuteValue[],
+  at: number,
+  deviation: (m: MinuteValue) => number,
+  before: number,
+  after: number,
+): number {
+  const near = minutes.filter((m) => m.t >= at - SLOT_MS && m.t < at + SLOT_MS);
+  if (near.length === 0) return at;
+  const d = near.map(deviation);
+  // cost(j) = Σ_{i<j} (d_i − before)² + Σ_{i≥j} (d_i − after)²; start with j = 0.
+  let cost = d.reduce((x, v) => x + (v - after) ** 2, 0);
+  let best = { cost, t: (near[0] as MinuteValue).t };
+  for (let j = 1; j < near.length; j++) {
+    const v = d[j - 1] as number;
+    cost += (v - before) ** 2 - (v - after) ** 2;
+    if (cost < best.cost) best = { cost, t: (near[j] as MinuteValue).t };
+  }
+  return best.t;
 }
 
 /**
  * A small count of events (failed jobs, deadlocks): whole numbers, at most 10 in 95 % of the
- * baseline. Its level moves by whole events, so one event looks like a large step in percent.
+ * baseline's slots. Its level moves by whole events, so one event looks like a large step in
+ * percent.
  */
-function rareEvents(baseline: MinuteValue[], recent: MinuteValue[], baselineP95: number): boolean {
-  const whole = (m: MinuteValue) => m.v >= 0 && Number.isInteger(m.v);
-  return baselineP95 <= 10 && baseline.every(whole) && recent.every(whole);
+function rareEvents(baseline: Slot[], recent: Slot[]): boolean {
+  if (!baseline.every((p) => p.whole) || !recent.every((p) => p.whole)) return false;
+  const highs = baseline.map((p) => p.vmax).sort((x, y) => x - y);
+  return (highs[Math.floor(0.95 * (highs.length - 1))] as number) <= 10;
 }
 
-/** New events an hour in the recent window over the baseline's (the rises of the count). */
-function eventRateRise(baseline: MinuteValue[], recent: MinuteValue[]): number {
-  const rate = (ms: MinuteValue[]) => {
-    let events = 0;
-    for (let i = 1; i < ms.length; i++)
-      events += Math.max(0, (ms[i] as MinuteValue).v - (ms[i - 1] as MinuteValue).v);
-    return events / Math.max(1, ms.length / 60);
-  };
-  return rate(recent) - rate(baseline);
+/** New events an hour: the rises of the count from minute to minute, across slots too. */
+function eventRate(slots: Slot[]): number {
+  let events = 0;
+  slots.forEach((p, i) => {
+    events += p.rises;
+    if (i > 0) events += Math.max(0, p.first - (slots[i - 1] as Slot).last);
+  });
+  return events / Math.max(1, minutesOf(slots) / 60);
 }
 
 interface Robust {

@@ -263,18 +263,25 @@ export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
       levels = levelsOf(slots, profile, blendMs);
     }
     if (levels.size === 0) return dailyModel;
+    const mean = meanOf(profile);
+    // Most metrics have no weekly cycle: when no day is even 5 % off the typical one at the
+    // first width, no other width makes one 10 % off, and the other widths are not tried.
+    if (seasonality === 'auto' && !best && spreadOf(levels, mean) < 0.05) return dailyModel;
     const expected = weeklyExpected(levels, profile, blendMs);
     const model: Fitted = { kind: 'weekly', expected, blendHours: hours };
     const error = sse(slots, expected);
-    const mean = meanOf(profile);
     if (!best || error < best.error * 0.98) best = { model, error, levels, mean };
   }
   if (!best) return dailyModel;
   if (seasonality === 'weekly') return best.model;
-  const { levels, mean } = best;
-  const effectives = [...levels.values()].map((l) => effective(l, mean));
-  const typical = median(effectives);
-  const spread = Math.max(...effectives.map((l) => Math.abs(l / typical - 1)));
+  const spread = spreadOf(best.levels, best.mean);
   const dailyError = sse(slots, dailyModel.expected);
   return best.error <= 0.8 * dailyError && spread >= 0.1 ? best.model : dailyModel;
+}
+
+/** How far the day furthest from the typical one is off it, as a fraction. */
+function spreadOf(levels: Map<number, DayLevel>, mean: number): number {
+  const effectives = [...levels.values()].map((l) => effective(l, mean));
+  const typical = median(effectives);
+  return Math.max(...effectives.map((l) => Math.abs(l / typical - 1)));
 }

@@ -8,10 +8,17 @@ export interface Moments {
   variance: number;
 }
 
+// Where median() sorts: a regression run takes thousands of medians of small arrays, and a
+// typed array sorts numerically and natively, several times faster than with a comparator.
+let scratch = new Float64Array(256);
+
 /** The median; NaN for no values. */
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+export function median(xs: ArrayLike<number>): number {
+  const n = xs.length;
+  if (n === 0) return NaN;
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
+  for (let i = 0; i < n; i++) scratch[i] = xs[i] as number;
+  const s = scratch.subarray(0, n).sort();
   const m = s.length >> 1;
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }

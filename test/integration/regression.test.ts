@@ -11,6 +11,8 @@ import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { start } from '../../src/main.js';
+import { rebuildHours } from '../../src/jobs/aggregate.js';
+import { sql } from '../../src/metrics/queries.js';
 import { DashboardCache } from '../../src/cache/dashboard-cache.js';
 import { runRegression, table } from '../../scripts/regression.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
@@ -282,4 +284,47 @@ describe('reports through the API and the command', () => {
     expect(text.split('\n')[0]).toMatch(/analysed, \d+ listed \(\d+ CRITICAL/);
     expect(text).toContain('step25_a');
   });
+});
+
+describe('stored regression slots', () => {
+  it('a run reads the same report from the slots the aggregate job stored as from rollup_1m', async () => {
+    // The first run computed every slot from rollup_1m (every hour was dirty). Close them as
+    // the aggregate job does (without its metric-level compaction, which is not the point here).
+    await ctx.db.tx(async (t) => {
+      const due = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyCandidates, [
+        new Date(),
+        10_000,
+      ]);
+      const taken = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [
+        due.map((r) => r.bucket),
+      ]);
+      await rebuildHours(
+        t,
+        taken.map((r) => r.bucket),
+      );
+    });
+    // One slot stored for every series and 15 minutes with data in a closed hour.
+    const counts = await ctx.db.one<{ stored: number; expected: number }>(
+      `SELECT (SELECT sum(length(slots) / 54)::int FROM regression_slots) AS stored,
+              (SELECT count(DISTINCT (series_id, date_bin('15 minutes', bucket, timestamptz '2000-01-01')))::int
+               FROM rollup_1m
+               WHERE date_trunc('hour', bucket, 'UTC') NOT IN (SELECT bucket FROM rollup_dirty_hours)) AS expected`,
+    );
+    expect(counts.expected).toBeGreaterThan(60 * 7 * 96);
+    expect(counts.stored).toBe(counts.expected);
+
+    const again = await regression(
+      { db: ctx.db, log: ctx.log, config, now: () => now },
+      { reason: 'manual' },
+    );
+    const key = (e: RegressionRun['entries'][number]) => `${e.metric_name}/${e.series_id}`;
+    expect(again.entries.map(key).sort()).toEqual(run.entries.map(key).sort());
+    for (const e of again.entries) {
+      const first = run.entries.find((x) => key(x) === key(e));
+      expect(e.regression_severity).toBe(first?.regression_severity);
+      expect(e.change_point).toBe(first?.change_point);
+      expect(e.shift_percent ?? 0).toBeCloseTo(first?.shift_percent ?? 0, 9);
+      expect(e.baseline_avg).toBeCloseTo(first?.baseline_avg ?? NaN, 9);
+    }
+  }, 120_000);
 });
