@@ -809,7 +809,7 @@ function validate(groups: RawPoint[][], now: number, config: Config): Point[] {
     for (let i = 0; i < raw.length; i += max) {
       const checked = validateBatch(
         { points: raw.slice(i, i + max) },
-        { now, maxPoints: max, rawRetentionMs: config.retention.rawMs },
+        { now, maxPoints: max, acceptMs: config.retention.acceptMs },
       );
       if (!checked.ok) {
         const e = checked.errors[0];
@@ -824,8 +824,8 @@ function validate(groups: RawPoint[][], now: number, config: Config): Point[] {
   return points;
 }
 
-/** `--end`: when the data ends, epoch ms; checked against the clock and RAW_RETENTION. */
-export function parseEnd(text: string, days: number, rawMs: number, clock: number): number {
+/** `--end`: when the data ends, epoch ms; checked against the clock and how far back pulse accepts points. */
+export function parseEnd(text: string, days: number, acceptMs: number, clock: number): number {
   const end = ISO_TIME.test(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(end))
     throw new UsageError(
@@ -835,28 +835,32 @@ export function parseEnd(text: string, days: number, rawMs: number, clock: numbe
     throw new UsageError(
       `--end ${text}: is in the future (now is ${new Date(clock).toISOString()})`,
     );
-  if (clock - (end - days * DAY) > rawMs)
+  if (clock - (end - days * DAY) > acceptMs)
     throw new UsageError(
-      `--end ${text} with --days ${days} starts ${formatDuration(clock - (end - days * DAY))} ago, further back than RAW_RETENTION (${formatDuration(rawMs)}): ingest and retention would drop it. Use a later --end, fewer --days, or raise RAW_RETENTION.`,
+      `--end ${text} with --days ${days} starts ${formatDuration(clock - (end - days * DAY))} ago, further back than pulse accepts points (${ACCEPTED(acceptMs)}): ingest would refuse them. Use a later --end or fewer --days.`,
     );
   return end;
 }
 
-export function parseDays(text: string, rawMs: number): number {
+export function parseDays(text: string, acceptMs: number): number {
   const days = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isSafeInteger(days) || days < 1)
     throw new UsageError(
       `--days ${JSON.stringify(text)}: expected a whole number of days, at least 1`,
     );
-  checkRetention(days, rawMs);
+  checkRetention(days, acceptMs);
   return days;
 }
 
-function checkRetention(days: number, rawMs: number): void {
-  if (days * DAY > rawMs)
+/** How far back points are accepted, and why (config retention.acceptMs). */
+const ACCEPTED = (acceptMs: number) =>
+  `${formatDuration(acceptMs)}: RAW_RETENTION, or ROLLUP_1M_RETENTION less a margin where that is shorter`;
+
+function checkRetention(days: number, acceptMs: number): void {
+  if (days * DAY > acceptMs)
     throw new UsageError(
-      `--days ${days} goes back further than RAW_RETENTION (${formatDuration(rawMs)}): ingest refuses points older than that. ` +
-        `Use --days ${Math.floor(rawMs / DAY)} or less, or raise RAW_RETENTION.`,
+      `--days ${days} goes back further than pulse accepts points (${ACCEPTED(acceptMs)}): ingest refuses older ones. ` +
+        `Use --days ${Math.floor(acceptMs / DAY)} or less.`,
     );
 }
 
@@ -880,7 +884,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     throw new UsageError(`--hosts ${hostCount}: expected a whole number from 1 to 100`);
   if (!Number.isSafeInteger(opts.days) || opts.days < 1)
     throw new UsageError(`--days ${opts.days}: expected a whole number of days, at least 1`);
-  checkRetention(opts.days, opts.config.retention.rawMs);
+  checkRetention(opts.days, opts.config.retention.acceptMs);
   parseStep(`${stepMs}ms`);
   const now = opts.now ?? Date.now();
   const log = opts.log ?? createLogger('silent');
@@ -983,7 +987,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 // Command line.
 
 const USAGE = `usage: npm run demo -- --days N [--end ISO] [--seed N] [--hosts N] [--step 60s]
-  --days N     days of data ending at --end (default 7; at most RAW_RETENTION)
+  --days N     days of data ending at --end (default 7; at most 29 with the default retentions)
   --end ISO    when the data ends: an ISO-8601 date-time with a zone, or a date (midnight UTC);
                default now. Not in the future, and not so far back that the first day is
                older than RAW_RETENTION
@@ -1106,10 +1110,12 @@ async function main(): Promise<number> {
   let end: number;
   try {
     config = loadConfig();
-    days = parseDays(values.days, config.retention.rawMs);
+    days = parseDays(values.days, config.retention.acceptMs);
     const clock = Date.now();
     end =
-      values.end === undefined ? clock : parseEnd(values.end, days, config.retention.rawMs, clock);
+      values.end === undefined
+        ? clock
+        : parseEnd(values.end, days, config.retention.acceptMs, clock);
     stepMs = parseStep(values.step);
     seed = /^-?\d+$/.test(values.seed) ? Number(values.seed) : NaN;
     if (!Number.isSafeInteger(seed))

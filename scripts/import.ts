@@ -126,7 +126,7 @@ export interface ImportOptions {
   batchSize?: number;
   db: Db;
   log: Logger;
-  rawRetentionMs: number;
+  acceptMs: number;
   /** Read for `-` (default process.stdin). */
   stdin?: Readable;
   /** Rejected rows and progress (default process.stderr). */
@@ -869,7 +869,7 @@ export async function runImport(opts: ImportOptions, input?: Input): Promise<Imp
         if (row.point !== undefined) {
           const checked = validateBatch(
             { points: [row.point] },
-            { now, maxPoints: 1, rawRetentionMs: opts.rawRetentionMs },
+            { now, maxPoints: 1, acceptMs: opts.acceptMs },
           );
           if (checked.ok) point = checked.points[0];
           else {
@@ -1082,7 +1082,7 @@ export async function main(argv: string[]): Promise<number> {
         batchSize,
         db,
         log,
-        rawRetentionMs: config.retention.rawMs,
+        acceptMs: config.retention.acceptMs,
         signal: controller.signal,
       },
       input,

@@ -287,7 +287,19 @@ export interface Config {
     claimIdleMs: number;
     attempts: number;
   };
-  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number };
+  retention: {
+    rawMs: number;
+    rollup1mMs: number;
+    rollup1hMs: number;
+    /**
+     * The oldest a point may be, at ingest, import and sampling: RAW_RETENTION, or less when
+     * ROLLUP_1M_RETENTION is shorter. rollup_1h and the regression slots of an hour are rebuilt
+     * from its rollup_1m rows, so a point in an hour whose rollup_1m rows have expired would
+     * replace that hour's history by itself. A margin (a day, at most a quarter of the
+     * retention) keeps clear of the hour being expired.
+     */
+    acceptMs: number;
+  };
   aggregateIntervalMs: number;
   maintenanceIntervalMs: number;
   shutdownTimeoutMs: number;
@@ -359,6 +371,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rawMs: e.RAW_RETENTION,
       rollup1mMs: e.ROLLUP_1M_RETENTION,
       rollup1hMs: e.ROLLUP_1H_RETENTION,
+      acceptMs: Math.min(
+        e.RAW_RETENTION,
+        e.ROLLUP_1M_RETENTION - Math.min(86_400_000, e.ROLLUP_1M_RETENTION / 4),
+      ),
     },
     aggregateIntervalMs: e.AGGREGATE_INTERVAL,
     maintenanceIntervalMs: e.MAINTENANCE_INTERVAL,

@@ -92,7 +92,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         log: log.child({ sampler: 'process' }),
         intervalMs: config.sampling.intervalMs,
         tags: { ...baseTags, role: config.role },
-        rawRetentionMs: config.retention.rawMs,
+        acceptMs: config.retention.acceptMs,
       });
       onStop('process sampler', () => processSampling.stop());
     }
@@ -156,7 +156,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         baseTags,
         dataDir: config.dataDir,
         scrapeTimeoutMs: config.sampling.scrapeTimeoutMs,
-        rawRetentionMs: config.retention.rawMs,
+        acceptMs: config.retention.acceptMs,
         critical: {
           memoryPercent: config.sampling.criticalMemoryPercent,
           cpuPercent: config.sampling.criticalCpuPercent,
@@ -254,7 +254,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
                 buffer,
                 token: config.ingest.token,
                 maxPoints: config.ingest.maxPoints,
-                rawRetentionMs: config.retention.rawMs,
+                acceptMs: config.retention.acceptMs,
                 flushBatch: config.flush.batchPoints,
                 flushIntervalMs: config.flush.intervalMs,
                 requestFlush: () => requestFlush(queues, 'threshold'),

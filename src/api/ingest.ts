@@ -16,7 +16,7 @@ export interface IngestDeps {
   token: string | undefined;
   limiter?: FailedAuthLimiter;
   maxPoints: number;
-  rawRetentionMs: number;
+  acceptMs: number;
   /** Buffer depth at which a flush is asked for at once instead of at the next tick. */
   flushBatch: number;
   flushIntervalMs: number;
@@ -50,7 +50,7 @@ export function ingestRoutes(router: RouteTable, deps: IngestDeps): void {
     const checked = validateBatch(req.body, {
       now: Date.now(),
       maxPoints: deps.maxPoints,
-      rawRetentionMs: deps.rawRetentionMs,
+      acceptMs: deps.acceptMs,
     });
     const sent = Array.isArray((req.body as { points?: unknown } | undefined)?.points)
       ? (req.body as { points: unknown[] }).points.length

@@ -32,7 +32,7 @@ export interface SampleDeps {
   baseTags: Tags;
   dataDir: string;
   scrapeTimeoutMs: number;
-  rawRetentionMs: number;
+  acceptMs: number;
   critical: { memoryPercent: number; cpuPercent: number };
   requestFlush(): Promise<void>;
 }
@@ -96,7 +96,7 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
       break;
     }
   }
-  const { points, dropped } = toPoints(samples, deps.baseTags, now, deps.rawRetentionMs);
+  const { points, dropped } = toPoints(samples, deps.baseTags, now, deps.acceptMs);
   if (dropped.length > 0) {
     deps.log.debug(
       { sampler: payload.sampler, dropped: dropped.length, first: dropped[0] },

@@ -76,7 +76,11 @@ const KNOWN_FIELDS = new Set([
 export interface ValidateOptions {
   now: number;
   maxPoints: number;
-  rawRetentionMs: number;
+  /**
+   * How far back a timestamp may be (config retention.acceptMs): older points are refused,
+   * since the rollups they would join are gone and rebuilding them would lose history.
+   */
+  acceptMs: number;
   /** Stop collecting after this many errors; the client fixes those and tries again. */
   maxErrors?: number;
 }
@@ -90,6 +94,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** RFC 6901: "~" and "/" inside a key are escaped. */
 function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Days, whole when they are (29), else to one decimal (22.5). */
+function fixedDays(ms: number): string {
+  const d = ms / 86_400_000;
+  return Number.isInteger(d) ? String(d) : d.toFixed(1);
 }
 
 function typeName(v: unknown): string {
@@ -232,7 +242,7 @@ function fastPoint(p: Record<string, unknown>, opts: ValidateOptions): Point | n
     ts = Date.parse(t);
     if (Number.isNaN(ts)) return null;
   } else if (t !== undefined) return null;
-  if (ts > opts.now + LIMITS.futureMs || ts < opts.now - opts.rawRetentionMs) return null;
+  if (ts > opts.now + LIMITS.futureMs || ts < opts.now - opts.acceptMs) return null;
   let tags = p.tags as Tags | undefined;
   if (tags === undefined) tags = {};
   else {
@@ -353,10 +363,10 @@ function checkPoint(
     }
     if (!Number.isNaN(parsed)) {
       if (parsed > opts.now + LIMITS.futureMs) fail('timestamp', 'is more than 1 h in the future');
-      else if (parsed < opts.now - opts.rawRetentionMs)
+      else if (parsed < opts.now - opts.acceptMs)
         fail(
           'timestamp',
-          `is older than the raw retention (${Math.round(opts.rawRetentionMs / 86_400_000)} d); epoch timestamps are in milliseconds`,
+          `is older than the ${fixedDays(opts.acceptMs)} d pulse accepts (RAW_RETENTION, and ROLLUP_1M_RETENTION less a margin: the rollups of older hours are gone or going, and an hour rebuilt from the rest would lose its history); epoch timestamps are in milliseconds`,
         );
       else ts = parsed;
     }

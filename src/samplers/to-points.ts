@@ -13,11 +13,11 @@ export function toPoints(
   samples: Sample[],
   baseTags: Tags,
   now: number,
-  rawRetentionMs: number,
+  acceptMs: number,
 ): Converted {
   const points: Point[] = [];
   const dropped: Converted['dropped'] = [];
-  const opts = { now, maxPoints: 1, rawRetentionMs };
+  const opts = { now, maxPoints: 1, acceptMs };
   for (const s of samples) {
     const raw = {
       metric_name: s.name,

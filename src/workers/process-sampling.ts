@@ -18,7 +18,7 @@ export function startProcessSampling(deps: {
   log: Logger;
   intervalMs: number;
   tags: Tags;
-  rawRetentionMs: number;
+  acceptMs: number;
 }): { stop(): Promise<void> } {
   const sampler = new ProcessSampler();
   sampler.start();
@@ -27,7 +27,7 @@ export function startProcessSampling(deps: {
     cronEvery(deps.intervalMs),
     async () => {
       const now = Date.now();
-      const { points } = toPoints(sampler.collect(), deps.tags, now, deps.rawRetentionMs);
+      const { points } = toPoints(sampler.collect(), deps.tags, now, deps.acceptMs);
       try {
         await deps.buffer.append(points);
         if (failing) deps.log.info('process samples are buffered again');

@@ -304,12 +304,14 @@ describe('demo data', () => {
 
   it('refuses a range beyond RAW_RETENTION with a clear error', async () => {
     expect(() => parseDays('91', 90 * DAY)).toThrow(UsageError);
-    expect(() => parseDays('91', 90 * DAY)).toThrow(/RAW_RETENTION \(90d\).*--days 90 or less/);
+    expect(() => parseDays('91', 90 * DAY)).toThrow(
+      /pulse accepts points \(90d: RAW_RETENTION.*--days 90 or less/,
+    );
     expect(parseDays('90', 90 * DAY)).toBe(90);
     expect(() => parseDays('0', 90 * DAY)).toThrow(/at least 1/);
     await expect(
       runDemo({ db: ctx.db, config: ctx.config({ RAW_RETENTION: '1d' }), days: 2, now }),
-    ).rejects.toThrow(/RAW_RETENTION \(1d\)/);
+    ).rejects.toThrow(/pulse accepts points \(1d/);
   });
 
   it('--end takes an ISO date-time or date, not the future nor past RAW_RETENTION', () => {
@@ -322,7 +324,7 @@ describe('demo data', () => {
     expect(() => parseEnd('yesterday', 7, 90 * DAY, clock)).toThrow(/--end "yesterday": expected/);
     expect(() => parseEnd('2026-11-29T18:00:00', 7, 90 * DAY, clock)).toThrow(/with a zone/);
     expect(() => parseEnd('2026-12-01T00:00:00Z', 7, 90 * DAY, clock)).toThrow(/in the future/);
-    expect(() => parseEnd('2026-09-01', 7, 90 * DAY, clock)).toThrow(/RAW_RETENTION \(90d\)/);
+    expect(() => parseEnd('2026-09-01', 7, 90 * DAY, clock)).toThrow(/pulse accepts points \(90d/);
   });
 
   it('ends with a regression run as of the end that replaces the cached report', async () => {

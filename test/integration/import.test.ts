@@ -64,7 +64,7 @@ async function run(file: string, extra: Partial<ImportOptions> = {}) {
     file,
     db: ctx.db,
     log: ctx.log,
-    rawRetentionMs: 90 * DAY,
+    acceptMs: 90 * DAY,
     stderr,
     progress: 'none',
     ...extra,
@@ -209,7 +209,7 @@ describe('import', () => {
     expect(reason(6)).toMatch(/must match/);
     expect(reason(7)).toBe('is more than 1 h in the future');
     expect(reason(8)).toMatch(/must be an object of string values, got string/);
-    expect(reason(9)).toMatch(/older than the raw retention \(90 d\)/);
+    expect(reason(9)).toMatch(/older than the 90 d pulse accepts/);
     expect(reason(10)).toMatch(/is required in an import/);
     expect(reason(11)).toMatch(/is not a known field/);
     expect(reason(14)).toMatch(/repeats line 1 with another value/);
@@ -401,7 +401,7 @@ describe('import', () => {
         file,
         db: ctx.db,
         log: ctx.log,
-        rawRetentionMs: 90 * DAY,
+        acceptMs: 90 * DAY,
         stderr,
         batchSize: 5,
         store: slow,

@@ -206,7 +206,7 @@ describe('POST /api/v1/metrics', () => {
         'timestamp older than retention',
         { points: [{ ...ok, timestamp: new Date(Date.now() - 91 * 24 * hour).toISOString() }] },
         400,
-        { index: 0, field: 'timestamp', reason: /older than the raw retention/ },
+        { index: 0, field: 'timestamp', reason: /older than the 29 d pulse accepts/ },
       ],
       [
         'timestamp in epoch seconds',

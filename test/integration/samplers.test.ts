@@ -279,7 +279,7 @@ describe('critical thresholds', () => {
       baseTags: { hostname: 'h', instance_id: 'i', environment: 'test' },
       dataDir: '.',
       scrapeTimeoutMs: 1_000,
-      rawRetentionMs: 86_400_000,
+      acceptMs: 86_400_000,
       // 0 % cannot be undercut: every tick is over the limit.
       critical: { memoryPercent: 0, cpuPercent: 100 },
       requestFlush: () => Promise.resolve(void flushes++),

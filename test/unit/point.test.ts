@@ -4,7 +4,7 @@ import { validateBatch, type Point } from '../../src/metrics/point.js';
 import { seriesDef } from '../../src/metrics/series.js';
 
 const now = Date.parse('2026-01-10T12:00:00Z');
-const opts = { now, maxPoints: 10, rawRetentionMs: 90 * 86_400_000 };
+const opts = { now, maxPoints: 10, acceptMs: 90 * 86_400_000 };
 
 describe('validateBatch', () => {
   it('normalises the plan fields: metric_value for value, ISO and epoch ms timestamps, integer agent ids', () => {
