@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from './logger.js';
-import { redisAnswers } from './redis.js';
+import { checkRedisDatabase, redisAnswers } from './redis.js';
 
 export interface Service {
   url: string;
@@ -222,7 +222,10 @@ export async function redisFor(
   config: { dataDir: string; redis: { url: string | undefined; embeddedPort: number } },
   log: Logger,
 ): Promise<Service> {
-  if (config.redis.url) return { url: config.redis.url, stop: () => Promise.resolve() };
+  if (config.redis.url) {
+    await checkRedisDatabase(config.redis.url);
+    return { url: config.redis.url, stop: () => Promise.resolve() };
+  }
   return ensureRedis({ dataDir: config.dataDir, port: config.redis.embeddedPort, log });
 }
 

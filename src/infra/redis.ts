@@ -14,8 +14,8 @@ export function createRedis(url: string, name: string, kind: 'bullmq' | 'command
   });
 }
 
-/** Resolves true when something at `url` answers PING within `timeoutMs`. */
-export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<boolean> {
+/** A one-shot connection for checks: connected by the caller, never retried, errors silenced. */
+function probeClient(url: string, timeoutMs: number): Redis {
   const probe = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -24,11 +24,56 @@ export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<bool
     retryStrategy: () => null,
   });
   probe.on('error', () => undefined);
+  return probe;
+}
+
+/** Resolves true when something at `url` answers PING within `timeoutMs`. */
+export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<boolean> {
+  const probe = probeClient(url, timeoutMs);
   try {
     await probe.connect();
     return (await probe.ping()) === 'PONG';
   } catch {
     return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * Refuses a REDIS_URL that names a database the server does not have (`redis://host/18` on a
+ * server with 16): ioredis would report the failed SELECT as an error event and go on using
+ * database 0, so pulse would share another application's keys. Throws with what to change.
+ * A server that does not answer is left to the callers' own handling.
+ */
+export async function checkRedisDatabase(url: string, timeoutMs = 3_000): Promise<void> {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  if (db === '' || db === '0') return;
+  if (!/^\d+$/.test(db))
+    throw new Error(`REDIS_URL names database "${db}": a Redis database is a number (0, 1, …)`);
+  u.pathname = '/';
+  const probe = probeClient(u.toString(), timeoutMs);
+  try {
+    try {
+      await probe.connect();
+    } catch {
+      return;
+    }
+    try {
+      await probe.select(Number(db));
+    } catch (err) {
+      let have = '';
+      try {
+        const reply = await probe.config('GET', 'databases');
+        if (reply[1]) have = ` (it has ${reply[1]}: 0 to ${Number(reply[1]) - 1})`;
+      } catch {
+        // CONFIG may be disabled (managed Redis): say what we know.
+      }
+      throw new Error(
+        `REDIS_URL names database ${db}, which the Redis server does not have${have}: ${(err as Error).message}. Use another database number in REDIS_URL, or raise \`databases\` in redis.conf`,
+      );
+    }
   } finally {
     probe.disconnect();
   }

@@ -3,8 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureRedis, REDIS_INSTALL_HINT } from '../../src/infra/embedded.js';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { ensureRedis, REDIS_INSTALL_HINT, redisFor } from '../../src/infra/embedded.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { redisAnswers } from '../../src/infra/redis.js';
 import { freePort } from '../helpers/processes.js';
@@ -58,4 +58,19 @@ it('names the install command when there is no redis-server to start', async () 
     }),
   ).rejects.toThrow(REDIS_INSTALL_HINT);
   expect(REDIS_INSTALL_HINT).toContain('apt-get install redis-server');
+});
+
+it('refuses a REDIS_URL naming a database the server does not have, and takes one it has', async () => {
+  // ioredis reports the failed SELECT as an error event and goes on with database 0.
+  const url = new URL(inject('redisUrl'));
+  const at = (db: string) => {
+    url.pathname = `/${db}`;
+    return { dataDir: dir, redis: { url: url.toString(), embeddedPort: 0 } };
+  };
+  await expect(redisFor(at('18'), log)).rejects.toThrow(
+    /^REDIS_URL names database 18, which the Redis server does not have \(it has 16: 0 to 15\): ERR DB index is out of range\. Use another database number/,
+  );
+  await expect(redisFor(at('x'), log)).rejects.toThrow(/a Redis database is a number/);
+  const ok = await redisFor(at('15'), log);
+  expect(ok.url).toBe(url.toString());
 });
