@@ -95,11 +95,12 @@ export function createApp(deps: AppDeps): Express {
     const api = under(app, '/api/v1');
     // Bodies are parsed by the routes that take one, after their token check: the hot GET
     // path passes through no parser, and no unauthenticated body is ever read.
-    const json = express.json({
-      limit: deps.maxBody,
-      type: ['application/json', 'application/*+json'],
-    });
-    if (deps.dashboard) dashboardRoutes(api, { ...deps.dashboard, limiter, json });
+    const jsonUpTo = (limit: string | number) =>
+      express.json({ limit, type: ['application/json', 'application/*+json'] });
+    const json = jsonUpTo(deps.maxBody);
+    // Admin requests are a few fields: a large body there is refused (413) unread.
+    if (deps.dashboard)
+      dashboardRoutes(api, { ...deps.dashboard, limiter, json: jsonUpTo('16kb') });
     if (deps.ingest)
       ingestRoutes(api, {
         ...deps.ingest,

@@ -62,18 +62,32 @@ export type Access = 'read' | 'admin';
 /**
  * Allows a request carrying any of `accepted` tokens (unset ones are skipped). With no token set
  * at all the route is open, except when `disabledMessage` is given: then it is refused (403).
+ *
+ * A request with a right token always passes: the limiter counts and blocks failed attempts
+ * only, so many agents behind one address (a NAT, a proxy) are not locked out by one of them
+ * with a stale token. A 401 on a `browser` route (Bull Board) offers Basic, then Bearer, each in
+ * its own WWW-Authenticate header (a browser reads only the first challenge of a header), so the
+ * browser asks for the token as a password; elsewhere it offers Bearer (Basic is still taken).
  */
 export function requireToken(
   accepted: (string | undefined)[],
   realm: string,
   limiter?: FailedAuthLimiter,
   disabledMessage?: string,
+  browser = false,
 ): RequestHandler {
   const tokens = accepted.filter((t): t is string => t !== undefined);
+  // A JSON route offers Bearer only: offered Basic, a browser would answer a page script's
+  // fetch with its own login dialog instead of handing the page the 401.
+  const challenges = browser
+    ? [`Basic realm="${realm}", charset="UTF-8"`, `Bearer realm="${realm}"`]
+    : [`Bearer realm="${realm}"`];
   return (req, _res, next) => {
     if (tokens.length === 0) {
       return next(disabledMessage ? new HttpError(403, 'Forbidden', disabledMessage) : undefined);
     }
+    const given = presentedToken(req);
+    if (given !== undefined && tokens.some((t) => tokenMatches(given, t))) return next();
     const client = req.socket.remoteAddress ?? 'unknown';
     const wait = limiter?.blockedFor(client) ?? 0;
     if (wait > 0) {
@@ -86,22 +100,16 @@ export function requireToken(
         ),
       );
     }
-    const given = presentedToken(req);
-    if (given === undefined || !tokens.some((t) => tokenMatches(given, t))) {
-      limiter?.fail(client);
-      return next(
-        new HttpError(
-          401,
-          'Unauthorized',
-          given === undefined
-            ? 'an Authorization: Bearer token is required'
-            : 'the bearer token is wrong',
-          {
-            headers: { 'WWW-Authenticate': `Bearer realm="${realm}", Basic realm="${realm}"` },
-          },
-        ),
-      );
-    }
-    next();
+    limiter?.fail(client);
+    return next(
+      new HttpError(
+        401,
+        'Unauthorized',
+        given === undefined
+          ? 'an Authorization: Bearer token is required'
+          : 'the bearer token is wrong',
+        { headers: { 'WWW-Authenticate': challenges } },
+      ),
+    );
   };
 }

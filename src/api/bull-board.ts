@@ -31,6 +31,7 @@ export function bullBoard(deps: {
     'pulse admin',
     deps.limiter,
     'Bull Board is disabled: set ADMIN_TOKEN to use it',
+    true,
   );
   if (!deps.adminToken) return [gate];
   const full = board(deps.queues, false);

@@ -9,7 +9,7 @@ export class HttpError extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string | string[]> } = {},
   ) {
     super(detail);
   }

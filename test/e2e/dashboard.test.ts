@@ -248,6 +248,37 @@ describe.skipIf(skipReason !== undefined)('the web dashboard in Chromium', () =>
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  it("opens Bull Board with the token given to the browser's own login, not with a wrong one", async () => {
+    // A 401 offers Basic in its own, first WWW-Authenticate header: Chromium reads only the first
+    // challenge of a header, and with "Bearer …, Basic …" in one it never sent credentials.
+    const other = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      for (const [password, status] of [
+        [ADMIN, 200],
+        [READ, 200],
+        ['wrong-admin-token-0123', 401],
+      ] as const) {
+        const context = await other.newContext({
+          httpCredentials: { username: 'admin', password },
+        });
+        const tab = await context.newPage();
+        const res = await tab.goto(`${base}/admin/queues`);
+        expect(res?.status(), password).toBe(status);
+        // The board's own requests carry the same credentials: it lists pulse's queues.
+        if (status === 200) await tab.getByText('flush').first().waitFor({ timeout: 15_000 });
+        if (password === ADMIN)
+          await tab.screenshot({ path: path.join(ARTIFACTS, 'bull-board.png') });
+        await context.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('says so when the token is wrong, instead of showing empty charts', async () => {
     await page.getByRole('button', { name: 'Token' }).click();
     await page.getByLabel('Token', { exact: true }).fill('wrong-token-0123456789');
