@@ -1,6 +1,7 @@
 // The read API dashboards use: the summary, trends, the list of series, and the cache's own
 // state. Every answer comes from the two-level cache; a miss computes from the rollups once.
 import os from 'node:os';
+import { LRUCache } from 'lru-cache';
 import type { Request, RequestHandler, Response } from 'express';
 import type { RouteTable } from './routes.js';
 import type { Redis } from 'ioredis';
@@ -121,6 +122,9 @@ export function sendEntry(
   res.end(wire.tail);
 }
 
+/** How long a metric name found missing is answered 404 without a query (at most CACHE_TTL). */
+const MISSING_TTL_MS = 10_000;
+
 /** Adds the read API and its admin routes to `router`. */
 export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
   // Reads are open while READ_TOKEN is unset, whatever ADMIN_TOKEN is; the admin token reads too.
@@ -134,6 +138,14 @@ export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
     'admin routes are disabled: set ADMIN_TOKEN to use them',
   );
   const isPrivate = deps.readToken !== undefined;
+  // Names no metric has, for a short while: a client asking for one again and again (a typo in
+  // a dashboard, a scan) costs one query per name and period, not one per request.
+  const missing = new LRUCache<string, true>({
+    max: 10_000,
+    ttl: Math.min(MISSING_TTL_MS, deps.ttlMs),
+  });
+  const notStored = (m: string) =>
+    new HttpError(404, 'Not Found', `no metric named ${m} is stored`);
 
   /**
    * Answers from the cache: an L1 hit is sent at once, without a promise in between; anything
@@ -194,10 +206,13 @@ export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
       ...(instanceId ? { instance_id: instanceId } : {}),
       ...(Object.keys(tags).length > 0 ? { tags } : {}),
     };
+    if (missing.has(m)) throw notStored(m);
     const name = cacheName.trend(m, r.text, res_.text, filters);
     await serve(req, res, name, async () => {
-      if (!(await metricExists(deps.db, m)))
-        throw new HttpError(404, 'Not Found', `no metric named ${m} is stored`);
+      if (!(await metricExists(deps.db, m))) {
+        missing.set(m, true);
+        throw notStored(m);
+      }
       return trendView(deps.db, {
         metric: m,
         timeRange: r.text,

@@ -1,7 +1,7 @@
 // Query parameters of the read API, checked before anything else happens: each violation is a
 // 400 naming the parameter. Values reach SQL only as bound parameters, never as text.
 import type { Request } from 'express';
-import { parseDuration } from '../infra/duration.js';
+import { canonicalMinutes, parseDuration } from '../infra/duration.js';
 import { LIMITS, METRIC_NAME, storable, type FieldError } from '../metrics/point.js';
 import { HttpError } from './errors.js';
 
@@ -56,14 +56,14 @@ export function parseRange(
   if (ms === null || ms <= 0)
     errors.add(name, 'must be a number followed by m, h or d (e.g. 30m, 24h, 7d)');
   else if (ms > MAX_RANGE_MS) errors.add(name, 'must be at most 90d');
-  else return { text: value, ms };
+  // Spelled one way (1440m, 1d and 01d are 24h): one cache entry, not four.
+  else return { text: canonicalMinutes(ms), ms };
   return undefined;
 }
 
 const DEFAULT_RESOLUTION: Record<string, string> = {
   '1h': '1m',
   '24h': '5m',
-  '1d': '5m',
   '7d': '1h',
 };
 
@@ -90,7 +90,7 @@ export function parseResolution(
       'resolution',
       `gives ${Math.ceil(range.ms / ms)} points for ${range.text}; at most ${MAX_POINTS} per answer`,
     );
-  else return { text, ms };
+  else return { text: canonicalMinutes(ms), ms };
   return undefined;
 }
 

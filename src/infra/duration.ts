@@ -19,3 +19,13 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/**
+ * One spelling per length of whole minutes, for names (cache entries): `1440m`, `24h`, `1d`
+ * and `01d` are all `24h`. Days above one day, else hours, else minutes.
+ */
+export function canonicalMinutes(ms: number): string {
+  if (ms > UNIT_MS.d && ms % UNIT_MS.d === 0) return `${ms / UNIT_MS.d}d`;
+  if (ms % UNIT_MS.h === 0) return `${ms / UNIT_MS.h}h`;
+  return `${ms / UNIT_MS.m}m`;
+}

@@ -283,8 +283,29 @@ describe('auth', () => {
     expect(ok.status).toBe(400);
   });
 
+  it('admin routes take small bodies only: 17 kB to /cache/refresh is 413, unread', async () => {
+    const big = await fetch(url(a, '/api/v1/cache/refresh'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ pattern: 'x', padding: 'p'.repeat(17_000) }),
+    });
+    expect(big.status).toBe(413);
+    // Without the token, the same body is a 401: nothing was read.
+    const anonymous = await fetch(url(a, '/api/v1/cache/refresh'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pattern: 'x', padding: 'p'.repeat(17_000) }),
+    });
+    expect(anonymous.status).toBe(401);
+  });
+
   it('Bull Board: 200 with the admin token (read-only with the read token), 401 without, off without ADMIN_TOKEN', async () => {
-    expect((await get(a, '/admin/queues')).status).toBe(401);
+    const challenge = await get(a, '/admin/queues');
+    expect(challenge.status).toBe(401);
+    // Basic first, in a header of its own (fetch joins repeated headers with ", ").
+    expect(challenge.headers.get('www-authenticate')).toBe(
+      'Basic realm="pulse admin", charset="UTF-8", Bearer realm="pulse admin"',
+    );
     const full = await get(a, '/admin/queues', ADMIN);
     expect(full.status).toBe(200);
     expect(await full.text()).not.toContain('pulse (read-only)');
@@ -341,6 +362,39 @@ describe('input errors: 400 naming the parameter, 404 for an unknown metric', ()
     });
   });
 
+  it('answers an unknown metric 404 from memory for a while, not a query each time', async () => {
+    const path = '/api/v1/time-series?metric_name=arrives_later&time_range=1h';
+    expect((await get(a, path, READ)).status).toBe(404);
+    // The metric is stored now, but process a found it missing moments ago: still 404, no
+    // query made; process b, which never looked, finds it.
+    const buffer = ctx.buffer();
+    await buffer.append([
+      {
+        metricName: 'arrives_later',
+        value: 1,
+        ts: Date.now() - 60_000,
+        tags: {},
+        sourceAgentId: null,
+        instanceId: null,
+      },
+    ]);
+    await flush(
+      {
+        buffer,
+        store: new PointStore(ctx.db),
+        log: ctx.log,
+        consumer: 't',
+        readEntries: 100,
+        claimIdleMs: 60_000,
+      },
+      { reason: 'manual' },
+    );
+    const again = await get(a, path, READ);
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ detail: 'no metric named arrives_later is stored' });
+    expect((await get(b, path, READ)).status).toBe(200);
+  });
+
   it('unknown metric → 404', async () => {
     const res = await get(a, '/api/v1/time-series?metric_name=never_seen', READ);
     expect(res.status).toBe(404);
@@ -374,6 +428,21 @@ describe('the cache', () => {
     expect(((await (await get(b, path, READ)).json()) as { served_from: string }).served_from).toBe(
       'computed',
     );
+  });
+
+  it('names a range one way: 2880m, 48h, 2d and 02d are one cache entry', async () => {
+    const served: string[] = [];
+    for (const range of ['2880m', '48h', '2d', '02d']) {
+      const res = await get(b, `/api/v1/metrics/summary?time_range=${range}`, READ);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { time_range: string; served_from: string };
+      expect(body.time_range).toBe('2d');
+      served.push(body.served_from);
+    }
+    expect(served).toEqual(['computed', 'l1', 'l1', 'l1']);
+    const names = await ctx.redis.keys(`${ctx.keys.cachePrefix}summary:*`);
+    expect(names.filter((n) => /summary:(2880m|48h|02d)$/.test(n))).toEqual([]);
+    expect(names.filter((n) => n.endsWith('summary:2d'))).toHaveLength(1);
   });
 
   it('runs one computation for 100 concurrent misses', async () => {
@@ -414,9 +483,10 @@ describe('failed authentication', () => {
     for (let i = 0; i < 25; i++)
       last = (await get(b, '/api/v1/series', `bad-${i}-token-0123456789`)).status;
     expect(last).toBe(429);
-    // The right token is refused too while the client is locked out.
-    const locked = await get(b, '/api/v1/series', READ);
+    const locked = await get(b, '/api/v1/series', 'bad-again-token-0123456789');
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The right token is never throttled: an agent behind the same address still gets in.
+    expect((await get(b, '/api/v1/series', READ)).status).toBe(200);
   });
 });
