@@ -194,7 +194,10 @@ export const envSchema = z
             ok = false;
           }
           if (!ok) {
-            ctx.addIssue({ code: 'custom', message: `"${u}" is not an http:// or https:// URL` });
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${redact('SCRAPE_TARGETS', u)}" is not an http:// or https:// URL`,
+            });
             return z.NEVER;
           }
           if (u.length > 200) {
@@ -209,6 +212,7 @@ export const envSchema = z
         return [...new Set(urls)];
       }),
     SCRAPE_TIMEOUT: duration('5s', 100),
+    SCRAPE_SAMPLE_LIMIT: int(50_000, 1, 10_000_000),
     CRITICAL_MEMORY_PERCENT: int(90, 1, 100),
     CRITICAL_CPU_PERCENT: int(85, 1, 100),
     WORKER_PORT: z
@@ -309,6 +313,8 @@ export interface Config {
     intervalMs: number;
     scrapeTargets: string[];
     scrapeTimeoutMs: number;
+    /** A scrape with more samples than this is up=0 and stores nothing (Prometheus' sample_limit). */
+    scrapeSampleLimit: number;
     criticalMemoryPercent: number;
     criticalCpuPercent: number;
   };
@@ -384,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: e.SAMPLE_INTERVAL,
       scrapeTargets: e.SCRAPE_TARGETS,
       scrapeTimeoutMs: e.SCRAPE_TIMEOUT,
+      scrapeSampleLimit: e.SCRAPE_SAMPLE_LIMIT,
       criticalMemoryPercent: e.CRITICAL_MEMORY_PERCENT,
       criticalCpuPercent: e.CRITICAL_CPU_PERCENT,
     },
@@ -395,6 +402,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 function redact(name: string, value: string): string {
   if (name.endsWith('_TOKEN')) return '***';
-  if (name.endsWith('_URL')) return value.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  // Passwords in URLs (a target's may hold one) never reach an error message or a log.
+  if (name.endsWith('_URL') || name === 'SCRAPE_TARGETS')
+    return value.replace(/\/\/([^:/@\s,]+):[^@\s,]*@/g, '//$1:***@');
   return value;
 }

@@ -156,6 +156,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         baseTags,
         dataDir: config.dataDir,
         scrapeTimeoutMs: config.sampling.scrapeTimeoutMs,
+        scrapeSampleLimit: config.sampling.scrapeSampleLimit,
+        scrapeTargets: config.sampling.scrapeTargets,
         acceptMs: config.retention.acceptMs,
         critical: {
           memoryPercent: config.sampling.criticalMemoryPercent,

@@ -11,7 +11,7 @@ import type { PointBuffer } from '../metrics/buffer.js';
 import type { Tags } from '../metrics/series.js';
 import { sampleHost } from '../samplers/host.js';
 import { samplePostgres } from '../samplers/postgres.js';
-import { scrapeTarget } from '../samplers/prometheus.js';
+import { scrapeTarget, targetKey } from '../samplers/prometheus.js';
 import { sampleQueues } from '../samplers/queues.js';
 import { sampleRedis } from '../samplers/redis.js';
 import { toPoints } from '../samplers/to-points.js';
@@ -32,6 +32,9 @@ export interface SampleDeps {
   baseTags: Tags;
   dataDir: string;
   scrapeTimeoutMs: number;
+  scrapeSampleLimit: number;
+  /** SCRAPE_TARGETS: a scrape job names its target by targetKey(); this is where it points. */
+  scrapeTargets: string[];
   acceptMs: number;
   critical: { memoryPercent: number; cpuPercent: number };
   requestFlush(): Promise<void>;
@@ -86,9 +89,19 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
       });
       break;
     case 'scrape': {
+      const url = deps.scrapeTargets.find((u) => targetKey(u) === payload.target);
+      if (url === undefined) {
+        // Scheduled by a process with other SCRAPE_TARGETS (its start-up removes it again).
+        deps.log.warn(
+          { target: payload.target },
+          "scrape target not in this worker's SCRAPE_TARGETS: skipped",
+        );
+        return { points: 0, dropped: 0 };
+      }
       const r = await scrapeTarget({
-        url: payload.target,
+        url,
         timeoutMs: deps.scrapeTimeoutMs,
+        sampleLimit: deps.scrapeSampleLimit,
         log: deps.log,
       });
       samples = r.samples;

@@ -1,5 +1,6 @@
 // Scrapes one Prometheus-format target. Whatever goes wrong (timeout, HTTP error, garbage, a
 // body too large) the target gets up=0 and a log line naming it; the worker never crashes.
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../infra/logger.js';
 import { parsePrometheusText } from './prometheus-text.js';
@@ -35,31 +36,88 @@ export interface ScrapeResult {
   error?: string;
 }
 
+/**
+ * What of a target URL may be shown (tags, logs, scheduler ids): scheme, host and path. User
+ * info and the query string may hold credentials, and the fragment is never sent anyway.
+ */
+export function publicTarget(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/**
+ * A target's name in job data and scheduler ids: its public part, and when the URL holds more
+ * (credentials, a query), a digest of the whole, so two URLs that differ there stay apart.
+ */
+export function targetKey(url: string): string {
+  const shown = publicTarget(url);
+  if (shown === url || `${shown}/` === url) return shown;
+  return `${shown}#${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
+}
+
+/** Redirects followed, each to the target's own origin only (as one scrape). */
+const MAX_REDIRECTS = 5;
+
+/** GETs `url`, following redirects within its origin; credentials in it go as Basic auth. */
+async function fetchTarget(url: string, timeoutMs: number): Promise<Response> {
+  const first = new URL(url);
+  const headers: Record<string, string> = { accept: ACCEPT };
+  if (first.username || first.password) {
+    const user = decodeURIComponent(first.username);
+    const pass = decodeURIComponent(first.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    first.username = '';
+    first.password = '';
+  }
+  const signal = AbortSignal.timeout(timeoutMs);
+  let at = first;
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(at, { headers, signal, redirect: 'manual' });
+    if (res.status < 300 || res.status > 399 || res.status === 304) return res;
+    await res.body?.cancel();
+    const location = res.headers.get('location');
+    if (location === null) throw new Error(`HTTP ${res.status} without a Location`);
+    const next = new URL(location, at);
+    if (next.origin !== first.origin)
+      throw new Error(
+        `HTTP ${res.status} redirect to another origin (${next.origin}) refused: only ${first.origin} is scraped`,
+      );
+    if (hop + 1 > MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    at = next;
+  }
+}
+
 export async function scrapeTarget(opts: {
   url: string;
   timeoutMs: number;
+  /** More samples than this: up=0 and nothing stored (SCRAPE_SAMPLE_LIMIT). */
+  sampleLimit: number;
   log: Logger;
 }): Promise<ScrapeResult> {
   const target = new URL(opts.url);
+  const shown = publicTarget(opts.url);
   // As Prometheus does: `instance` names the target; a label of that name from the target
   // itself is kept as `exported_instance`.
-  const targetTags = { instance: target.host, target: opts.url };
+  const targetTags = { instance: target.host, target: shown };
   const started = performance.now();
   let samples: Sample[] = [];
   let error: string | undefined;
   try {
-    const res = await fetch(opts.url, {
-      headers: { accept: ACCEPT },
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    });
+    const res = await fetchTarget(opts.url, opts.timeoutMs);
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`HTTP ${res.status} ${res.statusText}`);
     }
-    const parsed = parsePrometheusText(await readCapped(res, MAX_BODY_BYTES));
+    const parsed = parsePrometheusText(await readCapped(res, MAX_BODY_BYTES), {
+      maxSamples: opts.sampleLimit,
+    });
+    if (parsed.limited)
+      throw new Error(
+        `more than ${opts.sampleLimit} samples (SCRAPE_SAMPLE_LIMIT): none of this scrape is stored`,
+      );
     if (parsed.errors.length > 0) {
       opts.log.warn(
-        { target: opts.url, errors: parsed.errors.slice(0, 5), count: parsed.errors.length },
+        { target: shown, errors: parsed.errors.slice(0, 5), count: parsed.errors.length },
         'scrape target sent malformed lines; they were skipped',
       );
     }
@@ -80,7 +138,9 @@ export async function scrapeTarget(opts: {
   } catch (err) {
     const e = err as Error;
     error = e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : e.message;
-    opts.log.warn({ target: opts.url, err: error }, 'scrape failed: target marked up=0');
+    // Whatever the error says, the URL's secrets stay out of the log.
+    if (opts.url !== shown) error = error.split(opts.url).join(shown);
+    opts.log.warn({ target: shown, err: error }, 'scrape failed: target marked up=0');
     samples = [];
   }
   const seconds = (performance.now() - started) / 1_000;

@@ -2,6 +2,7 @@
 // many hosts, each tick fires one job. Upserting is idempotent, so every process may call it.
 import type { SamplePayload } from '../jobs/sample.js';
 import { flushJobOptions, SAMPLE_JOB_OPTIONS, UPKEEP_JOB_OPTIONS, type Queues } from './queues.js';
+import { targetKey } from '../samplers/prometheus.js';
 
 const FLEET_SAMPLERS = ['host', 'postgres', 'redis', 'queues'] as const;
 
@@ -50,7 +51,8 @@ export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): 
   );
   const wanted: SamplePayload[] = [
     ...FLEET_SAMPLERS.filter((s) => opts.samplers.includes(s)).map((sampler) => ({ sampler })),
-    ...opts.scrapeTargets.map((target) => ({ sampler: 'scrape' as const, target })),
+    // Job data and ids name a target by its key: no credentials or query strings in Redis.
+    ...opts.scrapeTargets.map((url) => ({ sampler: 'scrape' as const, target: targetKey(url) })),
   ];
   const ids = new Set<string>();
   for (const payload of wanted) {

@@ -1,5 +1,6 @@
 // A scrape-target fixture served over real HTTP: node_exporter output, a live prom-client
-// registry, and targets that hang, answer garbage or answer 500.
+// registry, and targets that hang, answer garbage or answer 500, redirect (to their own origin
+// or another), or want Basic credentials.
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +37,22 @@ export async function startScrapeFixture(): Promise<ScrapeFixture> {
   for (const v of [0.05, 0.5, 0.7, 3]) h.observe(v);
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
-    switch (req.url) {
+    const port = (server.address() as AddressInfo).port;
+    const url = new URL(req.url ?? '/', 'http://fixture');
+    switch (url.pathname) {
+      case '/redirect-same':
+        res.writeHead(302, { location: '/node' }).end();
+        return;
+      case '/redirect-other':
+        // Same server, other origin (a name instead of the address).
+        res.writeHead(302, { location: `http://localhost:${port}/node` }).end();
+        return;
+      case '/auth': {
+        const expected = `Basic ${Buffer.from('scraper:s3cret').toString('base64')}`;
+        if (req.headers.authorization !== expected) res.writeHead(401).end('who are you');
+        else res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(nodeExporter);
+        return;
+      }
       case '/node':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(nodeExporter);
         return;

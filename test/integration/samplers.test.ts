@@ -279,6 +279,8 @@ describe('critical thresholds', () => {
       baseTags: { hostname: 'h', instance_id: 'i', environment: 'test' },
       dataDir: '.',
       scrapeTimeoutMs: 1_000,
+      scrapeSampleLimit: 50_000,
+      scrapeTargets: [],
       acceptMs: 86_400_000,
       // 0 % cannot be undercut: every tick is over the limit.
       critical: { memoryPercent: 0, cpuPercent: 100 },
