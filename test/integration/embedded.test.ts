@@ -4,7 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { ensureRedis, REDIS_INSTALL_HINT, redisFor } from '../../src/infra/embedded.js';
+import {
+  ensurePostgres,
+  ensureRedis,
+  REDIS_INSTALL_HINT,
+  redisFor,
+} from '../../src/infra/embedded.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { redisAnswers } from '../../src/infra/redis.js';
 import { freePort } from '../helpers/processes.js';
@@ -74,3 +79,14 @@ it('refuses a REDIS_URL naming a database the server does not have, and takes on
   const ok = await redisFor(at('15'), log);
   expect(ok.url).toBe(url.toString());
 });
+
+it.skipIf(process.getuid?.() !== 0)(
+  'as root, says what to change when the postgres user cannot reach DATA_DIR, instead of a stack trace',
+  async () => {
+    // mkdtemp makes a 0700 directory, as /root is.
+    const data = path.join(dir, 'clone', '.data');
+    await expect(ensurePostgres({ dataDir: data, port: await freePort(), log })).rejects.toThrow(
+      `the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses to run as root), which cannot enter ${dir} (mode 0700) to reach DATA_DIR at ${data}: set DATABASE_URL to a PostgreSQL server, or put pulse and DATA_DIR under a directory every user may enter (e.g. /opt/pulse)`,
+    );
+  },
+);
