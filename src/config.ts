@@ -88,11 +88,16 @@ export const BUILTIN_SAMPLERS = ['process', 'host', 'postgres', 'redis', 'queues
 export type BuiltinSampler = (typeof BUILTIN_SAMPLERS)[number];
 
 /** Each variable, its default, and what it allows. The README table mirrors this list. */
+/** Addresses only this machine reaches. */
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
+
 export const envSchema = z
   .object({
     PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
     PORT: int(3000, 0, 65535),
-    HOST: z.string().default('0.0.0.0'),
+    // Unset: every interface when INGEST_TOKEN and READ_TOKEN are both set, else 127.0.0.1.
+    HOST: z.string().trim().min(1).optional(),
+    ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
     LOG_LEVEL: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info'),
@@ -245,6 +250,22 @@ export const envSchema = z
         message: 'must not be above REGRESSION_CRITICAL',
       });
     }
+    if (
+      e.HOST !== undefined &&
+      !LOOPBACK.test(e.HOST) &&
+      (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined) &&
+      e.ALLOW_UNAUTHENTICATED !== 'true'
+    ) {
+      const missing = [
+        e.INGEST_TOKEN === undefined ? 'INGEST_TOKEN' : '',
+        e.READ_TOKEN === undefined ? 'READ_TOKEN' : '',
+      ].filter(Boolean);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HOST'],
+        message: `listening beyond this machine needs ${missing.join(' and ')} (without, anyone who reaches the port can write and read metrics): set ${missing.length > 1 ? 'them' : 'it'}, or ALLOW_UNAUTHENTICATED=true to accept that`,
+      });
+    }
     if (e.BUFFER_MAX_POINTS < e.INGEST_MAX_POINTS) {
       // A full-size request could then never be accepted, even into an empty buffer.
       ctx.addIssue({
@@ -259,7 +280,14 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   role: 'all' | 'worker' | 'api';
-  http: { port: number; host: string };
+  http: {
+    port: number;
+    host: string;
+    /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
+    openToNetwork: boolean;
+    /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
+    loopbackForLackOfTokens: boolean;
+  };
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
   postgres: { url: string | undefined; embeddedPort: number; poolSize: number };
@@ -343,7 +371,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return {
     role: e.PULSE_ROLE,
-    http: { port: e.PORT, host: e.HOST },
+    http: {
+      port: e.PORT,
+      host:
+        e.HOST ??
+        (e.INGEST_TOKEN !== undefined && e.READ_TOKEN !== undefined ? '0.0.0.0' : '127.0.0.1'),
+      loopbackForLackOfTokens:
+        e.HOST === undefined && (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
+      openToNetwork:
+        e.HOST !== undefined &&
+        !LOOPBACK.test(e.HOST) &&
+        (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
+    },
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
     postgres: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_PG_PORT, poolSize: e.DB_POOL_SIZE },

@@ -266,6 +266,15 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       port = (server.address() as { port: number }).port;
       onStop('http server', () => closeServer(server));
       log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);
+      if (config.http.loopbackForLackOfTokens)
+        log.info(
+          'listening on 127.0.0.1 only: INGEST_TOKEN and READ_TOKEN are not both set (set them to listen on every interface, or set HOST)',
+        );
+      if (config.http.openToNetwork)
+        log.warn(
+          { host: config.http.host },
+          'ALLOW_UNAUTHENTICATED=true: ingest or reads answer anyone who reaches this port; set INGEST_TOKEN and READ_TOKEN',
+        );
     }
     log.info({ prefix: config.prefix }, 'pulse started');
     return { port, stop };

@@ -77,4 +77,20 @@ describe('loadConfig', () => {
     expect(message({ SAMPLERS: 'host,disk' })).toContain('unknown sampler(s) disk');
     expect(message({ SAMPLE_INTERVAL: '7s' })).toContain('divide a minute');
   });
+
+  it('listens on 127.0.0.1 without both tokens, and refuses another HOST then unless told', () => {
+    const T = { INGEST_TOKEN: 'ingest-token-0123456789', READ_TOKEN: 'read-token-0123456789' };
+    expect(loadConfig({}).http).toMatchObject({ host: '127.0.0.1', loopbackForLackOfTokens: true });
+    expect(loadConfig({ INGEST_TOKEN: T.INGEST_TOKEN }).http.host).toBe('127.0.0.1');
+    expect(loadConfig(T).http).toMatchObject({ host: '0.0.0.0', openToNetwork: false });
+    expect(loadConfig({ HOST: '::1' }).http.host).toBe('::1');
+    expect(() => loadConfig({ HOST: '0.0.0.0', READ_TOKEN: T.READ_TOKEN })).toThrow(
+      'HOST="0.0.0.0": listening beyond this machine needs INGEST_TOKEN (without, anyone who reaches the port can write and read metrics): set it, or ALLOW_UNAUTHENTICATED=true to accept that',
+    );
+    expect(() => loadConfig({ HOST: '10.0.0.5' })).toThrow(/needs INGEST_TOKEN and READ_TOKEN/);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_UNAUTHENTICATED: 'true' }).http).toMatchObject({
+      host: '0.0.0.0',
+      openToNetwork: true,
+    });
+  });
 });
