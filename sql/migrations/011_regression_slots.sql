@@ -39,6 +39,9 @@ LANGUAGE sql STABLE AS $$
     FROM rollup_1m r
     WHERE r.bucket >= lo AND r.bucket < hi
     GROUP BY r.series_id, r.bucket
+    -- A minute without points has no value (rows are never written so, but a damaged one
+    -- must not stop the aggregate job).
+    HAVING sum(r.count) > 0
   ), stepped AS (
     SELECT m.*, m.v - lag(m.v) OVER (PARTITION BY m.series_id, m.slot, m.part ORDER BY m.bucket) AS d
     FROM minute m

@@ -14,8 +14,8 @@ export interface ParseResult {
   samples: PromSample[];
   /** In line order; `line` is 1-based. */
   errors: { line: number; reason: string }[];
-  /** More samples than `maxSamples`: parsing stopped there. */
-  limited: boolean;
+  /** Present when there were more samples than `maxSamples`: parsing stopped there. */
+  limited?: true;
 }
 
 /** The body as a whole is unusable, so the scrape failed (the target is `up=0`), not some lines. */
@@ -591,5 +591,5 @@ export function parsePrometheusText(text: string, opts: { maxSamples?: number } 
       reason: `sample limit of ${maxSamples} reached: this line and the rest of the body were not parsed`,
     });
   }
-  return { samples, errors, limited: limitLine > 0 };
+  return limitLine > 0 ? { samples, errors, limited: true } : { samples, errors };
 }
