@@ -11,6 +11,26 @@ export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/**
+ * Whether a request that changes something, authenticated by Basic (which a browser resends on
+ * its own once it has it), came from another site: a page elsewhere could otherwise make an
+ * admin's browser POST to Bull Board or the admin routes. Bearer tokens are never sent on
+ * their own, so requests carrying one are not concerned.
+ */
+export function crossSiteBasic(req: Request): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return false;
+  if (!/^Basic\s/i.test(req.get('authorization') ?? '')) return false;
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  const origin = req.get('origin');
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.get('host');
+  } catch {
+    return true;
+  }
+}
+
 /** The token a request carries: `Authorization: Bearer T`, or Basic with T as the password. */
 export function presentedToken(req: Request): string | undefined {
   const header = req.get('authorization') ?? '';
@@ -87,7 +107,17 @@ export function requireToken(
       return next(disabledMessage ? new HttpError(403, 'Forbidden', disabledMessage) : undefined);
     }
     const given = presentedToken(req);
-    if (given !== undefined && tokens.some((t) => tokenMatches(given, t))) return next();
+    if (given !== undefined && tokens.some((t) => tokenMatches(given, t))) {
+      if (crossSiteBasic(req))
+        return next(
+          new HttpError(
+            403,
+            'Forbidden',
+            'a change with browser (Basic) credentials must come from this site; scripts send Authorization: Bearer',
+          ),
+        );
+      return next();
+    }
     const client = req.socket.remoteAddress ?? 'unknown';
     const wait = limiter?.blockedFor(client) ?? 0;
     if (wait > 0) {

@@ -283,6 +283,38 @@ describe('auth', () => {
     expect(ok.status).toBe(400);
   });
 
+  it('refuses a change made with browser (Basic) credentials from another site', async () => {
+    const basic = `Basic ${Buffer.from(`ops:${ADMIN}`).toString('base64')}`;
+    const refresh = (headers: Record<string, string>) =>
+      fetch(url(a, '/api/v1/cache/refresh'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"pattern":"nothing-matches-*"}',
+      });
+    const evil = await refresh({ authorization: basic, origin: 'https://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(await evil.json()).toMatchObject({
+      detail:
+        'a change with browser (Basic) credentials must come from this site; scripts send Authorization: Bearer',
+    });
+    expect((await refresh({ authorization: basic, 'sec-fetch-site': 'cross-site' })).status).toBe(
+      403,
+    );
+    const host = new URL(url(a, '/')).host;
+    expect((await refresh({ authorization: basic, origin: `http://${host}` })).status).toBe(200);
+    expect((await refresh({ authorization: basic })).status).toBe(200);
+    // A script's Bearer token is never sent by a browser on its own: no origin check.
+    expect(
+      (await refresh({ authorization: `Bearer ${ADMIN}`, origin: 'https://evil.example' })).status,
+    ).toBe(200);
+    // Bull Board's own actions too.
+    const pause = await fetch(url(a, '/admin/queues/api/queues/flush/pause'), {
+      method: 'PUT',
+      headers: { authorization: basic, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(pause.status).toBe(403);
+  });
+
   it('admin routes take small bodies only: 17 kB to /cache/refresh is 413, unread', async () => {
     const big = await fetch(url(a, '/api/v1/cache/refresh'), {
       method: 'POST',
