@@ -126,8 +126,10 @@ export function analyseSlots(
 ): { analysis: Analysis; refine?: (minutes: MinuteValue[]) => string } | undefined {
   let baseline = baselineSlots;
   let recent = recentSlots;
-  if (minutesOf(baseline) < 2 * s.minSegmentMinutes || minutesOf(recent) < 2 * s.minSegmentMinutes)
-    return undefined;
+  // Each window must span two segments' worth of time: slots with data, 15 minutes each, so a
+  // series sampled every 10 minutes counts its hours as one sampled every minute does.
+  const spans = (xs: Slot[]) => xs.length * (SLOT_MS / 60_000) >= 2 * s.minSegmentMinutes;
+  if (!spans(baseline) || !spans(recent)) return undefined;
   const bMean = baseline.reduce((x, p) => x + p.vsum, 0) / minutesOf(baseline);
   const rMean = recent.reduce((x, p) => x + p.vsum, 0) / minutesOf(recent);
   const scale = Math.max(Math.abs(bMean), Math.abs(rMean));
@@ -142,8 +144,7 @@ export function analyseSlots(
   const known = (p: Slot) => Number.isFinite(model.expected(p.t));
   baseline = baseline.filter(known);
   recent = recent.filter(known);
-  if (minutesOf(baseline) < 2 * s.minSegmentMinutes || minutesOf(recent) < 2 * s.minSegmentMinutes)
-    return undefined;
+  if (!spans(baseline) || !spans(recent)) return undefined;
   // Relative deviations from the expected level, or absolute ones where it is near zero.
   const relative =
     !baselineZero &&

@@ -73,10 +73,19 @@ function profileOf(slots: Point[], value: (p: Point) => number): Float64Array {
   }
   const out = new Float64Array(SLOTS);
   // A slot of the day the baseline saw on fewer than three days (or, in a baseline shorter
-  // than that, fewer than its best-covered slot) has no level (NaN), and its minutes are not
-  // judged: one or two days (a Thursday and a Saturday) of a six-day baseline say nothing
-  // typical.
-  const need = Math.min(MIN_DAYS_PER_SLOT, Math.max(...per.map((xs) => xs.length)));
+  // than that, fewer than the whole days it spans, or than its best-covered slot) has no level
+  // (NaN), and its minutes are not judged: one or two days (a Thursday and a Saturday) of a
+  // six-day baseline say nothing typical. (A one-day baseline that does not start on a slot
+  // boundary sees its first slot of the day twice, at both ends: that must not ask two days
+  // of every other slot.)
+  let first = Infinity;
+  let last = -Infinity;
+  for (const p of slots) {
+    first = Math.min(first, p.t);
+    last = Math.max(last, p.t);
+  }
+  const wholeDays = Math.max(1, Math.floor((last + SLOT_MS - first) / DAY_MS));
+  const need = Math.min(MIN_DAYS_PER_SLOT, wholeDays, Math.max(...per.map((xs) => xs.length)));
   per.forEach((xs, k) => (out[k] = xs.length >= need ? median(xs) : NaN));
   return out;
 }

@@ -172,3 +172,27 @@ describe('weekly seasonality', () => {
     expect(judge(count((t) => (t >= end - 12 * HOUR ? 50 : 0)))).toBe('CRITICAL');
   });
 });
+
+describe('a one-day baseline (REGRESSION_BASELINE=2d)', () => {
+  // The window's edges fall inside a slot, so the baseline sees its first slot of the day at
+  // both ends: every other slot must still have a level (it used to need two days, and the
+  // whole recent day went unjudged).
+  it.each([0, 7, 14])(
+    'finds a +25 %% step with the window ending %i minutes past a slot',
+    (past) => {
+      const end = Date.UTC(2026, 10, 25, 17, 0) + past * MINUTE; // a Wednesday
+      const stepAt = end - 6 * HOUR;
+      const m: Metric = { name: 'one_day', step: 1.25, stepAt, lowerIsWorse: false };
+      const minutes = agent(m, 11, 100, 0, end - 2 * DAY, end);
+      const split = end - DAY;
+      const a = analyse(
+        minutes.filter((x) => x.t < split),
+        minutes.filter((x) => x.t >= split),
+        true,
+        settings,
+      );
+      expect(a?.regression_severity).toBe('CRITICAL');
+      expect(Math.abs(Date.parse(a?.change_point ?? '') - stepAt)).toBeLessThanOrEqual(15 * MINUTE);
+    },
+  );
+});
