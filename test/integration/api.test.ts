@@ -25,6 +25,23 @@ const get = (r: Running, path: string, token?: string, headers: Record<string, s
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
   });
 
+/** Buffers the points and flushes them into PostgreSQL, as ingest and the flush job would. */
+async function store(points: Point[]): Promise<void> {
+  const buffer = ctx.buffer();
+  await buffer.append(points);
+  await flush(
+    {
+      buffer,
+      store: new PointStore(ctx.db),
+      log: ctx.log,
+      consumer: 't',
+      readEntries: 100,
+      claimIdleMs: 60_000,
+    },
+    { reason: 'manual' },
+  );
+}
+
 beforeAll(async () => {
   ctx = await createTestContext('api');
   const now = Date.now();
@@ -49,20 +66,8 @@ beforeAll(async () => {
       });
     }
   }
-  const buffer = ctx.buffer();
-  await buffer.ensureGroup();
-  await buffer.append(points);
-  await flush(
-    {
-      buffer,
-      store: new PointStore(ctx.db),
-      log: ctx.log,
-      consumer: 't',
-      readEntries: 100,
-      claimIdleMs: 60_000,
-    },
-    { reason: 'manual' },
-  );
+  await ctx.buffer().ensureGroup();
+  await store(points);
   await aggregate({ db: ctx.db, log: ctx.log }, { reason: 'manual' });
   const env = { READ_TOKEN: READ, ADMIN_TOKEN: ADMIN, WARM_INTERVAL: '1h' };
   a = await start(ctx.config({ ...env, PULSE_ROLE: 'api' }), ctx.log);
@@ -399,8 +404,7 @@ describe('input errors: 400 naming the parameter, 404 for an unknown metric', ()
     expect((await get(a, path, READ)).status).toBe(404);
     // The metric is stored now, but process a found it missing moments ago: still 404, no
     // query made; process b, which never looked, finds it.
-    const buffer = ctx.buffer();
-    await buffer.append([
+    await store([
       {
         metricName: 'arrives_later',
         value: 1,
@@ -410,17 +414,6 @@ describe('input errors: 400 naming the parameter, 404 for an unknown metric', ()
         instanceId: null,
       },
     ]);
-    await flush(
-      {
-        buffer,
-        store: new PointStore(ctx.db),
-        log: ctx.log,
-        consumer: 't',
-        readEntries: 100,
-        claimIdleMs: 60_000,
-      },
-      { reason: 'manual' },
-    );
     const again = await get(a, path, READ);
     expect(again.status).toBe(404);
     expect(await again.json()).toMatchObject({ detail: 'no metric named arrives_later is stored' });
