@@ -154,6 +154,7 @@ export const envSchema = z
       }),
     INGEST_MAX_POINTS: int(10_000, 1, 100_000),
     BUFFER_MAX_POINTS: int(2_000_000, 1_000),
+    DEAD_LETTER_MAX: int(10_000, 1, 10_000_000),
     FLUSH_INTERVAL: duration('5s', 100),
     FLUSH_BATCH: int(10_000, 1),
     FLUSH_CONCURRENCY: int(2, 1, 16),
@@ -310,7 +311,8 @@ export interface Config {
     lowerIsWorse: string[];
     retentionMs: number;
   };
-  buffer: { maxPoints: number };
+  /** maxDeadLetters: buffer entries the flush could not store, kept at most (the oldest go). */
+  buffer: { maxPoints: number; maxDeadLetters: number };
   flush: {
     intervalMs: number;
     batchPoints: number;
@@ -403,7 +405,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lowerIsWorse: e.REGRESSION_LOWER_IS_WORSE,
       retentionMs: e.REGRESSION_RETENTION,
     },
-    buffer: { maxPoints: e.BUFFER_MAX_POINTS },
+    buffer: { maxPoints: e.BUFFER_MAX_POINTS, maxDeadLetters: e.DEAD_LETTER_MAX },
     flush: {
       intervalMs: e.FLUSH_INTERVAL,
       batchPoints: e.FLUSH_BATCH,

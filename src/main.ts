@@ -63,11 +63,19 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
     const keys = keysFor(config.prefix);
-    const buffer = new PointBuffer(redis, keys, config.buffer.maxPoints);
+    const buffer = new PointBuffer(
+      redis,
+      keys,
+      config.buffer.maxPoints,
+      config.buffer.maxDeadLetters,
+    );
     await buffer.ensureGroup();
     const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
     onStop('queues', () => queues.close());
-    const telemetry = createTelemetry({ bufferDepth: () => buffer.depth() });
+    const telemetry = createTelemetry({
+      bufferDepth: () => buffer.depth(),
+      deadLetters: () => buffer.deadLetterCount(),
+    });
     const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
     // Every result is shown from the start (0 misses is a figure too, and rates need a series).
     for (const result of ['l1', 'l2', 'miss']) telemetry.cacheLookups.inc({ result }, 0);

@@ -17,7 +17,10 @@ export interface Telemetry {
   regressions: client.Gauge<'severity'>;
 }
 
-export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): Telemetry {
+export function createTelemetry(opts: {
+  bufferDepth: () => Promise<number>;
+  deadLetters: () => Promise<number>;
+}): Telemetry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pulse_' });
   const registers = [registry];
@@ -27,6 +30,14 @@ export function createTelemetry(opts: { bufferDepth: () => Promise<number> }): T
     registers,
     async collect() {
       this.set(await opts.bufferDepth());
+    },
+  });
+  new client.Gauge({
+    name: 'pulse_dead_letter_entries',
+    help: 'Buffer entries the flush could not store, kept aside (npm run dead-letters; fleet-wide)',
+    registers,
+    async collect() {
+      this.set(await opts.deadLetters());
     },
   });
   return {

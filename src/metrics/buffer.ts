@@ -200,6 +200,8 @@ export class PointBuffer {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly maxPoints: number,
+    /** Dead letters kept at most (DEAD_LETTER_MAX); the oldest go first. */
+    private readonly maxDeadLetters = 10_000,
   ) {}
 
   /** Creates the consumer group (and the stream) if missing. Safe to call from every process. */
@@ -320,10 +322,15 @@ export class PointBuffer {
     return removed;
   }
 
-  /** Moves an entry that cannot be decoded aside (kept, with the reason), then acknowledges it. */
+  /**
+   * Moves an entry that cannot be stored aside (kept, with the reason, at most maxDeadLetters:
+   * the oldest are trimmed), then acknowledges it.
+   */
   async deadLetter(entry: BufferEntry, reason: string): Promise<void> {
     await this.redis.xadd(
       this.keys.bufferDead,
+      'MAXLEN',
+      this.maxDeadLetters,
       '*',
       'id',
       entry.id,
@@ -338,4 +345,71 @@ export class PointBuffer {
     );
     await this.ack([entry]);
   }
+
+  /** Dead letters held now. */
+  deadLetterCount(): Promise<number> {
+    return this.redis.xlen(this.keys.bufferDead);
+  }
+
+  /** The dead letters, oldest first (at most `limit`), with what they hold and why. */
+  async deadLetters(limit = 1_000): Promise<DeadLetter[]> {
+    const rows = await this.redis.xrangeBuffer(this.keys.bufferDead, '-', '+', 'COUNT', limit);
+    return rows.map(([id, fields]) => {
+      const f = new Map<string, Buffer>();
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        f.set((fields[i] as Buffer).toString(), fields[i + 1] as Buffer);
+      const text = (k: string) => f.get(k)?.toString() ?? '';
+      return {
+        deadId: id.toString(),
+        at: new Date(Number(id.toString().split('-')[0])),
+        entryId: text('id'),
+        count: Number(text('n')),
+        series: f.get('s') ?? Buffer.alloc(0),
+        points: f.get('p') ?? Buffer.alloc(0),
+        reason: text('reason'),
+      };
+    });
+  }
+
+  /**
+   * Puts dead letters back into the buffer (under its cap, as ingest would) and removes them
+   * from the dead-letter stream; the flush takes them again. Returns the points put back, or
+   * throws when the buffer has no room for them.
+   */
+  async replayDeadLetters(letters: DeadLetter[]): Promise<number> {
+    let points = 0;
+    for (const d of letters) {
+      const [ok] = (await this.redis.eval(
+        APPEND, 2, this.keys.bufferStream, this.keys.bufferDepth,
+        this.maxPoints, d.count, d.count, d.series, d.points,
+      )) as [number, number]; // prettier-ignore
+      if (ok !== 1)
+        throw new Error(
+          `the buffer has no room for dead letter ${d.deadId} (${d.count} points); ${points} points were put back`,
+        );
+      await this.redis.xdel(this.keys.bufferDead, d.deadId);
+      points += d.count;
+    }
+    return points;
+  }
+
+  /** Deletes dead letters for good; returns how many were deleted. */
+  async dropDeadLetters(letters: DeadLetter[]): Promise<number> {
+    if (letters.length === 0) return 0;
+    return this.redis.xdel(this.keys.bufferDead, ...letters.map((d) => d.deadId));
+  }
+}
+
+/** An entry the flush could not store, as the dead-letter stream keeps it. */
+export interface DeadLetter {
+  /** Its id in the dead-letter stream. */
+  deadId: string;
+  /** When it was moved aside. */
+  at: Date;
+  /** Its id in the buffer stream, and what it held. */
+  entryId: string;
+  count: number;
+  series: Buffer;
+  points: Buffer;
+  reason: string;
 }
