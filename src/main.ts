@@ -12,7 +12,7 @@ import { keysFor } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './metrics/schema.js';
 import { closeRedis, createRedis } from './infra/redis.js';
-import { createShutdown, onSignals, type Step } from './infra/shutdown.js';
+import { createShutdown, onSignals, type Shutdown, type Step } from './infra/shutdown.js';
 import { createTelemetry, observeWorker } from './infra/telemetry.js';
 import { PointBuffer } from './metrics/buffer.js';
 import { ensurePartitions } from './metrics/partitions.js';
@@ -33,19 +33,20 @@ import { ensureSchedulers } from './workers/schedulers.js';
 export interface Running {
   /** The HTTP port actually bound (api and all roles). */
   port: number | undefined;
-  stop(): Promise<boolean>;
+  stop: Shutdown;
 }
 
 export async function start(config: Config, log: Logger): Promise<Running> {
   const steps: Step[] = [];
   const stop = createShutdown(steps, log);
   // Later steps are unshifted, so shutdown runs in the reverse order of start-up.
-  const onStop = (name: string, run: Step['run']) => steps.unshift({ name, run });
+  const onStop = (name: string, run: Step['run'], always = false) =>
+    steps.unshift({ name, run, always });
   try {
     const redisService = await redisFor(config, log);
-    onStop('embedded redis', () => redisService.stop());
+    onStop('embedded redis', () => redisService.stop(), true);
     const pgService = await postgresFor(config, log);
-    onStop('embedded postgres', () => pgService.stop());
+    onStop('embedded postgres', () => pgService.stop(), true);
 
     const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`, (err) =>
       log.warn({ err: err.message }, 'an idle PostgreSQL connection was closed by the server'),
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, { role: config.role });
   try {
     const running = await start(config, log);
-    onSignals(() => running.stop(), log, config.shutdownTimeoutMs);
+    onSignals(running.stop, log, config.shutdownTimeoutMs);
   } catch (err) {
     log.fatal({ err }, `pulse could not start: ${(err as Error).message}`);
     process.exit(1);

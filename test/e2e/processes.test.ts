@@ -164,4 +164,40 @@ describe('npm start on an empty data directory with no URLs set', () => {
     });
     await expect(probe.connect()).rejects.toThrow();
   });
+
+  it('a forced exit (a second signal at once) still stops the embedded PostgreSQL it started', async () => {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const env = {
+      ...envWithout(['DATABASE_URL', 'REDIS_URL']),
+      DATA_DIR: path.join(dataDir, '.data'),
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(pgPort),
+      PULSE_PREFIX: ctx.prefix,
+      LOG_LEVEL: 'info',
+    };
+    const app = spawnPulse(['all'], env);
+    children.push(app);
+    await waitFor(
+      async () => {
+        if (app.proc.exitCode !== null) throw new Error(`pulse exited early:\n${app.output()}`);
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      100_000,
+      '/readyz',
+    );
+    // Two signals at once: the first starts the graceful shutdown, the second forces the exit.
+    // (Two of the same kind sent together arrive as one; these are two kinds.)
+    app.proc.kill('SIGTERM');
+    app.proc.kill('SIGINT');
+    const exit = await app.exited;
+    expect(exit, app.output()).toEqual({ code: 1, signal: null });
+    expect(app.output()).toContain('forced exit: stopping the embedded services first');
+    const probe = new pg.Client({
+      connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres`,
+      connectionTimeoutMillis: 1_000,
+    });
+    await expect(probe.connect()).rejects.toThrow();
+  });
 });

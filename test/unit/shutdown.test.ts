@@ -25,3 +25,21 @@ describe('createShutdown', () => {
     expect(ran).toEqual(['a', 'b', 'c']);
   });
 });
+
+describe('a forced exit', () => {
+  it('runs the steps marked always that have not run yet, without waiting for a stuck one', async () => {
+    const ran: string[] = [];
+    const steps = [
+      { name: 'http', run: () => new Promise<void>(() => undefined) }, // never ends
+      { name: 'embedded postgres', run: () => void ran.push('postgres'), always: true },
+      { name: 'pool', run: () => void ran.push('pool') },
+    ];
+    const shutdown = createShutdown(steps, createLogger('silent'));
+    void shutdown();
+    await shutdown.forced(1_000);
+    expect(ran).toEqual(['postgres']);
+    // Not twice.
+    await shutdown.forced(1_000);
+    expect(ran).toEqual(['postgres']);
+  });
+});
