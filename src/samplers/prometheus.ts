@@ -51,7 +51,8 @@ export function publicTarget(url: string): string {
  */
 export function targetKey(url: string): string {
   const shown = publicTarget(url);
-  if (shown === url || `${shown}/` === url) return shown;
+  // A URL with nothing to hide is its own key (`http://host:9100` has the public part `…/`).
+  if (shown === url || shown === `${url}/`) return url;
   return `${shown}#${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
 }
 

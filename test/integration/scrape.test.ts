@@ -79,5 +79,6 @@ describe('scrape bounds', () => {
     for (const secret of ['s3cret', 'q-secret-7']) expect(id).not.toContain(secret);
     // A URL with nothing to hide is its own key.
     expect(targetKey(`${fixture.base}/node`)).toBe(`${fixture.base}/node`);
+    expect(targetKey(fixture.base)).toBe(fixture.base);
   });
 });
