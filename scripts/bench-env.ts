@@ -17,7 +17,7 @@ import type { Logger } from '../src/infra/logger.js';
 import { migrate } from '../src/metrics/schema.js';
 import { createRedis, redisAnswers } from '../src/infra/redis.js';
 import { flush, type FlushDeps, type FlushResult } from '../src/jobs/flush.js';
-import type { PointBuffer } from '../src/metrics/buffer.js';
+import { refusedBecause, type PointBuffer } from '../src/metrics/buffer.js';
 import { sql } from '../src/metrics/queries.js';
 import type { SeriesDef } from '../src/metrics/series.js';
 import { parentPid, pointsOf, replaceSection, type Dataset } from './bench-lib.js';
@@ -530,7 +530,7 @@ export async function insertSeries(db: Db, defs: SeriesDef[]): Promise<number[]>
 export async function fillBuffer(buffer: PointBuffer, data: Dataset, chunk: number): Promise<void> {
   for (let i = 0; i < data.n; i += chunk) {
     const r = await buffer.append(pointsOf(data, i, Math.min(data.n, i + chunk)));
-    if (!r.accepted) throw new Error(`buffer refused an append at depth ${r.depth}`);
+    if (!r.accepted) throw new Error(`buffer refused an append: ${refusedBecause(r)}`);
   }
 }
 

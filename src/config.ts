@@ -62,6 +62,27 @@ function tagValue(fallback: string) {
     });
 }
 
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1_024, mb: 1_024 ** 2, gb: 1_024 ** 3 };
+
+/** A size env var: "512kb", "256mb", "1gb" (1 kb = 1,024 bytes) or bytes ("65536b"). */
+function size(fallback: string, min: number) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const m = /^(\d+)(b|kb|mb|gb)$/i.exec(text.trim());
+      const n = m ? Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number) : NaN;
+      if (!Number.isSafeInteger(n) || n < min) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a size such as 64mb or 1gb (at least ${min.toLocaleString('en-US')} bytes)`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 const optionalText = z
   .string()
   .optional()
@@ -154,6 +175,10 @@ export const envSchema = z
       }),
     INGEST_MAX_POINTS: int(10_000, 1, 100_000),
     BUFFER_MAX_POINTS: int(2_000_000, 1_000),
+    BUFFER_MAX_BYTES: size('256mb', 1_024 * 1_024),
+    MAX_SERIES: int(100_000, 1, 100_000_000),
+    MAX_SERIES_PER_METRIC: int(10_000, 1, 100_000_000),
+    SERIES_IDLE_TIMEOUT: duration('1d', 60_000),
     DEAD_LETTER_MAX: int(10_000, 1, 10_000_000),
     FLUSH_INTERVAL: duration('5s', 100),
     FLUSH_BATCH: int(10_000, 1),
@@ -267,6 +292,25 @@ export const envSchema = z
         message: `listening beyond this machine needs ${missing.join(' and ')} (without, anyone who reaches the port can write and read metrics): set ${missing.length > 1 ? 'them' : 'it'}, or ALLOW_UNAUTHENTICATED=true to accept that`,
       });
     }
+    if (e.MAX_SERIES_PER_METRIC > e.MAX_SERIES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MAX_SERIES_PER_METRIC'],
+        message: `must not be above MAX_SERIES (${e.MAX_SERIES})`,
+      });
+    }
+    const body = /^(\d+)(b|kb|mb)$/i.exec(e.INGEST_MAX_BODY);
+    const bodyBytes = body
+      ? Number(body[1]) * (SIZE_UNITS[(body[2] as string).toLowerCase()] as number)
+      : 0;
+    if (e.BUFFER_MAX_BYTES < 4 * bodyBytes) {
+      // A request's entries take up to about its body's size; a full-size one must fit.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BUFFER_MAX_BYTES'],
+        message: `must be at least 4 × INGEST_MAX_BODY (${e.INGEST_MAX_BODY}), so that a request of the largest size fits`,
+      });
+    }
     if (e.BUFFER_MAX_POINTS < e.INGEST_MAX_POINTS) {
       // A full-size request could then never be accepted, even into an empty buffer.
       ctx.addIssue({
@@ -312,7 +356,9 @@ export interface Config {
     retentionMs: number;
   };
   /** maxDeadLetters: buffer entries the flush could not store, kept at most (the oldest go). */
-  buffer: { maxPoints: number; maxDeadLetters: number };
+  buffer: { maxPoints: number; maxBytes: number; maxDeadLetters: number };
+  /** The series limits: active series (a point within idleMs) in all, and per metric. */
+  series: { maxSeries: number; maxPerMetric: number; idleMs: number };
   flush: {
     intervalMs: number;
     batchPoints: number;
@@ -405,7 +451,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lowerIsWorse: e.REGRESSION_LOWER_IS_WORSE,
       retentionMs: e.REGRESSION_RETENTION,
     },
-    buffer: { maxPoints: e.BUFFER_MAX_POINTS, maxDeadLetters: e.DEAD_LETTER_MAX },
+    buffer: {
+      maxPoints: e.BUFFER_MAX_POINTS,
+      maxBytes: e.BUFFER_MAX_BYTES,
+      maxDeadLetters: e.DEAD_LETTER_MAX,
+    },
+    series: {
+      maxSeries: e.MAX_SERIES,
+      maxPerMetric: e.MAX_SERIES_PER_METRIC,
+      idleMs: e.SERIES_IDLE_TIMEOUT,
+    },
     flush: {
       intervalMs: e.FLUSH_INTERVAL,
       batchPoints: e.FLUSH_BATCH,

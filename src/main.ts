@@ -16,7 +16,8 @@ import { createShutdown, onSignals, type Shutdown, type Step } from './infra/shu
 import { createTelemetry, observeWorker } from './infra/telemetry.js';
 import { PointBuffer } from './metrics/buffer.js';
 import { ensurePartitions } from './metrics/partitions.js';
-import { PointStore } from './metrics/store.js';
+import { SeriesRegistry } from './metrics/series-registry.js';
+import { PointStore, storedSeries } from './metrics/store.js';
 import { startFlushWorker } from './workers/flush-worker.js';
 import { startProcessSampling } from './workers/process-sampling.js';
 import { startSampleWorker } from './workers/sample-worker.js';
@@ -64,18 +65,16 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
     const keys = keysFor(config.prefix);
-    const buffer = new PointBuffer(
-      redis,
-      keys,
-      config.buffer.maxPoints,
-      config.buffer.maxDeadLetters,
-    );
+    const series = new SeriesRegistry(redis, keys, config.series, storedSeries(db));
+    const buffer = new PointBuffer(redis, keys, { ...config.buffer, series });
     await buffer.ensureGroup();
     const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
     onStop('queues', () => queues.close());
     const telemetry = createTelemetry({
       bufferDepth: () => buffer.depth(),
       deadLetters: () => buffer.deadLetterCount(),
+      bufferBytes: () => buffer.bytes(),
+      activeSeries: () => series.active(),
     });
     const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
     // Every result is shown from the start (0 misses is a figure too, and rates need a series).
@@ -102,6 +101,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         intervalMs: config.sampling.intervalMs,
         tags: { ...baseTags, role: config.role },
         acceptMs: config.retention.acceptMs,
+        seriesLimited: (metric, n) => telemetry.seriesLimited(metric, n),
       });
       onStop('process sampler', () => processSampling.stop());
     }
@@ -173,6 +173,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
           cpuPercent: config.sampling.criticalCpuPercent,
         },
         requestFlush: () => requestFlush(queues, 'critical'),
+        seriesLimited: (metric, n) => telemetry.seriesLimited(metric, n),
       });
       onStop('sample worker', () => sampleWorker.close());
       observeWorker(telemetry, 'sample', sampleWorker);
@@ -182,6 +183,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         db,
         log: log.child({ queue: 'upkeep' }),
         retention: { ...config.retention, regressionMs: config.regression.retentionMs },
+        series,
       });
       // One warm pass at a time across the fleet: a pass that outlives WARM_INTERVAL makes
       // the next one wait instead of running beside it on another worker.

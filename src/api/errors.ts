@@ -9,7 +9,12 @@ export class HttpError extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string | string[]> } = {},
+    readonly extra: {
+      errors?: FieldError[];
+      headers?: Record<string, string | string[]>;
+      /** More members of the problem object (RFC 9457 extension members). */
+      members?: Record<string, unknown>;
+    } = {},
   ) {
     super(detail);
   }
@@ -21,6 +26,7 @@ export function sendProblem(
   title: string,
   detail: string,
   errors?: FieldError[],
+  members?: Record<string, unknown>,
 ) {
   res
     .status(status)
@@ -31,6 +37,7 @@ export function sendProblem(
       status,
       detail,
       instance: res.req.originalUrl,
+      ...members,
       ...(errors ? { errors } : {}),
     });
 }
@@ -49,7 +56,7 @@ export function errorHandler(log: { error(obj: object, msg: string): void }): Er
   return (err: unknown, _req, res, _next) => {
     if (err instanceof HttpError) {
       for (const [k, v] of Object.entries(err.extra.headers ?? {})) res.setHeader(k, v);
-      sendProblem(res, err.status, err.title, err.detail, err.extra.errors);
+      sendProblem(res, err.status, err.title, err.detail, err.extra.errors, err.extra.members);
       return;
     }
     const parser = err as BodyParserError;

@@ -6,6 +6,8 @@ import type { Logger } from '../infra/logger.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
 import { validateBatch } from '../metrics/point.js';
+import { refusalReason } from '../metrics/series-registry.js';
+import { cachedSeriesDef } from '../metrics/series.js';
 import { requireToken, type FailedAuthLimiter } from './auth.js';
 import { HttpError } from './errors.js';
 
@@ -84,12 +86,36 @@ export function ingestRoutes(router: RouteTable, deps: IngestDeps): void {
         },
       );
     }
+    if (!result.accepted && result.limited) {
+      const r = result.limited;
+      t.pointsRejected.inc({ reason: 'series_limit' }, sent);
+      t.seriesLimited(r.metricName, r.points);
+      const refused = new Set(r.fingerprints);
+      const index = checked.points.findIndex((p) => refused.has(cachedSeriesDef(p).fingerprint));
+      const reason = refusalReason(r);
+      throw new HttpError(
+        400,
+        'Bad Request',
+        `points[${index}].metric_name ${reason}; nothing of this request was stored`,
+        {
+          errors: [
+            { index, field: 'metric_name', pointer: `/points/${index}/metric_name`, reason },
+          ],
+          members: {
+            limit: r.limit,
+            limit_value: r.max,
+            metric_name: r.metricName,
+            refused_series: r.fingerprints.length,
+          },
+        },
+      );
+    }
     if (!result.accepted) {
       t.pointsRejected.inc({ reason: 'buffer_full' }, sent);
       throw new HttpError(
         503,
         'Service Unavailable',
-        `the buffer is full (${result.depth} points waiting to be stored); nothing of this request was stored, try again`,
+        `the buffer is full (${result.depth} points, ${result.bytes} bytes waiting to be stored); nothing of this request was stored, try again`,
         {
           headers: { 'Retry-After': retryAfter },
         },

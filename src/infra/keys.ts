@@ -7,8 +7,19 @@ export interface Keys {
   bufferStream: string;
   /** Number of points in bufferStream; kept by the same scripts that add and remove entries. */
   bufferDepth: string;
+  /** Bytes of the entries in bufferStream (their series and points), kept like bufferDepth. */
+  bufferBytes: string;
   /** Entries that could not be decoded, kept for a person to look at instead of dropped. */
   bufferDead: string;
+  /** Number of active series (those in the seriesOf sets), what MAX_SERIES is checked against. */
+  seriesActive: string;
+  /** Set of the metric names that have active series. */
+  seriesMetrics: string;
+  /**
+   * Sorted set of one metric's active series: fingerprint -> when a point last came (epoch ms).
+   * Members idle past SERIES_IDLE_TIMEOUT are trimmed; MAX_SERIES_PER_METRIC is checked here.
+   */
+  seriesOf(metric: string): string;
   /** Previous counter readings of a sampler, for per-second rates across ticks (1 h TTL). */
   samplerRates(name: string): string;
   /** Set while a critical threshold is exceeded on a host: the warning is logged once per episode. */
@@ -26,7 +37,11 @@ export function keysFor(prefix: string): Keys {
   return {
     bufferStream: `${prefix}:buffer`,
     bufferDepth: `${prefix}:buffer:depth`,
+    bufferBytes: `${prefix}:buffer:bytes`,
     bufferDead: `${prefix}:buffer:dead`,
+    seriesActive: `${prefix}:series:active`,
+    seriesMetrics: `${prefix}:series:metrics`,
+    seriesOf: (metric) => `${prefix}:series:m:${metric}`,
     samplerRates: (name) => `${prefix}:sampler:rates:${name}`,
     criticalEpisode: (metric, hostname) => `${prefix}:critical:${metric}:${hostname}`,
     cachePrefix: `${prefix}:cache:`,

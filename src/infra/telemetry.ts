@@ -15,11 +15,24 @@ export interface Telemetry {
   jobFailures: client.Counter<'queue' | 'name'>;
   cacheLookups: client.Counter<'result'>;
   regressions: client.Gauge<'severity'>;
+  /**
+   * Counts points refused because their series would have passed MAX_SERIES or
+   * MAX_SERIES_PER_METRIC, by metric (pulse_series_limited_total).
+   */
+  seriesLimited(metric: string, points: number): void;
 }
+
+/**
+ * Metric names a process labels pulse_series_limited_total with; the rest count as "_other",
+ * so a flood of new metric names cannot grow /metrics without bound either.
+ */
+const LIMITED_LABELS_MAX = 1_000;
 
 export function createTelemetry(opts: {
   bufferDepth: () => Promise<number>;
   deadLetters: () => Promise<number>;
+  bufferBytes?: () => Promise<number>;
+  activeSeries?: () => Promise<number>;
 }): Telemetry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pulse_' });
@@ -40,7 +53,38 @@ export function createTelemetry(opts: {
       this.set(await opts.deadLetters());
     },
   });
+  const { bufferBytes, activeSeries } = opts;
+  if (bufferBytes)
+    new client.Gauge({
+      name: 'pulse_buffer_bytes',
+      help: 'Bytes of the buffered entries, what BUFFER_MAX_BYTES caps (fleet-wide, read from Redis)',
+      registers,
+      async collect() {
+        this.set(await bufferBytes());
+      },
+    });
+  if (activeSeries)
+    new client.Gauge({
+      name: 'pulse_series_active',
+      help: 'Series that received a point within SERIES_IDLE_TIMEOUT, what MAX_SERIES caps (fleet-wide)',
+      registers,
+      async collect() {
+        this.set(await activeSeries());
+      },
+    });
+  const limited = new client.Counter({
+    name: 'pulse_series_limited_total',
+    help: 'Points refused by this process because they would have created a series past MAX_SERIES or MAX_SERIES_PER_METRIC, by metric',
+    labelNames: ['metric'],
+    registers,
+  });
+  const limitedLabels = new Set<string>();
   return {
+    seriesLimited(metric, points) {
+      if (!limitedLabels.has(metric) && limitedLabels.size < LIMITED_LABELS_MAX)
+        limitedLabels.add(metric);
+      limited.inc({ metric: limitedLabels.has(metric) ? metric : '_other' }, points);
+    },
     registry,
     ingestRequests: new client.Counter({
       name: 'pulse_ingest_requests_total',
@@ -55,7 +99,7 @@ export function createTelemetry(opts: {
     }),
     pointsRejected: new client.Counter({
       name: 'pulse_points_rejected_total',
-      help: 'Points refused by this process, by reason (invalid, buffer_full, buffer_unavailable)',
+      help: 'Points refused by this process, by reason (invalid, series_limit, buffer_full, buffer_unavailable)',
       labelNames: ['reason'],
       registers,
     }),

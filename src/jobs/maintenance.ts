@@ -5,6 +5,7 @@ import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { ensurePartitions } from '../metrics/partitions.js';
 import { sql } from '../metrics/queries.js';
+import type { SeriesRegistry } from '../metrics/series-registry.js';
 
 export interface MaintenancePayload {
   reason: 'schedule' | 'manual';
@@ -14,6 +15,8 @@ export interface MaintenanceDeps {
   db: Db;
   log: Logger;
   retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number; regressionMs: number };
+  /** The active-series registry, whose idle series stop counting towards the series limits. */
+  series?: Pick<SeriesRegistry, 'trim'>;
   now?: () => number;
 }
 
@@ -28,6 +31,8 @@ export interface MaintenanceResult {
   metricRollupDeleted: number;
   /** Closed regressions deleted (their runs and report rows past retention go with them). */
   regressionsDeleted: number;
+  /** Series idle past SERIES_IDLE_TIMEOUT that stopped counting as active (their data stays). */
+  seriesIdled: number;
 }
 
 const DELETE_BATCH = 50_000;
@@ -91,6 +96,7 @@ export async function maintenance(
     regressionsDeleted: (
       await deps.db.result(sql.regressionExpire, [new Date(now - deps.retention.regressionMs)])
     ).rowCount,
+    seriesIdled: (await deps.series?.trim(now)) ?? 0,
   };
   if (
     result.partitionsCreated > 0 ||
@@ -98,7 +104,8 @@ export async function maintenance(
     result.rollup1mDeleted > 0 ||
     result.rollup1hDeleted > 0 ||
     result.regressionSlotsDeleted > 0 ||
-    result.metricRollupDeleted > 0
+    result.metricRollupDeleted > 0 ||
+    result.seriesIdled > 0
   ) {
     deps.log.info(result, 'maintenance: partitions and retention applied');
   }

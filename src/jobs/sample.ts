@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../infra/db.js';
 import type { Keys } from '../infra/keys.js';
 import type { Logger } from '../infra/logger.js';
-import type { PointBuffer } from '../metrics/buffer.js';
+import { refusedBecause, type PointBuffer } from '../metrics/buffer.js';
+import { refusalReason } from '../metrics/series-registry.js';
 import type { Tags } from '../metrics/series.js';
 import { sampleHost } from '../samplers/host.js';
 import { samplePostgres } from '../samplers/postgres.js';
@@ -38,11 +39,15 @@ export interface SampleDeps {
   acceptMs: number;
   critical: { memoryPercent: number; cpuPercent: number };
   requestFlush(): Promise<void>;
+  /** Counts samples left out by a series limit (pulse_series_limited_total). */
+  seriesLimited?(metric: string, points: number): void;
 }
 
 export interface SampleResult {
   points: number;
   dropped: number;
+  /** Samples left out because their series would have passed a series limit. */
+  limited?: number;
   up?: boolean;
 }
 
@@ -116,12 +121,31 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
       'samples that break the ingest rules were dropped',
     );
   }
+  let limited = 0;
   if (points.length > 0) {
-    const r = await deps.buffer.append(points);
+    const { result: r, refused } = await deps.buffer.appendWhatFits(points);
+    for (const x of refused) {
+      limited += x.points;
+      deps.seriesLimited?.(x.metricName, x.points);
+      deps.log.warn(
+        {
+          sampler: payload.sampler,
+          metric: x.metricName,
+          series: x.fingerprints.length,
+          points: x.points,
+        },
+        `samples left out: ${refusalReason(x)}`,
+      );
+    }
     if (!r.accepted)
-      throw new Error(`buffer full (${r.depth} points): ${points.length} samples not buffered`);
+      throw new Error(`${points.length - limited} samples not buffered: ${refusedBecause(r)}`);
   }
-  return { points: points.length, dropped: dropped.length, ...(up !== undefined ? { up } : {}) };
+  return {
+    points: points.length - limited,
+    dropped: dropped.length,
+    ...(limited > 0 ? { limited } : {}),
+    ...(up !== undefined ? { up } : {}),
+  };
 }
 
 /**

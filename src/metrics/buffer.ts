@@ -4,6 +4,13 @@
 import type { Redis } from 'ioredis';
 import { BUFFER_GROUP, type Keys } from '../infra/keys.js';
 import type { Point } from './point.js';
+import {
+  ADMISSION_LUA,
+  NO_ADMISSION,
+  refusalReason,
+  type SeriesRefusal,
+  type SeriesRegistry,
+} from './series-registry.js';
 import { cachedSeriesDef, type SeriesDef } from './series.js';
 
 /** Points per stream entry: big enough to keep Redis overhead small, small enough to spread work. */
@@ -42,7 +49,8 @@ export interface EncodedEntry {
   points: Buffer;
 }
 
-export function encodeEntry(points: Point[]): EncodedEntry {
+/** Encodes points as one entry; `seen` collects each series' metric by fingerprint. */
+export function encodeEntry(points: Point[], seen?: Map<string, string>): EncodedEntry {
   const index = new Map<string, number>();
   const series: [string, string, string | null, string | null, string][] = [];
   const buf = Buffer.allocUnsafe(points.length * POINT_BYTES);
@@ -53,6 +61,7 @@ export function encodeEntry(points: Point[]): EncodedEntry {
     if (i === undefined) {
       i = series.length;
       index.set(def.fingerprint, i);
+      seen?.set(def.fingerprint, def.metricName);
       series.push([
         def.fingerprint,
         def.metricName,
@@ -136,26 +145,42 @@ export function decodeEntry(entry: {
   return out;
 }
 
-// Adds all of a request's entries or none: the cap is checked and the depth counted in one script.
-const APPEND = `
+// Admits a request's series and adds all of its entries, or does neither: the series limits,
+// the caps (points and bytes) and the counters are checked and kept in one script.
+// KEYS: stream, depth, bytes, then the admission keys (series-registry.ts).
+// ARGV: max points, max bytes, points, bytes, entry count, the entries (n, s, p each), then
+// the admission arguments. Answers {1, depth, bytes}, {0, depth, bytes} (full), or a refusal.
+const APPEND = `${ADMISSION_LUA}
+local entries = tonumber(ARGV[5])
+local plan, refusal = admission_check(4, 6 + 3 * entries)
+if not plan then return refusal end
 local depth = tonumber(redis.call('GET', KEYS[2]) or '0')
-local total = tonumber(ARGV[2])
-if depth + total > tonumber(ARGV[1]) then return {0, depth} end
-for i = 3, #ARGV, 3 do
+local bytes = math.max(0, tonumber(redis.call('GET', KEYS[3]) or '0'))
+if depth + tonumber(ARGV[3]) > tonumber(ARGV[1]) or bytes + tonumber(ARGV[4]) > tonumber(ARGV[2]) then
+  return {0, depth, bytes}
+end
+for i = 6, 5 + 3 * entries, 3 do
   redis.call('XADD', KEYS[1], '*', 'n', ARGV[i], 's', ARGV[i + 1], 'p', ARGV[i + 2])
 end
-return {1, redis.call('INCRBY', KEYS[2], total)}
+admission_commit(4, plan, ARGV[6 + 3 * entries])
+return {1, redis.call('INCRBY', KEYS[2], ARGV[3]), redis.call('INCRBY', KEYS[3], ARGV[4])}
 `;
 
-// Acknowledges and deletes entries; the depth drops only for entries this call really deleted,
-// so two consumers acknowledging the same re-delivered entry count it once.
+// Acknowledges and deletes entries; the depth and bytes drop only for entries this call really
+// deleted, so two consumers acknowledging the same re-delivered entry count it once. Bytes
+// never go below zero (entries buffered before they were counted).
 const ACK = `
 local removed = 0
-for i = 2, #ARGV, 2 do
+local bytes = 0
+for i = 2, #ARGV, 3 do
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
-  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then removed = removed + tonumber(ARGV[i + 1]) end
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+    removed = removed + tonumber(ARGV[i + 1])
+    bytes = bytes + tonumber(ARGV[i + 2])
+  end
 end
 if removed > 0 then redis.call('DECRBY', KEYS[2], removed) end
+if bytes > 0 and redis.call('DECRBY', KEYS[3], bytes) < 0 then redis.call('SET', KEYS[3], 0) end
 return removed
 `;
 
@@ -193,16 +218,58 @@ function toEntries(reply: StreamReply, deleted: string[]): BufferEntry[] {
   return out;
 }
 
-export type AppendResult = { accepted: true; depth: number } | { accepted: false; depth: number };
+/** Bytes an entry takes in the buffer: its series and its points (what BUFFER_MAX_BYTES counts). */
+export function entryBytes(e: { series: Buffer | string; points: Buffer }): number {
+  return (
+    (typeof e.series === 'string' ? Buffer.byteLength(e.series) : e.series.length) + e.points.length
+  );
+}
+
+export type AppendResult =
+  | { accepted: true; depth: number; bytes: number }
+  /** The buffer is full (points or bytes): nothing was stored, try again later. */
+  | { accepted: false; depth: number; bytes: number; limited?: undefined }
+  /**
+   * A point would create a series past a limit: nothing was stored. `points` counts the
+   * request's points of the refused series.
+   */
+  | { accepted: false; limited: SeriesRefusal & { points: number } };
+
+/** Why an append was refused, in words. */
+export function refusedBecause(r: Exclude<AppendResult, { accepted: true }>): string {
+  if (r.limited) return refusalReason(r.limited);
+  return `the buffer is full (${r.depth} points, ${r.bytes} bytes waiting to be stored)`;
+}
+
+export interface BufferLimits {
+  /** BUFFER_MAX_POINTS */
+  maxPoints: number;
+  /** DEAD_LETTER_MAX: dead letters kept at most (the oldest go first). */
+  maxDeadLetters?: number;
+  /** BUFFER_MAX_BYTES */
+  maxBytes?: number;
+  /** Enforces MAX_SERIES and MAX_SERIES_PER_METRIC on what is appended; none without. */
+  series?: SeriesRegistry;
+}
 
 export class PointBuffer {
+  private readonly maxPoints: number;
+  private readonly maxDeadLetters: number;
+  private readonly maxBytes: number;
+  readonly series: SeriesRegistry | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly maxPoints: number,
-    /** Dead letters kept at most (DEAD_LETTER_MAX); the oldest go first. */
-    private readonly maxDeadLetters = 10_000,
-  ) {}
+    limits: number | BufferLimits,
+    maxDeadLetters = 10_000,
+  ) {
+    const l = typeof limits === 'number' ? { maxPoints: limits, maxDeadLetters } : limits;
+    this.maxPoints = l.maxPoints;
+    this.maxDeadLetters = l.maxDeadLetters ?? 10_000;
+    this.maxBytes = l.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    this.series = l.series;
+  }
 
   /** Creates the consumer group (and the stream) if missing. Safe to call from every process. */
   async ensureGroup(): Promise<void> {
@@ -213,16 +280,89 @@ export class PointBuffer {
     }
   }
 
+  /**
+   * Buffers every point of a request, or none: refused when the buffer is full, or when a
+   * point would create a series past a limit (a series PostgreSQL already stores never is).
+   */
   async append(points: Point[]): Promise<AppendResult> {
-    const args: (string | number | Buffer)[] = [this.maxPoints, points.length];
+    const seen = new Map<string, string>();
+    const entryArgs: (string | number | Buffer)[] = [];
+    let bytes = 0;
     for (let i = 0; i < points.length; i += ENTRY_POINTS) {
-      const entry = encodeEntry(points.slice(i, i + ENTRY_POINTS));
-      args.push(entry.count, entry.series, entry.points);
+      const entry = encodeEntry(points.slice(i, i + ENTRY_POINTS), seen);
+      entryArgs.push(entry.count, entry.series, entry.points);
+      bytes += entryBytes(entry);
     }
-    const [ok, depth] = (await this.redis.eval(
-      APPEND, 2, this.keys.bufferStream, this.keys.bufferDepth, ...args,
-    )) as [number, number]; // prettier-ignore
-    return { accepted: ok === 1, depth };
+    const head = [this.maxPoints, this.maxBytes, points.length, bytes, entryArgs.length / 3];
+    const refs = [...seen].map(([fingerprint, metricName]) => ({ fingerprint, metricName }));
+    let known = new Set<string>();
+    // A refused series that PostgreSQL stores is not new: it is admitted past the limit on the
+    // next try. A second refusal names series that really are new (or a race lost to a writer).
+    for (let attempt = 0; ; attempt++) {
+      const admission = this.series?.prepare(refs, 'all', known) ?? NO_ADMISSION;
+      const reply = (await this.redis.eval(
+        APPEND,
+        3 + admission.keys.length,
+        this.keys.bufferStream,
+        this.keys.bufferDepth,
+        this.keys.bufferBytes,
+        ...admission.keys,
+        ...head,
+        ...entryArgs,
+        ...admission.args,
+      )) as unknown[];
+      const code = Number(reply[0]);
+      if (code === 1) {
+        this.series?.admitted(admission);
+        return { accepted: true, depth: Number(reply[1]), bytes: Number(reply[2]) };
+      }
+      if (code === 0) return { accepted: false, depth: Number(reply[1]), bytes: Number(reply[2]) };
+      const registry = this.series as SeriesRegistry;
+      const refusal = registry.refusal(admission, reply);
+      const stored =
+        attempt < 2 ? await registry.storedOf(refusal.fingerprints) : new Set<string>();
+      if (stored.size === 0) {
+        const refused = new Set(refusal.fingerprints);
+        let n = 0;
+        for (const p of points) if (refused.has(cachedSeriesDef(p).fingerprint)) n += 1;
+        return { accepted: false, limited: { ...refusal, points: n } };
+      }
+      known = new Set([...known, ...stored]);
+    }
+  }
+
+  /**
+   * For sources that store what they may (samplers, scrapes): the points whose series a limit
+   * keeps out are left out and reported, the rest are appended as by append().
+   */
+  async appendWhatFits(
+    points: Point[],
+  ): Promise<{ result: AppendResult; refused: (SeriesRefusal & { points: number })[] }> {
+    if (!this.series || points.length === 0)
+      return { result: await this.append(points), refused: [] };
+    const seen = new Map<string, string>();
+    for (const p of points) {
+      const def = cachedSeriesDef(p);
+      seen.set(def.fingerprint, def.metricName);
+    }
+    const refusals = await this.series.admit(
+      [...seen].map(([fingerprint, metricName]) => ({ fingerprint, metricName })),
+    );
+    if (refusals.length === 0) return { result: await this.append(points), refused: [] };
+    const refusalOf = new Map<string, SeriesRefusal & { points: number }>();
+    const refused = refusals.map((r) => ({ ...r, points: 0 }));
+    for (const r of refused) for (const fp of r.fingerprints) refusalOf.set(fp, r);
+    const kept = points.filter((p) => {
+      const r = refusalOf.get(cachedSeriesDef(p).fingerprint);
+      if (r) r.points += 1;
+      return r === undefined;
+    });
+    return { result: await this.append(kept), refused };
+  }
+
+  /** Bytes the buffered entries take (what BUFFER_MAX_BYTES is checked against). */
+  async bytes(): Promise<number> {
+    return Math.max(0, Number((await this.redis.get(this.keys.bufferBytes)) ?? 0));
   }
 
   async depth(): Promise<number> {
@@ -284,12 +424,12 @@ export class PointBuffer {
   }
 
   /** Acknowledges stored entries; returns the number of points that left the buffer. */
-  async ack(entries: Pick<BufferEntry, 'id' | 'count'>[]): Promise<number> {
+  async ack(entries: BufferEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const args: (string | number)[] = [BUFFER_GROUP];
-    for (const e of entries) args.push(e.id, Math.max(0, e.count));
+    for (const e of entries) args.push(e.id, Math.max(0, e.count), entryBytes(e));
     return (await this.redis.eval(
-      ACK, 2, this.keys.bufferStream, this.keys.bufferDepth, ...args,
+      ACK, 3, this.keys.bufferStream, this.keys.bufferDepth, this.keys.bufferBytes, ...args,
     )) as number; // prettier-ignore
   }
 
@@ -379,9 +519,11 @@ export class PointBuffer {
   async replayDeadLetters(letters: DeadLetter[]): Promise<number> {
     let points = 0;
     for (const d of letters) {
+      // Their series were admitted when they were first buffered.
       const [ok] = (await this.redis.eval(
-        APPEND, 2, this.keys.bufferStream, this.keys.bufferDepth,
-        this.maxPoints, d.count, d.count, d.series, d.points,
+        APPEND, 3, this.keys.bufferStream, this.keys.bufferDepth, this.keys.bufferBytes,
+        this.maxPoints, this.maxBytes, d.count, entryBytes(d), 1, d.count, d.series, d.points,
+        ...NO_ADMISSION.args,
       )) as [number, number]; // prettier-ignore
       if (ok !== 1)
         throw new Error(

@@ -14,6 +14,7 @@ function load(name: string) {
 export const sql = {
   seriesInsert: load('series_insert'),
   seriesIds: load('series_ids'),
+  seriesKnown: load('series_known'),
   pointsCopy: load('points_copy'),
   pointsStagingCreate: load('points_staging_create'),
   pointsStagingCopy: load('points_staging_copy'),

@@ -153,6 +153,14 @@ export class PointStore {
   }
 }
 
+/** Which of `fingerprints` are stored series: what a series limit asks before it refuses. */
+export function storedSeries(db: Pick<Db, 'manyOrNone'>) {
+  return async (fingerprints: string[]): Promise<Set<string>> => {
+    const rows = await db.manyOrNone<{ fingerprint: string }>(sql.seriesKnown, [fingerprints]);
+    return new Set(rows.map((r) => r.fingerprint));
+  };
+}
+
 /** The batch as three typed arrays, series resolved to ids once per entry, not per point. */
 function toRows(entries: DecodedEntry[], ids: Map<string, number>, total: number): Rows {
   if (entries.length === 1) {

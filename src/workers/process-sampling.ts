@@ -2,7 +2,8 @@
 // alike, and sends its points through the buffer like any other point.
 import cron from 'node-cron';
 import type { Logger } from '../infra/logger.js';
-import type { PointBuffer } from '../metrics/buffer.js';
+import { refusedBecause, type PointBuffer } from '../metrics/buffer.js';
+import { refusalReason } from '../metrics/series-registry.js';
 import type { Tags } from '../metrics/series.js';
 import { ProcessSampler } from '../samplers/process.js';
 import { toPoints } from '../samplers/to-points.js';
@@ -19,6 +20,7 @@ export function startProcessSampling(deps: {
   intervalMs: number;
   tags: Tags;
   acceptMs: number;
+  seriesLimited?(metric: string, points: number): void;
 }): { stop(): Promise<void> } {
   const sampler = new ProcessSampler();
   sampler.start();
@@ -29,7 +31,12 @@ export function startProcessSampling(deps: {
       const now = Date.now();
       const { points } = toPoints(sampler.collect(), deps.tags, now, deps.acceptMs);
       try {
-        await deps.buffer.append(points);
+        const { result, refused } = await deps.buffer.appendWhatFits(points);
+        for (const r of refused) {
+          deps.seriesLimited?.(r.metricName, r.points);
+          deps.log.warn({ metric: r.metricName }, `process samples left out: ${refusalReason(r)}`);
+        }
+        if (!result.accepted) throw new Error(refusedBecause(result));
         if (failing) deps.log.info('process samples are buffered again');
         failing = false;
       } catch (err) {
@@ -37,7 +44,7 @@ export function startProcessSampling(deps: {
         if (!failing)
           deps.log.warn(
             { err: (err as Error).message },
-            'process samples could not be buffered; dropping them until Redis answers',
+            'process samples could not be buffered; dropping them until the buffer takes them again',
           );
         failing = true;
       }

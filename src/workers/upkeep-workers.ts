@@ -103,7 +103,7 @@ export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>)
 }
 
 export function startUpkeepWorkers(
-  deps: WorkerDeps & { retention: MaintenanceDeps['retention'] },
+  deps: WorkerDeps & Pick<MaintenanceDeps, 'retention' | 'series'>,
 ): Worker[] {
   return [
     logFailures(
@@ -119,7 +119,12 @@ export function startUpkeepWorkers(
         QUEUE.maintenance,
         (job) =>
           maintenance(
-            { db: deps.db, log: deps.log.child({ job: job.id }), retention: deps.retention },
+            {
+              db: deps.db,
+              log: deps.log.child({ job: job.id }),
+              retention: deps.retention,
+              ...(deps.series ? { series: deps.series } : {}),
+            },
             job.data,
           ),
         options(deps, 1),
