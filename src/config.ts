@@ -1,5 +1,6 @@
 // Every setting pulse reads from the environment, validated once at start-up.
 // Nothing else in the tree reads process.env: pass the resolved Config down instead.
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -109,6 +110,47 @@ export const BUILTIN_SAMPLERS = ['process', 'host', 'postgres', 'redis', 'queues
 export type BuiltinSampler = (typeof BUILTIN_SAMPLERS)[number];
 
 /** Each variable, its default, and what it allows. The README table mirrors this list. */
+/** The names Express' "trust proxy" takes for address ranges. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: "false" (default: the peer is the client), "true" (trust every hop: only behind
+ * a proxy that overwrites X-Forwarded-For), a hop count, or addresses, CIDR ranges and the names
+ * loopback, linklocal, uniquelocal, comma-separated.
+ */
+function trustProxy() {
+  return z
+    .string()
+    .trim()
+    .default('false')
+    .superRefine((v, ctx) => {
+      if (v === 'true' || v === 'false' || /^\d{1,2}$/.test(v)) return;
+      for (const part of v.split(',').map((x) => x.trim())) {
+        if (PROXY_RANGES.has(part)) continue;
+        const [addr = '', bits, extra] = part.split('/');
+        const family = isIP(addr);
+        const maxBits = family === 6 ? 128 : 32;
+        const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+        if (family === 0 || !bitsOk || extra !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal (or use true, false or a hop count)`,
+          });
+          return;
+        }
+      }
+    })
+    .transform((v): boolean | number | string[] =>
+      v === 'true'
+        ? true
+        : v === 'false'
+          ? false
+          : /^\d+$/.test(v)
+            ? Number(v)
+            : v.split(',').map((x) => x.trim()),
+    );
+}
+
 /** Addresses only this machine reaches. */
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
 
@@ -119,6 +161,8 @@ export const envSchema = z
     // Unset: every interface when INGEST_TOKEN and READ_TOKEN are both set, else 127.0.0.1.
     HOST: z.string().trim().min(1).optional(),
     ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
+    // Which peers may say who the client is (X-Forwarded-For), as Express' "trust proxy".
+    TRUST_PROXY: trustProxy(),
     LOG_LEVEL: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info'),
@@ -330,6 +374,8 @@ export interface Config {
     host: string;
     /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
     openToNetwork: boolean;
+    /** Express' "trust proxy": which peers may name the client (TRUST_PROXY). */
+    trustProxy: boolean | number | string[];
     /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
     loopbackForLackOfTokens: boolean;
   };
@@ -424,6 +470,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host:
         e.HOST ??
         (e.INGEST_TOKEN !== undefined && e.READ_TOKEN !== undefined ? '0.0.0.0' : '127.0.0.1'),
+      trustProxy: e.TRUST_PROXY,
       loopbackForLackOfTokens:
         e.HOST === undefined && (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
       openToNetwork:

@@ -245,6 +245,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         db,
         maxBody: config.ingest.maxBody,
         telemetry,
+        trustProxy: config.http.trustProxy,
         dashboard:
           config.role === 'worker'
             ? undefined
@@ -285,6 +286,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         log.warn(
           { host: config.http.host },
           'ALLOW_UNAUTHENTICATED=true: ingest or reads answer anyone who reaches this port; set INGEST_TOKEN and READ_TOKEN',
+        );
+      if (config.http.trustProxy === true)
+        log.warn(
+          'TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; list the proxies (addresses, CIDR ranges or loopback) instead unless one overwrites that header',
         );
     }
     log.info({ prefix: config.prefix }, 'pulse started');

@@ -25,6 +25,8 @@ export interface AppDeps {
   db: Db;
   maxBody: string;
   telemetry: Telemetry;
+  /** TRUST_PROXY: which peers may name the client (X-Forwarded-For); none when unset. */
+  trustProxy?: boolean | number | string[];
   /** The ingest API; absent in a worker's own HTTP server (health and metrics only). */
   ingest?: Omit<IngestDeps, 'log' | 'telemetry' | 'limiter' | 'json'> | undefined;
   /** The read API, admin routes and Bull Board; absent in a worker's own HTTP server. */
@@ -54,7 +56,9 @@ function isJsonPath(url: string): boolean {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // req.ip is the client the failed-login limiter counts: the peer itself unless TRUST_PROXY
+  // names the proxies in front, whose X-Forwarded-For then says who the client is.
+  app.set('trust proxy', deps.trustProxy ?? false);
   // Request logs are info lines; at a quieter level the middleware is left out altogether
   // (it cost about a quarter of the API's CPU under load even with nothing to write).
   if (deps.log.isLevelEnabled('info'))

@@ -118,7 +118,8 @@ export function requireToken(
         );
       return next();
     }
-    const client = req.socket.remoteAddress ?? 'unknown';
+    // The peer, or with TRUST_PROXY the address the trusted proxies name.
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = limiter?.blockedFor(client) ?? 0;
     if (wait > 0) {
       return next(
