@@ -6,6 +6,8 @@
 // history without a time would be stored again by every run, must have a timestamp. A row with
 // the series and millisecond of an earlier row of its batch is a duplicate when the value is the
 // same and refused when it is not (ingest refuses such a request: one value would be lost).
+// A row that would create a series past MAX_SERIES or MAX_SERIES_PER_METRIC is refused as
+// ingest refuses it (counted in the same Redis registry; series already stored always pass).
 // Bad rows are reported on stderr (file:line: field: reason, the first 100) and skipped.
 //
 // The file is streamed: constant memory whatever its size (~150 MB peak RSS). Points are
@@ -31,7 +33,9 @@ import v8 from 'node:v8';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/infra/db.js';
-import type { Service } from '../src/infra/embedded.js';
+import { ensurePostgres, redisFor, type Service } from '../src/infra/embedded.js';
+import { keysFor } from '../src/infra/keys.js';
+import { closeRedis, createRedis } from '../src/infra/redis.js';
 import type { Logger } from '../src/infra/logger.js';
 import { migrate } from '../src/metrics/schema.js';
 import { aggregate } from '../src/jobs/aggregate.js';
@@ -45,7 +49,12 @@ import {
 import { validateBatch, type Point } from '../src/metrics/point.js';
 import { sql } from '../src/metrics/queries.js';
 import { seriesDef } from '../src/metrics/series.js';
-import { PointStore, type WriteResult } from '../src/metrics/store.js';
+import {
+  refusalReason,
+  SeriesRegistry,
+  type SeriesRefusal,
+} from '../src/metrics/series-registry.js';
+import { PointStore, storedSeries, type WriteResult } from '../src/metrics/store.js';
 
 export const FORMATS = ['ndjson', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -137,6 +146,11 @@ export interface ImportOptions {
   store?: PointWriter;
   /** Aborting stops reading; the rows read so far are written, then the import ends (130). */
   signal?: AbortSignal;
+  /**
+   * MAX_SERIES and MAX_SERIES_PER_METRIC, as ingest enforces them: a row that would create a
+   * series past a limit is rejected (field metric_name). None without.
+   */
+  series?: SeriesRegistry;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,6 +657,7 @@ const MISSING_TIMESTAMP: FieldIssue = {
 interface TrieNode {
   next: Map<string, TrieNode>;
   id?: number;
+  fingerprint?: string;
 }
 
 function step(node: TrieNode, part: string): TrieNode {
@@ -655,6 +670,10 @@ function step(node: TrieNode, part: string): TrieNode {
 }
 
 const REPEAT_SERIES_MAX = 100_000;
+/** New series asked about in one call to the series registry (rows held meanwhile). */
+const ADMIT_AT_ONCE = 1_000;
+/** Series remembered as admitted (or refused) by this import; past it the memory starts over. */
+const ADMITTED_MAX = 200_000;
 
 /**
  * Finds a row repeating the series and millisecond of an earlier row of the batch, as ingest
@@ -670,6 +689,8 @@ class RepeatWindow {
   private seen = new Map<number, Map<number, number>>();
   private lines: number[] = [];
   private values: number[] = [];
+  /** The fingerprint of the series of the point check() saw last. */
+  lastFingerprint = '';
 
   /** The earlier row with this point's series and time, if the batch holds one. */
   check(p: Point, line: number): { line: number; value: number } | undefined {
@@ -716,8 +737,10 @@ class RepeatWindow {
         this.ids.set(fingerprint, id);
       }
       node.id = id;
+      node.fingerprint = fingerprint;
       this.leaves += 1;
     }
+    this.lastFingerprint = node.fingerprint as string;
     return node.id;
   }
 }
@@ -808,16 +831,79 @@ export async function runImport(opts: ImportOptions, input?: Input): Promise<Imp
       if (day < newDayLo) newDayLo = day;
       if (day > newDayHi) newDayHi = day;
     }
-    open.push(point);
     batchPoints += 1;
+    if (limits !== undefined) {
+      const fp = repeats.lastFingerprint;
+      const refusal = limits.refused.get(fp);
+      if (refusal !== undefined) {
+        batchPoints -= 1;
+        rejectForLimit(line, refusal);
+        return false;
+      }
+      if (!limits.admitted.has(fp)) {
+        // A series this import has not admitted yet: held until the batch asks Redis.
+        limits.held.push({ point, line, fp });
+        limits.asking.set(fp, point.metricName);
+        return batchPoints >= batchSize || limits.asking.size >= ADMIT_AT_ONCE;
+      }
+    }
+    keep(point);
+    return batchPoints >= batchSize;
+  };
+  const keep = (point: Point): void => {
+    open.push(point);
     if (open.length >= ENTRY_POINTS) {
       encoded.push(encodeEntry(open));
       open = [];
     }
-    return batchPoints >= batchSize;
+  };
+  // Series this import admitted or saw refused, and the rows held until their series is asked.
+  const limits =
+    opts.series === undefined
+      ? undefined
+      : {
+          registry: opts.series,
+          admitted: new Set<string>(),
+          refused: new Map<string, SeriesRefusal>(),
+          held: [] as { point: Point; line: number; fp: string }[],
+          asking: new Map<string, string>(),
+        };
+  const rejectForLimit = (line: number, r: SeriesRefusal): void =>
+    reject(line, [{ field: 'metric_name', reason: refusalReason(r) }]);
+  /** Asks the registry about the held rows' new series; keeps the admitted rows, rejects the rest. */
+  const admitHeld = async (): Promise<void> => {
+    if (limits === undefined || limits.held.length === 0) return;
+    const refs = [...limits.asking].map(([fingerprint, metricName]) => ({
+      fingerprint,
+      metricName,
+    }));
+    let refusals: SeriesRefusal[];
+    try {
+      refusals = await limits.registry.admit(refs);
+    } catch (err) {
+      throw new ImportError(
+        `checking the series limits for lines up to ${lastLine} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (limits.admitted.size > ADMITTED_MAX) limits.admitted.clear();
+    if (limits.refused.size > ADMITTED_MAX) limits.refused.clear();
+    for (const r of refusals) for (const fp of r.fingerprints) limits.refused.set(fp, r);
+    for (const fp of limits.asking.keys()) if (!limits.refused.has(fp)) limits.admitted.add(fp);
+    for (const h of limits.held) {
+      const r = limits.refused.get(h.fp);
+      if (r === undefined) keep(h.point);
+      else {
+        batchPoints -= 1;
+        rejectForLimit(h.line, r);
+      }
+    }
+    limits.held = [];
+    limits.asking.clear();
   };
   // One batch may be parsed while the previous one is written; never more.
   const submit = async (): Promise<void> => {
+    await admitHeld();
     if (open.length > 0) encoded.push(encodeEntry(open));
     const entries = encoded;
     open = [];
@@ -945,13 +1031,15 @@ const USAGE = `usage: npm run import -- FILE [--format ndjson|csv] [--batch N]
 Imports points from FILE (NDJSON: one JSON object per line; CSV: a header row, then one point
 per row; "-" reads stdin and needs --format). Columns: timestamp (ISO-8601 with a zone, or epoch
 milliseconds), metric_name, metric_value (or value), tags (a JSON object), source_agent_id,
-instance_id. Rows that break the ingest rules are reported on stderr and skipped.
+instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
+MAX_SERIES_PER_METRIC, are reported on stderr and skipped.
 
   --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv)
   --batch N             points per transaction (default ${count(DEFAULT_BATCH)})
 
 Exit code: 0 all rows imported (or already stored), 1 fatal error, 2 some rows rejected.
-PostgreSQL: DATABASE_URL, else the embedded one, as npm start.`;
+PostgreSQL: DATABASE_URL, else the embedded one; Redis (the series limits): REDIS_URL, else the
+local or embedded one, as npm start.`;
 
 /** Peak resident set size of this process in kB (VmHWM), when /proc tells it. */
 function peakRssKb(): number {
@@ -1050,14 +1138,14 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   let pgService: Service | undefined;
+  let redisService: Service | undefined;
+  let redis: ReturnType<typeof createRedis> | undefined;
   let db: Db | undefined;
   try {
     if (config.postgres.url) {
       pgService = { url: config.postgres.url, stop: () => Promise.resolve() };
     } else {
       err(`import: DATABASE_URL unset: using the embedded PostgreSQL under ${config.dataDir}`);
-      // Imported only when needed: it loads the Redis client too, which an import never uses.
-      const { ensurePostgres } = await import('../src/infra/embedded.js');
       pgService = await ensurePostgres({
         dataDir: config.dataDir,
         port: config.postgres.embeddedPort,
@@ -1075,6 +1163,19 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
     await migrate(db, log);
+    // The series limits are counted in the Redis a running pulse uses (or the embedded one).
+    try {
+      redisService = await redisFor(config, log);
+    } catch (e) {
+      throw new ImportError(`cannot use Redis for the series limits: ${(e as Error).message}`);
+    }
+    redis = createRedis(redisService.url, 'pulse-import', 'command');
+    const series = new SeriesRegistry(
+      redis,
+      keysFor(config.prefix),
+      config.series,
+      storedSeries(db),
+    );
     const result = await runImport(
       {
         file,
@@ -1084,6 +1185,7 @@ export async function main(argv: string[]): Promise<number> {
         log,
         acceptMs: config.retention.acceptMs,
         signal: controller.signal,
+        series,
       },
       input,
     );
@@ -1095,6 +1197,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await db?.$pool.end().catch(() => undefined);
+    if (redis) await closeRedis(redis).catch(() => undefined);
+    await redisService?.stop().catch(() => undefined);
     await pgService?.stop().catch(() => undefined);
     if (args.values['report-rss']) err(`import: peak RSS VmHWM ${peakRssKb()} kB`);
   }

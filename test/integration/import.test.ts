@@ -23,6 +23,8 @@ import {
 } from '../../scripts/import.js';
 import { countPoints, createTestContext, waitFor, type TestContext } from '../helpers/context.js';
 import { ROOT } from '../helpers/processes.js';
+import { SeriesRegistry } from '../../src/metrics/series-registry.js';
+import { storedSeries } from '../../src/metrics/store.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -187,6 +189,87 @@ function csvExpected(): Stored[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+describe('import under the series limits', () => {
+  it('rejects the rows of series past MAX_SERIES_PER_METRIC by line, keeps stored series flowing', async () => {
+    const prefix = `${ctx.prefix}:imp`;
+    const keys = {
+      ...ctx.keys,
+      seriesActive: `${prefix}:active`,
+      seriesMetrics: `${prefix}:metrics`,
+      seriesOf: (m: string) => `${prefix}:m:${m}`,
+    };
+    const series = new SeriesRegistry(
+      ctx.redis,
+      keys,
+      { maxSeries: 1_000, maxPerMetric: 3, idleMs: DAY },
+      storedSeries(ctx.db),
+    );
+    // old_host is stored before the limit applies (as an earlier import or ingest would).
+    const before = path.join(dir, 'limits-before.ndjson');
+    await writeFile(
+      before,
+      JSON.stringify({ metric_name: 'imp', value: 1, timestamp: t0, tags: { host: 'old_host' } }) +
+        '\n',
+    );
+    expect((await run(before)).result.imported).toBe(1);
+
+    // 5 new series of imp (h0..h4), 4 rows each, interleaved; 2 rows of another metric.
+    const lines: string[] = [];
+    for (let i = 0; i < 20; i++)
+      lines.push(
+        JSON.stringify({
+          metric_name: 'imp',
+          value: i,
+          timestamp: t0 + 60_000 + i * 1_000,
+          tags: { host: `h${i % 5}` },
+        }),
+      );
+    lines.push(JSON.stringify({ metric_name: 'imp_other', value: 1, timestamp: t0, tags: {} }));
+    lines.push(
+      JSON.stringify({
+        metric_name: 'imp',
+        value: 7,
+        timestamp: t0 + 1_000,
+        tags: { host: 'old_host' },
+      }),
+    );
+    const file = path.join(dir, 'limits.ndjson');
+    await writeFile(file, lines.join('\n') + '\n');
+
+    const { result, stderr } = await run(file, { series, batchSize: 7 });
+    // h0..h2 fit; h3 and h4 (lines 4, 5, 9, 10, 14, 15, 19, 20) would pass the limit.
+    const refusedLines = [4, 5, 9, 10, 14, 15, 19, 20];
+    expect(result).toMatchObject({ rowsRead: 22, imported: 14, rejected: 8, exitCode: 2 });
+    expect(result.rejectedRows.map((r) => r.line).sort((a, b) => a - b)).toEqual(refusedLines);
+    expect(result.rejectedRows[0]?.errors).toEqual([
+      {
+        field: 'metric_name',
+        reason:
+          'would create a new series of imp, which already has 3 active series (MAX_SERIES_PER_METRIC); points of its existing series are accepted',
+      },
+    ]);
+    for (const line of refusedLines)
+      expect(stderr).toContain(
+        `limits.ndjson:${line}: metric_name: would create a new series of imp`,
+      );
+    const stored = await ctx.db.many<{ host: string; n: number }>(
+      `SELECT tags->>'host' AS host, count(*)::int AS n FROM performance_metrics_ts
+       WHERE metric_name = 'imp' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(stored).toEqual([
+      { host: 'h0', n: 4 },
+      { host: 'h1', n: 4 },
+      { host: 'h2', n: 4 },
+      { host: 'old_host', n: 2 },
+    ]);
+    expect(await series.activeOf('imp')).toBe(4);
+
+    // Again: the same rows are refused, the rest is already stored.
+    const again = await run(file, { series, batchSize: 7 });
+    expect(again.result).toMatchObject({ imported: 0, duplicates: 14, rejected: 8, exitCode: 2 });
+  });
+});
 
 describe('import', () => {
   it('imports the good rows of an NDJSON file, reports the bad ones by line, and a second run stores nothing', async () => {
