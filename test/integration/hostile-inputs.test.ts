@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Running } from '../../src/main.js';
 import { scrapeTarget } from '../../src/samplers/prometheus.js';
 import { runImport } from '../../scripts/import.js';
+import { SeriesRegistry } from '../../src/metrics/series-registry.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 import { startScrapeFixture, type ScrapeFixture } from '../helpers/scrape-fixture.js';
@@ -72,6 +73,7 @@ async function importLine(line: string): Promise<Outcome> {
   const file = path.join(dir, `row-${Math.random().toString(36).slice(2)}.ndjson`);
   await writeFile(file, `${line}\n`);
   const r = await runImport({
+    series: new SeriesRegistry(ctx.redis, ctx.keys, ctx.config(LIMITS).series),
     file,
     db: ctx.db,
     log: createLogger('silent'),
@@ -100,6 +102,11 @@ async function scrape(urlPath: string, sampleLimit = 50_000): Promise<Outcome> {
 }
 
 const ok = { metric_name: 'good_metric', value: 1 };
+/** Series limits low enough for one request to pass them. */
+const LIMITS = { MAX_SERIES: '8', MAX_SERIES_PER_METRIC: '3' };
+/** n points of n series of `metric`. */
+const seriesOf = (metric: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ metric_name: metric, value: 1, tags: { id: `r${i}` } }));
 const at = (ms: number) => new Date(Date.now() + ms).toISOString();
 const m = 'req_metric';
 
@@ -419,6 +426,43 @@ const ROWS: [
     /token is required/,
   ],
   [
+    'ingest',
+    '4 series of one metric past MAX_SERIES_PER_METRIC=3',
+    () => ingest({ points: seriesOf('card_metric', 4) }),
+    400,
+    'metric_name',
+    /new series of card_metric, which already has 3 active series \(MAX_SERIES_PER_METRIC\)/,
+  ],
+  [
+    'ingest',
+    '9 series of 3 metrics past MAX_SERIES=8',
+    () =>
+      ingest({
+        points: [...seriesOf('card_a', 3), ...seriesOf('card_b', 3), ...seriesOf('card_c', 3)],
+      }),
+    400,
+    'metric_name',
+    /new series of card_a, and pulse already holds 8 active series \(MAX_SERIES\)/,
+  ],
+  [
+    'import',
+    'a row of a new series of a metric at MAX_SERIES_PER_METRIC=3',
+    async () => {
+      // Three series of card_import are active already (sent by another source).
+      const full = Array.from({ length: 3 }, (_, i) => ({
+        fingerprint: `card-import-${i}`,
+        metricName: 'card_import',
+      }));
+      await new SeriesRegistry(ctx.redis, ctx.keys, ctx.config(LIMITS).series).admit(full);
+      return importLine(
+        JSON.stringify({ ...seriesOf('card_import', 1)[0], timestamp: at(-60_000) }),
+      );
+    },
+    'exit 2',
+    'metric_name',
+    /new series of card_import, which already has 3 active series/,
+  ],
+  [
     'import',
     'a line that is not JSON',
     () => importLine('{"metric_name": '),
@@ -495,6 +539,7 @@ beforeAll(async () => {
       READ_TOKEN: READ,
       ADMIN_TOKEN: ADMIN,
       INGEST_MAX_BODY: '2mb',
+      ...LIMITS,
     }),
     ctx.log,
   );
