@@ -91,7 +91,7 @@ export function table(run: RegressionRun): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
   return [
-    `regression run ${run.run_id} at ${run.computed_at}: ${run.analysed} analysed, ${run.listed} listed (${run.counts.CRITICAL} CRITICAL, ${run.counts.WARNING} WARNING, ${run.counts.NORMAL} NORMAL)`,
+    `regression run ${run.run_id} at ${run.computed_at}: ${run.analysed} analysed${run.skipped_series > 0 ? ` (${run.skipped_series} series past MAX_SERIES_PER_METRIC or MAX_SERIES judged only within their metric)` : ''}, ${run.listed} listed (${run.counts.CRITICAL} CRITICAL, ${run.counts.WARNING} WARNING, ${run.counts.NORMAL} NORMAL)`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

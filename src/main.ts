@@ -82,7 +82,11 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     cache.onLookup = (served) =>
       telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
     // Segments shorter than an hour would let noise pass for a change point.
-    const regressionConfig = { ...config.regression, minSegmentMinutes: 60 };
+    const regressionConfig = {
+      ...config.regression,
+      minSegmentMinutes: 60,
+      seriesLimits: config.series,
+    };
     const limits = {
       memoryPercent: config.sampling.criticalMemoryPercent,
       cpuPercent: config.sampling.criticalCpuPercent,

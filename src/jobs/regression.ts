@@ -29,6 +29,12 @@ export interface RegressionPayload {
 export interface RegressionConfig extends RegressionSettings {
   baselineMs: number;
   recentMs: number;
+  /**
+   * Series judged on their own, at most, per metric (MAX_SERIES_PER_METRIC) and in all
+   * (MAX_SERIES): those seen most in the recent window first. Every metric is still judged
+   * whole, over all its series. Unbounded when unset.
+   */
+  seriesLimits?: { maxPerMetric: number; maxSeries: number };
   /** Metrics whose drop is the regression (throughput, hit ratios, up). */
   lowerIsWorse: string[];
 }
@@ -65,6 +71,8 @@ export interface RegressionRun {
   run_id: string;
   computed_at: string;
   analysed: number;
+  /** Series not judged on their own, past the series limits (their metrics still were). */
+  skipped_series: number;
   listed: number;
   counts: Record<Severity, number>;
   entries: ReportEntry[];
@@ -286,6 +294,9 @@ export async function regression(
     else byMetric.set(r.metric_name, [r]);
   }
   const units: Unit[] = [];
+  let seriesBudget = c.seriesLimits?.maxSeries ?? Infinity;
+  const perMetric = c.seriesLimits?.maxPerMetric ?? Infinity;
+  let skipped = 0;
   for (const [metric, all] of byMetric) {
     const metricId = (all[0] as (typeof all)[number]).metric_id;
     const slots = (id: number) => slotsOf.get(id) ?? { baseline: [], recent: [] };
@@ -302,6 +313,14 @@ export async function regression(
       recent: mergeSlots(all.map((s) => slots(s.id).recent)),
     });
     if (list.length > 1) {
+      const take = Math.max(0, Math.min(perMetric, seriesBudget, list.length));
+      if (take < list.length) {
+        // Most recent coverage first; the id keeps the choice stable from run to run.
+        list.sort((x, y) => slots(y.id).recent.length - slots(x.id).recent.length || x.id - y.id);
+        skipped += list.length - take;
+        list.length = take;
+      }
+      seriesBudget -= take;
       for (const s of list)
         units.push({
           metric,
@@ -411,10 +430,16 @@ export async function regression(
 
   const counts: Record<Severity, number> = { CRITICAL: 0, WARNING: 0, NORMAL: 0 };
   for (const e of entries) counts[e.regression_severity] += 1;
+  if (skipped > 0)
+    deps.log.warn(
+      { run: runId, skipped, limits: c.seriesLimits },
+      'series not judged on their own: past MAX_SERIES_PER_METRIC or MAX_SERIES (their metrics were judged whole)',
+    );
   deps.log.info(
     {
       run: runId,
       analysed: units.length,
+      skipped,
       listed: entries.length,
       ...counts,
       ms: {
@@ -437,6 +462,7 @@ export async function regression(
     run_id: runId,
     computed_at: computedAt,
     analysed: units.length,
+    skipped_series: skipped,
     listed: entries.length,
     counts,
     entries,

@@ -328,3 +328,57 @@ describe('stored regression slots', () => {
     }
   }, 120_000);
 });
+
+describe('bounded by the series limits', () => {
+  it('judges at most MAX_SERIES_PER_METRIC series of a metric on their own, and says how many it skipped', async () => {
+    // One metric with four series (hosts h1..h4), each a +25 % step; every metric is judged whole.
+    const fleet = [1, 2, 3, 4].map((h) => {
+      const e = entry('fleet_latency', 50 + h, 1.25, 500 + h);
+      const def = seriesDef({
+        metricName: 'fleet_latency',
+        sourceAgentId: null,
+        instanceId: null,
+        tags: { host: `h${h}` },
+      });
+      return { ...e, series: [def] };
+    });
+    const store = new PointStore(ctx.db);
+    for (const e of fleet) await store.write([e]);
+    const open = await regression(
+      { db: ctx.db, log: ctx.log, config, now: () => now },
+      { reason: 'manual' },
+    );
+    const bounded = await regression(
+      {
+        db: ctx.db,
+        log: ctx.log,
+        config: { ...config, seriesLimits: { maxPerMetric: 2, maxSeries: 1_000 } },
+        now: () => now,
+      },
+      { reason: 'manual' },
+    );
+    expect(open.skipped_series).toBe(0);
+    expect(bounded.skipped_series).toBe(2);
+    expect(open.analysed - bounded.analysed).toBe(2);
+    const ofFleet = (r: RegressionRun) =>
+      r.entries.filter((e) => e.metric_name === 'fleet_latency');
+    // The metric whole plus 4 series, against the metric whole plus 2.
+    expect(ofFleet(open)).toHaveLength(5);
+    expect(ofFleet(bounded)).toHaveLength(3);
+    expect(ofFleet(bounded).find((e) => e.series_id === null)?.regression_severity).toBe(
+      'CRITICAL',
+    );
+    // MAX_SERIES bounds the series judged on their own across metrics: 1 in all here.
+    const total = await regression(
+      {
+        db: ctx.db,
+        log: ctx.log,
+        config: { ...config, seriesLimits: { maxPerMetric: 2, maxSeries: 1 } },
+        now: () => now,
+      },
+      { reason: 'manual' },
+    );
+    expect(total.skipped_series).toBe(3);
+    expect(total.entries.filter((e) => e.series_id !== null)).toHaveLength(1);
+  }, 120_000);
+});
