@@ -12,12 +12,12 @@ import type { Db } from '../infra/db.js';
 import { parseInfo } from '../samplers/redis.js';
 import type { Queue } from 'bullmq';
 import {
+  FIRST_SERIES_PAGE,
+  SERIES_PAGE,
   metricExists,
   metricListView,
   regressionHistory,
   regressionView,
-  FIRST_SERIES_PAGE,
-  SERIES_PAGE,
   seriesPageView,
   summaryView,
   trendView,
