@@ -1,6 +1,7 @@
 // The pulse dashboard. It reads only the public JSON API (README, "Read API"): the summary for
-// the chosen range, the regression report, the list of series, and trends. It polls every 30 s
-// with conditional requests, so an unchanged answer costs a 304.
+// the chosen range, the regression report, the metric list, the first page of the selected
+// metric's series, and trends. It polls every 30 s with conditional requests, so an unchanged
+// answer costs a 304.
 import { ApiError, getJson, isAdminToken } from './api.js';
 import { TrendChart } from './chart.js';
 import { UNIT_NAMES, ago, dateTime, durationMs, fmt, pValue, pct, time, unitOf } from './format.js';
@@ -30,7 +31,13 @@ const state = {
   filterText: '',
   summary: null,
   regressions: null,
-  series: null,
+  /** Every stored metric with its series count (GET /api/v1/metrics). */
+  metrics: null,
+  /**
+   * The selected metric's series, from the first page of GET /series?metric_name=…: `more` when
+   * the metric has more series than that page, whose values the pickers then do not all show.
+   */
+  metricSeries: { metric: null, series: [], more: false },
   /** The selected regression entry, whose change point the chart marks. */
   selected: null,
   /** Whether the regression table lists the NORMAL entries too (changes that are no regression). */
@@ -140,13 +147,15 @@ async function refresh() {
   try {
     // The summary first: a wrong token then fails once, not once per request.
     const summary = await api(`/api/v1/metrics/summary?time_range=${state.range}`);
-    const [regressions, series] = await Promise.all([
+    const [regressions, metrics] = await Promise.all([
       api('/api/v1/regressions'),
-      api('/api/v1/series'),
+      api('/api/v1/metrics'),
     ]);
-    Object.assign(state, { summary, regressions, series });
+    Object.assign(state, { summary, regressions, metrics });
     // A metric from the address that is not stored (any more) gives way to the default.
-    if (!series.metrics.some((m) => m.metric_name === state.metric)) state.metric = defaultMetric();
+    if (!metrics.metrics.some((m) => m.metric_name === state.metric))
+      state.metric = defaultMetric();
+    await loadMetricSeries();
     clearError();
     showTokenPanel(false);
     $('main').hidden = false;
@@ -528,7 +537,20 @@ const DIMENSIONS = {
 };
 
 function metricSeries() {
-  return state.series?.metrics.find((m) => m.metric_name === state.metric)?.series ?? [];
+  return state.metricSeries.metric === state.metric ? state.metricSeries.series : [];
+}
+
+/** Fetches the first page of the selected metric's series, which the pickers are built from. */
+async function loadMetricSeries() {
+  const metric = state.metric;
+  if (!metric) {
+    state.metricSeries = { metric: null, series: [], more: false };
+    return;
+  }
+  const body = await api(`/api/v1/series?${new URLSearchParams({ metric_name: metric })}`);
+  // Another metric may have been selected while this one was on its way.
+  if (metric === state.metric)
+    state.metricSeries = { metric, series: body.series, more: body.next_cursor !== null };
 }
 
 /** For each dimension: the first way of filtering it that the metric's series have values for. */
@@ -557,6 +579,7 @@ function option(value, text, selected) {
 
 function renderChartControls() {
   const metrics = new Set(summaryNames());
+  for (const m of state.metrics?.metrics ?? []) metrics.add(m.metric_name);
   if (state.metric) metrics.add(state.metric);
   const select = /** @type {HTMLSelectElement} */ ($('metric-select'));
   select.replaceChildren(...[...metrics].sort().map((m) => option(m, m, m === state.metric)));
@@ -572,14 +595,23 @@ function renderChartControls() {
   );
 
   const series = metricSeries();
+  const { more } = state.metricSeries;
   const dims = dimensionsOf(series);
   for (const dim of Object.keys(DIMENSIONS)) {
     const el = /** @type {HTMLSelectElement} */ ($(`filter-${dim}`));
     const d = dims[dim];
+    // A value of a series beyond the first page (a regression's) is kept as one more choice.
+    if (d && more && state.filters[dim] && !d.values.includes(state.filters[dim]))
+      d.values = [...d.values, state.filters[dim]].sort();
     if (!d || !d.values.includes(state.filters[dim])) state.filters[dim] = '';
     const count = (v) => series.filter((s) => String(d.get(s)) === v).length;
+    // With more series than the first page, the values are those of its series only.
+    const all = d
+      ? `all (${d.values.length}${more ? ` in the first ${series.length} series` : ''})`
+      : 'none';
+    el.title = more ? `Values of the first ${series.length} series of ${state.metric}` : '';
     el.replaceChildren(
-      option('', d ? `all (${d.values.length})` : 'none', state.filters[dim] === ''),
+      option('', all, state.filters[dim] === ''),
       ...(d?.values ?? []).map((v) =>
         option(v, `${v} (${count(v)} series)`, v === state.filters[dim]),
       ),
@@ -667,7 +699,13 @@ function selectMetric(metric) {
   renderSummarySelection();
   renderRegressions();
   renderChartControls();
-  reloadChart();
+  loadMetricSeries()
+    .then(() => {
+      if (metric !== state.metric) return;
+      renderChartControls();
+      return loadChart();
+    })
+    .catch(handleError);
 }
 
 function renderSummarySelection() {
@@ -682,6 +720,17 @@ function selectRegression(entry) {
   state.selected = entry;
   state.metric = entry.metric_name;
   state.filters = { agent: '', instance: '', host: '' };
+  renderRegressions();
+  renderSummarySelection();
+  loadMetricSeries()
+    .then(() => {
+      if (state.selected === entry) showRegression(entry);
+    })
+    .catch(handleError);
+}
+
+/** Sets the pickers to the entry's series and shows its change point, once its series are in. */
+function showRegression(entry) {
   if (entry.series) {
     const dims = dimensionsOf(metricSeries());
     for (const dim of Object.keys(DIMENSIONS)) {
@@ -689,8 +738,6 @@ function selectRegression(entry) {
       if (v !== null && v !== undefined) state.filters[dim] = String(v);
     }
   }
-  renderRegressions();
-  renderSummarySelection();
   $('chart-panel').scrollIntoView({ block: 'start' });
   // Widen the range when the change point is before it.
   const cp = entry.change_point ? Date.parse(entry.change_point) : null;

@@ -65,7 +65,7 @@ async function ready(base: string, p: Child): Promise<void> {
 /** Every entry the warm job keeps, as the paths a dashboard asks for them. */
 function standardPaths(metrics: string[]): string[] {
   const paths = STANDARD_RANGES.map(([r]) => `/api/v1/metrics/summary?time_range=${r}`);
-  paths.push('/api/v1/regressions', '/api/v1/series');
+  paths.push('/api/v1/regressions', '/api/v1/metrics', '/api/v1/series');
   for (const m of metrics)
     for (const [range, , resolution] of STANDARD_TRENDS)
       paths.push(

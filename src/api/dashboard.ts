@@ -1,5 +1,6 @@
-// The read API dashboards use: the summary, trends, the list of series, and the cache's own
-// state. Every answer comes from the two-level cache; a miss computes from the rollups once.
+// The read API dashboards use: the summary, trends, the metric list, pages of series, and the
+// cache's own state. The standard answers come from the two-level cache; a miss computes from
+// the rollups once.
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import type { Request, RequestHandler, Response } from 'express';
@@ -11,19 +12,24 @@ import type { Db } from '../infra/db.js';
 import { parseInfo } from '../samplers/redis.js';
 import type { Queue } from 'bullmq';
 import {
+  FIRST_SERIES_PAGE,
+  SERIES_PAGE,
   metricExists,
+  metricListView,
   regressionHistory,
   regressionView,
-  seriesView,
+  seriesPageView,
   summaryView,
   trendView,
   type Limits,
 } from '../metrics/dashboard.js';
+import { decodeCursor, type SeriesFilters, type SeriesPosition } from '../metrics/series-cursor.js';
 import { requireToken, type FailedAuthLimiter } from './auth.js';
 import { HttpError } from './errors.js';
 import {
   ISO_TIME,
   parseId,
+  parseLimit,
   parseMetricName,
   parseRange,
   parseResolution,
@@ -226,11 +232,69 @@ export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
     });
   });
 
-  router.get('/series', ...read, async (req, res) => {
+  router.get('/metrics', ...read, async (req, res) => {
     const errors = new QueryErrors();
     queryStrings(req, () => false, errors);
     errors.throwIfAny();
-    await serve(req, res, cacheName.series(), () => seriesView(deps.db));
+    await serve(req, res, cacheName.metrics(), () => metricListView(deps.db));
+  });
+
+  router.get('/series', ...read, async (req, res) => {
+    const errors = new QueryErrors();
+    const q = queryStrings(
+      req,
+      (n) =>
+        ['metric_name', 'source_agent_id', 'instance_id', 'limit', 'cursor'].includes(n) ||
+        n.startsWith('tag.'),
+      errors,
+    );
+    const metricText = q.get('metric_name');
+    const metric = metricText === undefined ? undefined : parseMetricName(metricText, errors);
+    const filters: SeriesFilters = {
+      metricName: metric,
+      sourceAgentId: parseId('source_agent_id', q.get('source_agent_id'), errors),
+      instanceId: parseId('instance_id', q.get('instance_id'), errors),
+      tags: parseTags(q, errors),
+    };
+    const limit = parseLimit(q.get('limit'), SERIES_PAGE.default, SERIES_PAGE.max, errors);
+    const cursorText = q.get('cursor');
+    let after: SeriesPosition | null = null;
+    // The cursor is checked against the filters, so only once they are valid.
+    if (cursorText !== undefined && errors.errors.length === 0) {
+      const decoded = decodeCursor(cursorText, filters);
+      if ('reason' in decoded) errors.add('cursor', decoded.reason);
+      else after = decoded.at;
+    }
+    errors.throwIfAny();
+    const page = { filters, after, limit: limit as number };
+    const onlyMetric =
+      filters.sourceAgentId === undefined &&
+      filters.instanceId === undefined &&
+      Object.keys(filters.tags ?? {}).length === 0;
+    // Cached: the first page at the default limit, unfiltered or of one stored metric. Any
+    // other page or filter is computed for its request, so no input can add cache entries.
+    if (after === null && limit === SERIES_PAGE.default && onlyMetric) {
+      if (metric === undefined) {
+        await serve(req, res, cacheName.seriesFirstPage(), () =>
+          seriesPageView(deps.db, FIRST_SERIES_PAGE),
+        );
+        return;
+      }
+      const name = cacheName.seriesFirstPage(metric);
+      const hit = deps.cache.local(name);
+      if (hit) {
+        sendEntry(req, res, hit, 'l1', undefined, isPrivate);
+        return;
+      }
+      if (!missing.has(metric)) {
+        if (await metricExists(deps.db, metric)) {
+          await serve(req, res, name, () => seriesPageView(deps.db, page));
+          return;
+        }
+        missing.set(metric, true);
+      }
+    }
+    res.set('Cache-Control', 'no-store').json(await seriesPageView(deps.db, page));
   });
 
   router.get('/regressions', ...read, async (req, res) => {

@@ -138,3 +138,17 @@ export function parseTags(
     errors.add('tag', `at most ${LIMITS.tagCount} tag filters`);
   return tags;
 }
+
+/** `limit`: a whole number from 1 to `max`, written without sign, point or leading zeros. */
+export function parseLimit(
+  text: string | undefined,
+  fallback: number,
+  max: number,
+  errors: QueryErrors,
+): number | undefined {
+  if (text === undefined) return fallback;
+  const n = /^[1-9]\d{0,5}$/.test(text) ? Number(text) : NaN;
+  if (Number.isNaN(n) || n > max) errors.add('limit', `must be a whole number from 1 to ${max}`);
+  else return n;
+  return undefined;
+}

@@ -6,6 +6,12 @@ export const cacheName = {
   summary: (range: string) => `summary:${range}`,
   trend: (metric: string, range: string, resolution: string, filters: object) =>
     `trend:${metric}:${range}:${resolution}:${Object.keys(filters).length === 0 ? '-' : createHash('sha1').update(JSON.stringify(filters)).digest('hex').slice(0, 16)}`,
-  series: () => 'series',
+  /**
+   * The first page of GET /series at the default limit: unfiltered, or of one stored metric.
+   * No other page or filter is cached, so the entries are bounded by the number of metrics.
+   */
+  seriesFirstPage: (metric?: string) =>
+    metric === undefined ? 'series:first' : `series:first:${metric}`,
+  metrics: () => 'metrics',
   regressions: () => 'regressions:latest',
 };

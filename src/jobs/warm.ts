@@ -1,14 +1,17 @@
 // The warm job: computes what dashboards read ahead of time — the summary for 1 h, 24 h and
-// 7 d (with health score and alerts), every metric's trend at the standard pairs, the series
-// list — and puts each in the cache, so a dashboard request never waits for SQL.
+// 7 d (with health score and alerts), the metric list, every metric's trend at the standard
+// pairs, the first page of series — and puts each in the cache, so a dashboard request never
+// waits for SQL. The metrics come from the metrics table (one row each), not from the series.
 import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { compactMetricRollups } from '../metrics/metric-rollup.js';
 import {
+  FIRST_SERIES_PAGE,
+  metricListView,
   regressionView,
-  seriesView,
+  seriesPageView,
   summaryView,
   trendView,
   type Limits,
@@ -57,9 +60,10 @@ export async function warm(
   for (const [text, ms] of STANDARD_RANGES)
     await put(cacheName.summary(text), await summaryView(deps.db, text, ms, deps.limits));
   await put(cacheName.regressions(), await regressionView(deps.db));
-  const series = await seriesView(deps.db);
-  await put(cacheName.series(), series);
-  for (const { metric_name: metric } of series.metrics) {
+  const metrics = await metricListView(deps.db);
+  await put(cacheName.metrics(), metrics);
+  await put(cacheName.seriesFirstPage(), await seriesPageView(deps.db, FIRST_SERIES_PAGE));
+  for (const { metric_name: metric } of metrics.metrics) {
     for (const [range, rangeMs, resolution, resolutionMs] of STANDARD_TRENDS) {
       await put(
         cacheName.trend(metric, range, resolution, {}),

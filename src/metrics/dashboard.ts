@@ -1,9 +1,10 @@
 // What the dashboard shows, computed from the rollups: the summary with the plan's health score
-// and alert count, trends, and the list of series. The warm job computes these ahead; the API
-// computes one only on a cache miss.
+// and alert count, trends, the list of metrics and pages of series. The warm job computes these
+// ahead; the API computes one only on a cache miss.
 import type { Db } from '../infra/db.js';
 import { metricIdOf } from './metric-rollup.js';
 import { sql } from './queries.js';
+import { encodeCursor, type SeriesFilters, type SeriesPosition } from './series-cursor.js';
 import { summary, trend, type MetricSummary, type TrendPoint } from './rollup-queries.js';
 
 const MINUTE = 60_000;
@@ -164,39 +165,73 @@ export async function metricExists(db: Db, metric: string): Promise<boolean> {
   return (await metricIdOf(db, metric)) !== null;
 }
 
-export interface SeriesView {
-  metrics: {
-    metric_name: string;
-    series: {
-      id: number;
-      source_agent_id: string | null;
-      instance_id: string | null;
-      tags: Record<string, string>;
-    }[];
-  }[];
+export interface SeriesRow {
+  id: number;
+  metric_name: string;
+  source_agent_id: string | null;
+  instance_id: string | null;
+  tags: Record<string, string>;
+}
+
+export interface SeriesPageView {
+  series: SeriesRow[];
+  /** The cursor of the next page; null on the last page. */
+  next_cursor: string | null;
   computed_at: string;
 }
 
-export async function seriesView(db: Db): Promise<SeriesView> {
-  const rows = await db.manyOrNone<{
-    metric_name: string;
-    id: number;
-    source_agent_id: string | null;
-    instance_id: string | null;
-    tags: Record<string, string>;
-  }>(sql.dashboardSeries);
-  const byMetric = new Map<string, SeriesView['metrics'][number]>();
-  for (const r of rows) {
-    let m = byMetric.get(r.metric_name);
-    if (!m) byMetric.set(r.metric_name, (m = { metric_name: r.metric_name, series: [] }));
-    m.series.push({
-      id: r.id,
-      source_agent_id: r.source_agent_id,
-      instance_id: r.instance_id,
-      tags: r.tags,
-    });
-  }
-  return { metrics: [...byMetric.values()], computed_at: new Date().toISOString() };
+/** Rows of a GET /series page: without `limit`, and at most. */
+export const SERIES_PAGE = { default: 1_000, max: 10_000 } as const;
+
+/** The first page the API caches and the warm job refreshes: every series, the default limit. */
+export const FIRST_SERIES_PAGE = {
+  filters: {},
+  after: null,
+  limit: SERIES_PAGE.default,
+} as const satisfies SeriesPageQuery;
+
+export interface SeriesPageQuery {
+  filters: SeriesFilters;
+  after: SeriesPosition | null;
+  limit: number;
+}
+
+/** Series in (metric_name, id) order, the `limit` after `after` that match every filter. */
+export async function seriesPageView(db: Db, q: SeriesPageQuery): Promise<SeriesPageView> {
+  const { filters: f, after } = q;
+  const tags = f.tags && Object.keys(f.tags).length > 0 ? JSON.stringify(f.tags) : null;
+  const rows = await db.manyOrNone<SeriesRow>(sql.seriesPage, [
+    f.metricName ?? null,
+    f.sourceAgentId ?? null,
+    f.instanceId ?? null,
+    tags,
+    after?.metricName ?? null,
+    after?.id ?? null,
+    q.limit + 1,
+  ]);
+  const series = rows.slice(0, q.limit);
+  const last = series.at(-1);
+  return {
+    series,
+    next_cursor:
+      rows.length > q.limit && last
+        ? encodeCursor({ metricName: last.metric_name, id: last.id }, f)
+        : null,
+    computed_at: new Date().toISOString(),
+  };
+}
+
+export interface MetricListView {
+  metrics: { metric_name: string; series: number }[];
+  computed_at: string;
+}
+
+/** Every stored metric and its number of series: one row per metric, from the metrics table. */
+export async function metricListView(db: Db): Promise<MetricListView> {
+  return {
+    metrics: await db.manyOrNone<{ metric_name: string; series: number }>(sql.metricsSeriesCounts),
+    computed_at: new Date().toISOString(),
+  };
 }
 
 export interface RegressionReportView {

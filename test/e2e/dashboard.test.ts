@@ -1,7 +1,7 @@
 // The web dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a
 // running pulse API with demo data: the token prompt, a table row per metric, the chart's points
-// against the API, a range switch, a regression row marking its change point, a wrong token and
-// a stopped API. Screenshots go to test/artifacts/ (ignored by git).
+// against the API, a range switch, picking a metric and one of its series, a regression row
+// marking its change point, a wrong token and a stopped API. Screenshots go to test/artifacts/ (ignored by git).
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -48,6 +48,8 @@ let profile: string;
 let browser: BrowserContext | undefined;
 let page: Page;
 const problems: string[] = [];
+/** Every GET /api/v1/series the page made. */
+const seriesRequests: URL[] = [];
 
 async function get<T>(pathAndQuery: string): Promise<T> {
   const res = await fetch(`${base}${pathAndQuery}`, {
@@ -111,6 +113,10 @@ describe.skipIf(skipReason !== undefined)('the web dashboard in Chromium', () =>
     page = browser.pages()[0] ?? (await browser.newPage());
     // Script errors and CSP violations fail the test; a refused request (401) is expected.
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('request', (req) => {
+      const u = new URL(req.url());
+      if (u.pathname === '/api/v1/series') seriesRequests.push(u);
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
         problems.push(`console: ${msg.text()}`);
@@ -190,6 +196,49 @@ describe.skipIf(skipReason !== undefined)('the web dashboard in Chromium', () =>
     expect(day.resolution).toBe('5m');
     expect(day.points).not.toBe(hour.points);
     expect(day.points).toBeGreaterThan(hour.points);
+  });
+
+  it("picking a metric loads that metric's series: the host picker lists their hosts, and a host narrows the chart", async () => {
+    const metric = 'memory_usage_percentage';
+    const metrics = await get<{ metrics: { metric_name: string; series: number }[] }>(
+      '/api/v1/metrics',
+    );
+    const listed = metrics.metrics.find((m) => m.metric_name === metric);
+    expect(listed?.series).toBe(demo.hosts.length);
+    expect(demo.hosts.length).toBeGreaterThan(1);
+    const before = seriesRequests.length;
+    await page.locator('#metric-select').selectOption(metric);
+    const chart = await chartReady('24h', `[data-metric="${metric}"]`);
+    expect(chart.query).toBe(`metric_name=${metric}&time_range=24h`);
+    // The page asked for this metric's series, and never for every series.
+    const asked = seriesRequests.slice(before);
+    expect(asked.map((u) => u.searchParams.get('metric_name'))).toContain(metric);
+    expect(seriesRequests.every((u) => u.searchParams.has('metric_name'))).toBe(true);
+    const { series } = await get<{ series: { tags: Record<string, string> }[] }>(
+      `/api/v1/series?metric_name=${metric}`,
+    );
+    const hosts = [...new Set(series.map((s) => s.tags.hostname as string))].sort();
+    expect(hosts).toEqual([...demo.hosts].sort());
+    const options = page.locator('#filter-host option');
+    await expect.poll(() => options.count()).toBe(hosts.length + 1);
+    expect(
+      await options.evaluateAll((els: unknown[]) => els.map((o) => (o as { value: string }).value)),
+    ).toEqual(['', ...hosts]);
+    expect(await options.first().textContent()).toBe(`all (${hosts.length})`);
+    expect(await options.nth(1).textContent()).toBe(`${hosts[0]} (1 series)`);
+    expect(await page.locator('#filter-host').isDisabled()).toBe(false);
+    // One host: the chart's query carries its tag, and draws what the API answers for it.
+    const host = hosts[1] as string;
+    await page.locator('#filter-host').selectOption(host);
+    const narrowed = await chartReady(
+      '24h',
+      `[data-query="${new URLSearchParams({ metric_name: metric, time_range: '24h', 'tag.hostname': host }).toString()}"]`,
+    );
+    const answer = await get<TrendAnswer>(`/api/v1/time-series?${narrowed.query}`);
+    expect(answer.points.length).toBeGreaterThan(100);
+    expect(narrowed.points).toBe(answer.points.length);
+    await page.locator('#chart-panel').scrollIntoViewIfNeeded();
+    await shot('dashboard-1280x800-metric-host.png');
   });
 
   it('lists the regressions, worst first, and selecting one marks its change point', async () => {

@@ -151,13 +151,23 @@ describe('values', () => {
     expect(body.points.reduce((n, p) => n + p.count, 0)).toBe(raw.n);
   });
 
-  it('GET /series lists every series by metric', async () => {
+  it('GET /series pages every series in (metric_name, id) order; GET /metrics counts them', async () => {
     const body = (await (await get(a, '/api/v1/series', READ)).json()) as {
-      metrics: { metric_name: string; series: unknown[] }[];
+      series: { id: number; metric_name: string }[];
+      next_cursor: string | null;
     };
-    expect(body.metrics.map((m) => [m.metric_name, m.series.length])).toEqual([
-      ['memory_usage_percentage', 2],
-      ['req_latency_ms', 2],
+    expect(body.series).toEqual(
+      await ctx.db.many(
+        'SELECT id, metric_name, source_agent_id, instance_id, tags FROM series ORDER BY metric_name, id',
+      ),
+    );
+    expect(body.next_cursor).toBeNull();
+    const metrics = (await (await get(a, '/api/v1/metrics', READ)).json()) as {
+      metrics: { metric_name: string; series: number }[];
+    };
+    expect(metrics.metrics).toEqual([
+      { metric_name: 'memory_usage_percentage', series: 2 },
+      { metric_name: 'req_latency_ms', series: 2 },
     ]);
   });
 
@@ -240,6 +250,8 @@ describe('auth', () => {
     '/api/v1/metrics/summary',
     '/api/v1/time-series?metric_name=req_latency_ms',
     '/api/v1/series',
+    '/api/v1/series?metric_name=req_latency_ms&limit=1',
+    '/api/v1/metrics',
     '/api/v1/cache',
   ];
   it.each(reads)(

@@ -1,9 +1,12 @@
 // The warm job across a fleet: with two worker processes and a queue of warm requests, passes
 // never overlap (the warm queue's global concurrency is 1), and each pass fills every
-// standard entry from the metric-level rollups.
+// standard entry from the metric-level rollups. With more series than one page, a pass caches
+// the first page and the metric list without any query returning every series.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DashboardCache } from '../../src/cache/dashboard-cache.js';
 import { cacheName } from '../../src/cache/names.js';
+import { warm } from '../../src/jobs/warm.js';
 import { start, type Running } from '../../src/main.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { seriesDef } from '../../src/metrics/series.js';
@@ -77,8 +80,9 @@ it('runs one warm pass at a time across worker processes, each filling every ent
       spans[i - 1]![1],
     );
   const entries = done.map((j) => (j?.returnvalue as { entries: number }).entries);
-  // 3 summaries, the regression report, the series list and 3 trends per metric.
-  expect(entries).toEqual(Array(6).fill(3 + 1 + 1 + 3 * 3));
+  // 3 summaries, the regression report, the metric list, the first page of series and 3
+  // trends per metric.
+  expect(entries).toEqual(Array(6).fill(3 + 1 + 1 + 1 + 3 * 3));
   const summary = JSON.parse(
     (await ctx.redis.get(`${ctx.keys.cachePrefix}${cacheName.summary('24h')}`)) ?? '{}',
   ) as { body?: string };
@@ -96,4 +100,96 @@ it('runs one warm pass at a time across worker processes, each filling every ent
   expect(body.metrics?.map((m) => [m.metric_name, m.count, m.series])).toEqual(
     exact.map((e) => [e.metric_name, e.count, 3]),
   );
+});
+
+/**
+ * `target` with the row count of every query answered as an array recorded in `rows`, also
+ * inside tasks and transactions (their callbacks get an observed task).
+ */
+function observed<T extends object>(target: T, rows: number[]): T {
+  return new Proxy(target, {
+    get(obj, prop) {
+      const value: unknown = Reflect.get(obj, prop, obj);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const wrapped = args.map((a) =>
+          typeof a === 'function'
+            ? (t: unknown, ...rest: unknown[]) =>
+                (a as (...x: unknown[]) => unknown)(
+                  typeof t === 'object' && t !== null ? observed(t, rows) : t,
+                  ...rest,
+                )
+            : a,
+        );
+        const out: unknown = (value as (...x: unknown[]) => unknown).apply(obj, wrapped);
+        if (out instanceof Promise)
+          return out.then((r: unknown) => {
+            if (Array.isArray(r)) rows.push(r.length);
+            return r;
+          });
+        return out;
+      };
+    },
+  });
+}
+
+it('with 1,500 series of one metric more, caches the first page and the metric list, never reading every series', async () => {
+  const now = Math.floor(Date.now() / MINUTE) * MINUTE;
+  const wide = Array.from({ length: 1_500 }, (_, i) =>
+    seriesDef({
+      metricName: 'wide_metric',
+      sourceAgentId: null,
+      instanceId: null,
+      tags: { n: String(i) },
+    }),
+  );
+  await new PointStore(ctx.db).write([
+    {
+      series: wide,
+      seriesIndex: Uint32Array.from(wide.keys()),
+      ts: new Float64Array(wide.length).fill(now - MINUTE),
+      value: new Float64Array(wide.length).fill(1),
+    },
+  ]);
+  const rows: number[] = [];
+  const cache = new DashboardCache(ctx.redis, ctx.keys, ctx.log);
+  const { entries } = await warm(
+    {
+      db: observed(ctx.db, rows),
+      cache,
+      log: ctx.log,
+      limits: { memoryPercent: 90, cpuPercent: 90 },
+      ttlMs: 60_000,
+    },
+    { reason: 'manual' },
+  );
+  expect(entries).toBe(3 + 1 + 1 + 1 + 4 * 3);
+  expect(rows.length).toBeGreaterThan(0);
+  // The largest answer is the first page and its look-ahead row: 1,001 of 1,509 series.
+  expect(Math.max(...rows)).toBe(1_001);
+  const cached = async (name: string) =>
+    JSON.parse(
+      (
+        JSON.parse((await ctx.redis.get(`${ctx.keys.cachePrefix}${name}`)) ?? '{}') as {
+          body: string;
+        }
+      ).body,
+    ) as unknown;
+  const page = (await cached(cacheName.seriesFirstPage())) as {
+    series: { id: number }[];
+    next_cursor: string | null;
+  };
+  expect(page.series).toHaveLength(1_000);
+  expect(page.next_cursor).not.toBeNull();
+  expect(page.series.map((s) => s.id)).toEqual(
+    (
+      await ctx.db.many<{ id: number }>('SELECT id FROM series ORDER BY metric_name, id LIMIT 1000')
+    ).map((r) => r.id),
+  );
+  expect(((await cached(cacheName.metrics())) as { metrics: unknown[] }).metrics).toEqual([
+    { metric_name: 'cpu_usage_percentage', series: 3 },
+    { metric_name: 'queue_depth', series: 3 },
+    { metric_name: 'req_ms', series: 3 },
+    { metric_name: 'wide_metric', series: 1_500 },
+  ]);
 });
