@@ -30,10 +30,12 @@ export function abortableWorker<D, R>(
   const { onAbort = 'wait', log, ...workerOpts } = opts;
   const jobs = new Set<Running>();
   const idle = new AbortController().signal;
-  // Three parameters: BullMQ passes a signal only to a processor that declares one.
+  // Three parameters, none with a default: BullMQ passes a signal only to a processor whose
+  // `length` is 3 or more.
   const worker: Worker<D, R> = new Worker<D, R>(
     queue,
-    async (job, token, signal = idle) => {
+    async (job, token, jobSignal) => {
+      const signal = jobSignal ?? idle;
       const entry = token === undefined ? undefined : { job: job as Job, token };
       if (entry) jobs.add(entry);
       try {
