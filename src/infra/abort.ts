@@ -1,5 +1,6 @@
 // Stopping a job part-way: an AbortError that handlers throw when their signal is aborted
 // (between steps), and tasks whose running statement PostgreSQL cancels on abort (inside one).
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { ITask } from 'pg-promise';
 import type { Db } from './db.js';
@@ -62,9 +63,18 @@ async function run<T>(
   if (!signal) return tx ? db.tx(tag, fn) : db.task(tag, fn);
   const body = async (t: Task): Promise<T> => {
     const { pid } = await t.one<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    let finished = false;
     let cancelling: Promise<void> | undefined;
+    // A cancel reaching an idle connection (the task between statements, computing) is
+    // ignored by PostgreSQL, so it is sent again until the task ends: a statement started
+    // after the abort is cancelled too.
     const onAbort = () => {
-      cancelling = cancelBackend(db, pid);
+      cancelling = (async () => {
+        while (!finished) {
+          await cancelBackend(db, pid);
+          if (!finished) await sleep(100);
+        }
+      })();
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -75,6 +85,7 @@ async function run<T>(
         throw new AbortError(`job aborted: ${reasonOf(signal)}`, { cause: err });
       throw err;
     } finally {
+      finished = true;
       signal.removeEventListener('abort', onAbort);
       // The cancel lands before the connection goes back to the pool, so it cannot cancel
       // whatever runs next on it.

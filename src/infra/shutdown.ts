@@ -32,8 +32,10 @@ export function createShutdown(steps: Step[], log: Logger): Shutdown {
   const started = new Set<Step>();
   const runStep = async (step: Step): Promise<boolean> => {
     started.add(step);
+    const t0 = Date.now();
     try {
       await step.run();
+      log.debug({ step: step.name, ms: Date.now() - t0 }, 'shutdown step done');
       return true;
     } catch (err) {
       log.error({ err, step: step.name }, 'shutdown step failed; going on with the next');

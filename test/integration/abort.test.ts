@@ -188,7 +188,8 @@ describe('each handler given an aborted signal', () => {
     const r = await aggregate({ db: ctx.db, log: ctx.log }, { reason: 'manual' });
     expect(r.hours).toBeGreaterThanOrEqual(6);
     expect(r.rows).toBe(4 * r.hours);
-    expect((await counts()).dirty).toBe(1); // the open hour
+    // At most the open hour is left (none when the last point fell in the hour before).
+    expect((await counts()).dirty).toBeLessThanOrEqual(1);
   });
 });
 
