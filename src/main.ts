@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'bullmq';
 import { createApp } from './api/app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, type Db } from './infra/db.js';
@@ -18,6 +19,7 @@ import { PointBuffer } from './metrics/buffer.js';
 import { ensurePartitions } from './metrics/partitions.js';
 import { SeriesRegistry } from './metrics/series-registry.js';
 import { PointStore, storedSeries } from './metrics/store.js';
+import { releaseRunning } from './workers/abortable.js';
 import { startFlushWorker } from './workers/flush-worker.js';
 import { startProcessSampling } from './workers/process-sampling.js';
 import { startSampleWorker } from './workers/sample-worker.js';
@@ -41,8 +43,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const steps: Step[] = [];
   const stop = createShutdown(steps, log);
   // Later steps are unshifted, so shutdown runs in the reverse order of start-up.
-  const onStop = (name: string, run: Step['run'], always = false) =>
-    steps.unshift({ name, run, always });
+  const onStop = (name: string, run: Step['run'], always = false, first = false) =>
+    steps.unshift({ name, run, always, first });
+  // Every BullMQ worker: how to abort its running jobs and how to close it.
+  const workers: { cancel(): void; close(): Promise<void> }[] = [];
+  // The workers whose handlers take an abort signal (abortable.ts).
+  const abortable: Worker[] = [];
   try {
     const redisService = await redisFor(config, log);
     onStop('embedded redis', () => redisService.stop(), true);
@@ -151,6 +157,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         claimIdleMs: config.flush.claimIdleMs,
       });
       onStop('flush worker', () => flushWorker.close());
+      // Its close() aborts the flush's own signal: the batch in COPY ends, no new one starts.
+      workers.push({ cancel: () => undefined, close: () => flushWorker.close() });
       observeWorker(telemetry, 'flush', flushWorker.worker);
       flushWorker.worker.on('completed', (job, result) => {
         telemetry.pointsFlushed.inc(result.inserted);
@@ -219,6 +227,25 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         onStop(`${worker.name} worker`, () => worker.close());
         observeWorker(telemetry, worker.name, worker);
       }
+      for (const worker of [sampleWorker, ...upkeep, warmWorker, regressionWorker]) {
+        abortable.push(worker);
+        workers.push({
+          cancel: () => worker.cancelAllJobs('shutdown'),
+          close: () => worker.close(),
+        });
+      }
+      // A graceful shutdown has closed every worker before this step, so it finds nothing. On
+      // a forced exit the jobs still running go back to wait, for the next start to run at
+      // once; it runs before the embedded Redis stops.
+      onStop(
+        'release interrupted jobs',
+        async () => {
+          const moved = await releaseRunning(abortable);
+          if (moved > 0) log.warn({ moved }, 'jobs still running were moved back to wait');
+        },
+        true,
+        true,
+      );
       // New data makes the dashboard stale: warm it, at most once per WARM_INTERVAL.
       const warmSoon = (reason: 'flush' | 'aggregate' | 'regression') =>
         requestWarm(queues, reason, config.cache.warmIntervalMs).catch((err: unknown) =>
@@ -296,6 +323,14 @@ export async function start(config: Config, log: Logger): Promise<Running> {
           'TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; list the proxies (addresses, CIDR ranges or loopback) instead unless one overwrites that header',
         );
     }
+    // The first step of a shutdown: every running job is aborted (its handler stops at the next
+    // check or has its statement cancelled, and the job goes back to wait), then every worker
+    // closes at once, so no close waits out a long job.
+    if (workers.length > 0)
+      onStop('stop jobs', async () => {
+        for (const w of workers) w.cancel();
+        await Promise.all(workers.map((w) => w.close()));
+      });
     log.info({ prefix: config.prefix }, 'pulse started');
     return { port, stop };
   } catch (err) {

@@ -2,6 +2,7 @@
 // flushes marked dirty (new or late points), never rescanning hours nothing touched. Readers take a dirty or still-open
 // hour from rollup_1m, so a rollup_1h row is only ever read once it is complete. It also
 // compacts the metric-level rollups (partial rows into one row per metric, width and bucket).
+import { cancellableTx } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { compactMetricRollups } from '../metrics/metric-rollup.js';
@@ -24,6 +25,11 @@ export interface AggregateDeps {
   /** Stop starting new transactions after this long (default 60 s). */
   budgetMs?: number;
   now?: () => number;
+  /**
+   * Stops the job (shutdown): the running transaction is cancelled and rolls back, so its
+   * hours stay marked dirty for the next run; hours committed before stay built.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AggregateResult {
@@ -55,7 +61,7 @@ export async function aggregate(
   // the next tick.
   const started = Date.now();
   while (Date.now() - started < (deps.budgetMs ?? 60_000)) {
-    const done = await deps.db.tx('aggregate', async (t) => {
+    const done = await cancellableTx(deps.db, deps.signal, 'aggregate', async (t) => {
       const candidates = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyCandidates, [
         new Date(now()),
         deps.batchHours ?? 1,
@@ -78,7 +84,7 @@ export async function aggregate(
     });
     if (done === 0) break;
   }
-  result.compacted = (await compactMetricRollups(deps.db)).partial;
+  result.compacted = (await compactMetricRollups(deps.db, { signal: deps.signal })).partial;
   if (result.hours > 0) deps.log.debug(result, 'rollup_1h rebuilt');
   return result;
 }

@@ -1,6 +1,7 @@
 // Backfill: recomputes rollups from the raw points for a range, one job per hour (children of
 // one BullMQ flow, so the whole run shows in Bull Board), then rebuilds rollup_1h. Recomputing
 // replaces what was there, so running it twice gives identical rollups.
+import { cancellableTx } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { metricIdOf, rebuildMetricRollups } from '../metrics/metric-rollup.js';
@@ -27,6 +28,8 @@ export interface BackfillHourResult {
 export interface BackfillDeps {
   db: Db;
   log: Logger;
+  /** Cancels the hour's transaction (shutdown): it rolls back, and the hour is done again. */
+  signal?: AbortSignal;
 }
 
 interface Current {
@@ -47,7 +50,7 @@ export async function backfillHour(
   const start = new Date(p.hour);
   if (Number.isNaN(start.getTime()) || start.getTime() % HOUR !== 0)
     throw new RangeError(`not the start of an hour: ${p.hour}`);
-  return deps.db.tx('backfill hour', async (t) => {
+  return cancellableTx(deps.db, deps.signal, 'backfill hour', async (t) => {
     // Waits for flushes writing this hour to commit, and keeps new ones out until we commit.
     await t.one(sql.rollupHourLock, [start.getTime() / HOUR]);
     const rows = await t.manyOrNone<{ series_id: number; ts_ms: number; value: number }>(
@@ -116,7 +119,7 @@ export async function backfillRange(
   const sum = (f: (c: BackfillHourResult) => number) => children.reduce((n, c) => n + f(c), 0);
   const rebuilt = p.dryRun
     ? { rows: 0 }
-    : await aggregate({ db: deps.db, log: deps.log }, { reason: 'manual' });
+    : await aggregate({ db: deps.db, log: deps.log, signal: deps.signal }, { reason: 'manual' });
   return {
     hours: children.length,
     points: sum((c) => c.points),

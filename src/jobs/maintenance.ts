@@ -1,6 +1,7 @@
 // The maintenance job: keeps daily partitions of points made ahead, and applies retention —
 // whole partitions past RAW_RETENTION are dropped (cheap, no row-by-row delete), rollups past
 // their own retention are deleted in short batches. Nothing inside retention is touched.
+import { cancellable, throwIfAborted, type Task } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { ensurePartitions } from '../metrics/partitions.js';
@@ -18,6 +19,11 @@ export interface MaintenanceDeps {
   /** The active-series registry, whose idle series stop counting towards the series limits. */
   series?: Pick<SeriesRegistry, 'trim'>;
   now?: () => number;
+  /**
+   * Stops the job between statements and cancels a running delete (shutdown). Every statement
+   * commits on its own and only removes what is past retention, so a rerun finishes the rest.
+   */
+  signal?: AbortSignal;
 }
 
 export interface MaintenanceResult {
@@ -37,30 +43,43 @@ export interface MaintenanceResult {
 
 const DELETE_BATCH = 50_000;
 
-async function expire(
-  db: Db,
+/** Runs `delete` (one batch, returns rows deleted) until a batch is short of DELETE_BATCH. */
+function batches(
+  deps: MaintenanceDeps,
+  tag: string,
+  del: (t: Task) => Promise<number>,
+): Promise<number> {
+  return cancellable(deps.db, deps.signal, tag, async (t) => {
+    let total = 0;
+    for (;;) {
+      throwIfAborted(deps.signal);
+      const n = await del(t);
+      total += n;
+      if (n < DELETE_BATCH) return total;
+    }
+  });
+}
+
+function expire(
+  deps: MaintenanceDeps,
   query: (typeof sql)['rollup1mExpire'],
   cutoff: Date,
 ): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = (await db.result(query, [cutoff, DELETE_BATCH])).rowCount;
-    total += n;
-    if (n < DELETE_BATCH) return total;
-  }
+  return batches(
+    deps,
+    'maintenance expire',
+    async (t) => (await t.result(query, [cutoff, DELETE_BATCH])).rowCount,
+  );
 }
 
-async function expireMetric(db: Db, widths: number[], cutoff: Date): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { deleted } = await db.one<{ deleted: number }>(sql.metricRollupExpire, [
-      widths,
-      cutoff,
-      DELETE_BATCH,
-    ]);
-    total += deleted;
-    if (deleted < DELETE_BATCH) return total;
-  }
+function expireMetric(deps: MaintenanceDeps, widths: number[], cutoff: Date): Promise<number> {
+  return batches(
+    deps,
+    'maintenance expire metric rollups',
+    async (t) =>
+      (await t.one<{ deleted: number }>(sql.metricRollupExpire, [widths, cutoff, DELETE_BATCH]))
+        .deleted,
+  );
 }
 
 export async function maintenance(
@@ -68,7 +87,9 @@ export async function maintenance(
   _payload: MaintenancePayload,
 ): Promise<MaintenanceResult> {
   const now = (deps.now ?? Date.now)();
+  throwIfAborted(deps.signal);
   const partitionsCreated = await ensurePartitions(deps.db, now);
+  throwIfAborted(deps.signal);
   const dropped = await deps.db.manyOrNone<{ dropped: string }>(sql.pointsPartitionsDrop, [
     new Date(now - deps.retention.rawMs),
   ]);
@@ -76,26 +97,31 @@ export async function maintenance(
     partitionsCreated,
     partitionsDropped: dropped.map((r) => r.dropped),
     rollup1mDeleted: await expire(
-      deps.db,
+      deps,
       sql.rollup1mExpire,
       new Date(now - deps.retention.rollup1mMs),
     ),
     regressionSlotsDeleted: await expire(
-      deps.db,
+      deps,
       sql.regressionSlotsExpire,
       new Date(now - deps.retention.rollup1mMs),
     ),
     rollup1hDeleted: await expire(
-      deps.db,
+      deps,
       sql.rollup1hExpire,
       new Date(now - deps.retention.rollup1hMs),
     ),
     metricRollupDeleted:
-      (await expireMetric(deps.db, [60, 300], new Date(now - deps.retention.rollup1mMs))) +
-      (await expireMetric(deps.db, [3600, 86400], new Date(now - deps.retention.rollup1hMs))),
-    regressionsDeleted: (
-      await deps.db.result(sql.regressionExpire, [new Date(now - deps.retention.regressionMs)])
-    ).rowCount,
+      (await expireMetric(deps, [60, 300], new Date(now - deps.retention.rollup1mMs))) +
+      (await expireMetric(deps, [3600, 86400], new Date(now - deps.retention.rollup1hMs))),
+    regressionsDeleted: await cancellable(
+      deps.db,
+      deps.signal,
+      'maintenance expire regressions',
+      async (t) =>
+        (await t.result(sql.regressionExpire, [new Date(now - deps.retention.regressionMs)]))
+          .rowCount,
+    ),
     seriesIdled: (await deps.series?.trim(now)) ?? 0,
   };
   if (

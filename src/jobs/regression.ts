@@ -3,6 +3,7 @@
 // keeps the listed entries as a report, and tracks open regressions across runs.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { cancellable, cancellableTx, throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { pgp } from '../infra/db.js';
@@ -50,6 +51,8 @@ export interface RegressionDeps {
    * invalidation channel), so nobody waits for the next warm pass.
    */
   cache?: { cache: DashboardCache; ttlMs: number };
+  /** Stops the run (shutdown) in its read, between units, or in its store (rolled back). */
+  signal?: AbortSignal;
 }
 
 export interface ReportEntry extends Omit<Analysis, 'listed'> {
@@ -266,16 +269,18 @@ export async function regression(
     to: recentTo,
     edges: edgeSlots(baselineFrom, recentFrom, recentTo),
   };
-  const packed = await deps.db.manyOrNone<{
-    series_id: string;
-    stored: Buffer | null;
-    computed: Buffer | null;
-  }>(sql.regressionSlotsRead, [
-    new Date(w.from),
-    new Date(w.split),
-    new Date(w.to),
-    [...w.edges].map((t) => new Date(t)),
-  ]);
+  const packed = await cancellable(deps.db, deps.signal, 'regression read', (t) =>
+    t.manyOrNone<{
+      series_id: string;
+      stored: Buffer | null;
+      computed: Buffer | null;
+    }>(sql.regressionSlotsRead, [
+      new Date(w.from),
+      new Date(w.split),
+      new Date(w.to),
+      [...w.edges].map((t) => new Date(t)),
+    ]),
+  );
   const slotsOf = new Map(
     packed.map((r) => [Number(r.series_id), seriesSlots(r.stored, r.computed, w)]),
   );
@@ -337,6 +342,7 @@ export async function regression(
   const entries: ReportEntry[] = [];
   const ms = { read: performance.now() - started, analyse: 0, store: 0 };
   for (const u of units) {
+    throwIfAborted(deps.signal);
     let t = performance.now();
     // A series seen in less than half of either window (a fleet-level sample tagged with
     // whichever host took it, a host that came and went) is not judged on its own: its
@@ -378,7 +384,7 @@ export async function regression(
 
   const runId = randomUUID();
   const storing = performance.now();
-  await deps.db.tx('regression run', async (t) => {
+  await cancellableTx(deps.db, deps.signal, 'regression run', async (t) => {
     await t.one(sql.regressionLock);
     await t.none(sql.regressionRunInsert, [
       runId,

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Keys } from '../infra/keys.js';
 import type { Logger } from '../infra/logger.js';
@@ -41,6 +42,8 @@ export interface SampleDeps {
   requestFlush(): Promise<void>;
   /** Counts samples left out by a series limit (pulse_series_limited_total). */
   seriesLimited?(metric: string, points: number): void;
+  /** Stops a sample not yet taken, and a scrape in flight (shutdown); it is not retried. */
+  signal?: AbortSignal;
 }
 
 export interface SampleResult {
@@ -54,6 +57,7 @@ export interface SampleResult {
 let warnedPolicy = false;
 
 export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<SampleResult> {
+  throwIfAborted(deps.signal);
   const now = Date.now();
   let samples: Sample[];
   let up: boolean | undefined;
@@ -108,6 +112,7 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
         timeoutMs: deps.scrapeTimeoutMs,
         sampleLimit: deps.scrapeSampleLimit,
         log: deps.log,
+        signal: deps.signal,
       });
       samples = r.samples;
       up = r.up;

@@ -4,6 +4,7 @@
 // waits for SQL. The metrics come from the metrics table (one row each), not from the series.
 import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
+import { throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { compactMetricRollups } from '../metrics/metric-rollup.js';
@@ -27,6 +28,8 @@ export interface WarmDeps {
   log: Logger;
   limits: Limits;
   ttlMs: number;
+  /** Stops the pass between entries (shutdown); it is then run again from the start. */
+  signal?: AbortSignal;
 }
 
 const MINUTE = 60_000;
@@ -51,9 +54,10 @@ export async function warm(
 ): Promise<{ entries: number; ms: number }> {
   const started = Date.now();
   // Fewer partial rows make every read below cheaper; skipped while another process compacts.
-  await compactMetricRollups(deps.db);
+  await compactMetricRollups(deps.db, { signal: deps.signal });
   let entries = 0;
   const put = async (name: string, value: unknown) => {
+    throwIfAborted(deps.signal);
     await deps.cache.put(name, makeEntry(value, deps.ttlMs), { announce: true });
     entries += 1;
   };

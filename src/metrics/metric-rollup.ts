@@ -3,6 +3,7 @@
 // compaction step merges them into metric_rollup; readers take both. A read covers its range
 // with the widest buckets that fit (a 24 h summary: ~23 hours, a few 5-minute and 1-minute
 // buckets at the edges), so it costs per metric and bucket asked for, never per series × minute.
+import { cancellableTx, throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { BinaryCopyWriter } from './copy-binary.js';
@@ -497,11 +498,13 @@ export interface CompactResult {
  */
 export async function compactMetricRollups(
   db: Db,
-  opts: { batch?: number; rounds?: number } = {},
+  opts: { batch?: number; rounds?: number; signal?: AbortSignal | undefined } = {},
 ): Promise<CompactResult> {
   const result: CompactResult = { partial: 0, rows: 0 };
   for (let round = 0; round < (opts.rounds ?? 20); round++) {
-    const taken = await db.tx('compact metric rollups', async (t) => {
+    // Each round commits on its own: stopping between rounds leaves nothing half done.
+    throwIfAborted(opts.signal);
+    const taken = await cancellableTx(db, opts.signal, 'compact metric rollups', async (t) => {
       const { locked } = await t.one<{ locked: boolean }>(sql.metricRollupLock, [false]);
       if (!locked) return 0;
       const partial = await t.manyOrNone<KeyedRow>(sql.metricRollupPartialTake, [

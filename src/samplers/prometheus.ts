@@ -2,6 +2,7 @@
 // body too large) the target gets up=0 and a log line naming it; the worker never crashes.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { throwIfAborted } from '../infra/abort.js';
 import type { Logger } from '../infra/logger.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import type { Sample } from './types.js';
@@ -60,7 +61,11 @@ export function targetKey(url: string): string {
 const MAX_REDIRECTS = 5;
 
 /** GETs `url`, following redirects within its origin; credentials in it go as Basic auth. */
-async function fetchTarget(url: string, timeoutMs: number): Promise<Response> {
+async function fetchTarget(
+  url: string,
+  timeoutMs: number,
+  stop: AbortSignal | undefined,
+): Promise<Response> {
   const first = new URL(url);
   const headers: Record<string, string> = { accept: ACCEPT };
   if (first.username || first.password) {
@@ -70,7 +75,8 @@ async function fetchTarget(url: string, timeoutMs: number): Promise<Response> {
     first.username = '';
     first.password = '';
   }
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = stop ? AbortSignal.any([timeout, stop]) : timeout;
   let at = first;
   for (let hop = 0; ; hop++) {
     const res = await fetch(at, { headers, signal, redirect: 'manual' });
@@ -94,6 +100,8 @@ export async function scrapeTarget(opts: {
   /** More samples than this: up=0 and nothing stored (SCRAPE_SAMPLE_LIMIT). */
   sampleLimit: number;
   log: Logger;
+  /** Aborts the scrape (shutdown): it rejects instead of reporting the target down. */
+  signal?: AbortSignal | undefined;
 }): Promise<ScrapeResult> {
   const target = new URL(opts.url);
   const shown = publicTarget(opts.url);
@@ -104,7 +112,7 @@ export async function scrapeTarget(opts: {
   let samples: Sample[] = [];
   let error: string | undefined;
   try {
-    const res = await fetchTarget(opts.url, opts.timeoutMs);
+    const res = await fetchTarget(opts.url, opts.timeoutMs, opts.signal);
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`HTTP ${res.status} ${res.statusText}`);
@@ -137,6 +145,8 @@ export async function scrapeTarget(opts: {
       };
     });
   } catch (err) {
+    // Not the target's fault: no up=0 for a scrape this process stopped.
+    throwIfAborted(opts.signal);
     const e = err as Error;
     error = e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : e.message;
     // Whatever the error says, the URL's secrets stay out of the log.

@@ -1,8 +1,9 @@
 // Wires the sample handler into a BullMQ Worker on its own queue. Several samples run at once,
 // so one slow scrape target never holds up the host or database samplers.
-import { MetricsTime, Worker } from 'bullmq';
+import { MetricsTime, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sample, type SampleDeps, type SamplePayload, type SampleResult } from '../jobs/sample.js';
+import { abortableWorker } from './abortable.js';
 import { QUEUE } from './queues.js';
 
 export function startSampleWorker(
@@ -13,11 +14,11 @@ export function startSampleWorker(
     concurrency?: number;
   },
 ): Worker<SamplePayload, SampleResult, string> {
-  const worker = new Worker<SamplePayload, SampleResult, string>(
+  const worker = abortableWorker<SamplePayload, SampleResult>(
     QUEUE.sample,
-    (job) =>
+    (job, signal) =>
       sample(
-        { ...deps, log: deps.log.child({ job: job.id, sampler: job.data.sampler }) },
+        { ...deps, log: deps.log.child({ job: job.id, sampler: job.data.sampler }), signal },
         job.data,
       ),
     {
@@ -25,6 +26,9 @@ export function startSampleWorker(
       prefix: deps.prefix,
       concurrency: deps.concurrency ?? 4,
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      // A missed tick is not retried (a sample taken later would carry the wrong time).
+      onAbort: 'fail',
+      log: deps.log,
     },
   );
   worker.on('failed', (job, err) =>

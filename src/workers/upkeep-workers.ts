@@ -1,7 +1,7 @@
 // Wires the periodic upkeep handlers (aggregate, maintenance) and backfill into BullMQ Workers.
 // Aggregate and maintenance run one job at a time per process; their schedulers fire each
-// tick once across the fleet.
-import { MetricsTime, Worker, type WorkerOptions } from 'bullmq';
+// tick once across the fleet. Every handler gets the job's abort signal (abortable.ts).
+import { MetricsTime, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { aggregate, type AggregatePayload } from '../jobs/aggregate.js';
 import {
@@ -20,6 +20,7 @@ import {
 import { warm, type WarmDeps, type WarmPayload } from '../jobs/warm.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { abortableWorker, type AbortableOptions } from './abortable.js';
 import { QUEUE } from './queues.js';
 
 interface WorkerDeps {
@@ -29,8 +30,9 @@ interface WorkerDeps {
   log: Logger;
 }
 
-function options(deps: WorkerDeps, concurrency: number): WorkerOptions {
+function options(deps: WorkerDeps, concurrency: number): AbortableOptions {
   return {
+    log: deps.log,
     connection: deps.connection,
     prefix: deps.prefix,
     concurrency,
@@ -48,10 +50,10 @@ function logFailures(w: Worker, log: Logger): Worker {
 
 /** Processes backfill flows: each hour child, then the parent that sums them and rebuilds rollup_1h. */
 export function startBackfillWorker(deps: WorkerDeps): Worker {
-  const worker = new Worker<BackfillPayload>(
+  const worker = abortableWorker<BackfillPayload, unknown>(
     QUEUE.backfill,
-    async (job) => {
-      const jobDeps = { db: deps.db, log: deps.log.child({ job: job.id }) };
+    async (job, signal) => {
+      const jobDeps = { db: deps.db, log: deps.log.child({ job: job.id }), signal };
       if (job.data.kind === 'hour') return backfillHour(jobDeps, job.data);
       const children = Object.values(await job.getChildrenValues<BackfillHourResult>());
       return backfillRange(jobDeps, job.data, children);
@@ -65,15 +67,16 @@ export function startBackfillWorker(deps: WorkerDeps): Worker {
 export function startRegressionWorker(
   deps: WorkerDeps & { config: RegressionConfig; cache: RegressionDeps['cache'] },
 ): Worker {
-  const worker = new Worker<RegressionPayload>(
+  const worker = abortableWorker<RegressionPayload, unknown>(
     QUEUE.regression,
-    (job) =>
+    (job, signal) =>
       regression(
         {
           db: deps.db,
           log: deps.log.child({ job: job.id }),
           config: deps.config,
           cache: deps.cache,
+          signal,
         },
         job.data,
       ),
@@ -84,9 +87,9 @@ export function startRegressionWorker(
 
 /** Warms the dashboard cache; one at a time per process (the job is deduplicated anyway). */
 export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>): Worker {
-  const worker = new Worker<WarmPayload>(
+  const worker = abortableWorker<WarmPayload, unknown>(
     QUEUE.warm,
-    (job) =>
+    (job, signal) =>
       warm(
         {
           db: deps.db,
@@ -94,6 +97,7 @@ export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>)
           log: deps.log.child({ job: job.id }),
           limits: deps.limits,
           ttlMs: deps.ttlMs,
+          signal,
         },
         job.data,
       ),
@@ -107,22 +111,24 @@ export function startUpkeepWorkers(
 ): Worker[] {
   return [
     logFailures(
-      new Worker<AggregatePayload>(
+      abortableWorker<AggregatePayload, unknown>(
         QUEUE.aggregate,
-        (job) => aggregate({ db: deps.db, log: deps.log.child({ job: job.id }) }, job.data),
+        (job, signal) =>
+          aggregate({ db: deps.db, log: deps.log.child({ job: job.id }), signal }, job.data),
         options(deps, 1),
       ),
       deps.log,
     ),
     logFailures(
-      new Worker<MaintenancePayload>(
+      abortableWorker<MaintenancePayload, unknown>(
         QUEUE.maintenance,
-        (job) =>
+        (job, signal) =>
           maintenance(
             {
               db: deps.db,
               log: deps.log.child({ job: job.id }),
               retention: deps.retention,
+              signal,
               ...(deps.series ? { series: deps.series } : {}),
             },
             job.data,

@@ -43,3 +43,25 @@ describe('a forced exit', () => {
     expect(ran).toEqual(['postgres']);
   });
 });
+
+describe('a forced exit with a step marked first', () => {
+  it('runs it to its end before the other always steps start', async () => {
+    const ran: string[] = [];
+    const steps = [
+      { name: 'stuck', run: () => new Promise<void>(() => undefined) },
+      {
+        name: 'release jobs',
+        run: () =>
+          new Promise<void>((r) => setTimeout(r, 50)).then(() => void ran.push('release done')),
+        always: true,
+        first: true,
+      },
+      { name: 'embedded postgres', run: () => void ran.push('postgres'), always: true },
+      { name: 'embedded redis', run: () => void ran.push('redis'), always: true },
+    ];
+    const shutdown = createShutdown(steps, createLogger('silent'));
+    void shutdown();
+    await shutdown.forced(1_000);
+    expect(ran).toEqual(['release done', 'postgres', 'redis']);
+  });
+});
