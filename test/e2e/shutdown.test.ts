@@ -284,8 +284,9 @@ it('SIGTERM during warm, backfill, aggregate and regression jobs exits 0 in time
     throw new Error(`${err.message}: ${JSON.stringify(last)}\n${third.output()}`);
   });
   const done = await Job.fromId(queues.warm, warm.id as string);
-  // Three trends per metric, plus the summaries, the report and the series list.
-  expect((done?.returnvalue as { entries: number }).entries).toBe(3 * METRICS + 5);
+  // Three trends per metric, plus 3 summaries, the report, the metric list and the first
+  // page of series.
+  expect((done?.returnvalue as { entries: number }).entries).toBe(3 * METRICS + 6);
   const parent = await Job.fromId(backfillQueue, tree.job.id as string);
   expect((parent?.returnvalue as { hours: number }).hours).toBe(hours.length);
   expect(await queues.warm.getFailedCount()).toBe(0);
