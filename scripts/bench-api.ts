@@ -72,12 +72,10 @@ import {
   COMMON_USAGE,
   DATABASE_URL_USAGE,
 } from './bench-env.js';
+import { MINUTE, HOUR, DAY } from '../src/infra/time.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'api.json');
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 const GOALS = {
   throughputRatio: 0.66,
   p99Ratio: 1.5,

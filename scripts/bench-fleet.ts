@@ -16,10 +16,8 @@ import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { keyOf, type Sketch } from '../src/metrics/sketch.js';
 import { fixed, int, prng } from './bench-lib.js';
 import { insertSeries, progress, UsageError, wholeOption, type Resources } from './bench-env.js';
+import { MINUTE, HOUR, DAY } from '../src/infra/time.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 const COPY_ROWS_PER_CHUNK = 2_000;
 
 // rollup_1m from the raw rows of [$1, $2): count, sum, min, max, last and a DDSketch whose keys

@@ -41,11 +41,9 @@ import {
   COMMON_USAGE,
   DATABASE_URL_USAGE,
 } from './bench-env.js';
+import { HOUR, DAY } from '../src/infra/time.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'regression.json');
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 const GOALS = { runS: 5 };
 
 /** Metrics that follow the fleet's load, and so its working week. */

@@ -93,13 +93,9 @@ import {
   COMMON_USAGE,
   DATABASE_URL_USAGE,
 } from './bench-env.js';
+import { SECOND, MINUTE, HOUR, DAY } from '../src/infra/time.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
-
-const SECOND = 1_000;
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 
 const APPEND_CHUNK = 10_000; // points per PointBuffer.append while filling (untimed)
 const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them

@@ -33,12 +33,7 @@ import { keysFor } from '../src/infra/keys.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { regression, type RegressionRun } from '../src/jobs/regression.js';
 import { table } from './regression.js';
-
-const SECOND = 1_000;
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const WEEK = 7 * DAY;
+import { SECOND, MINUTE, HOUR, DAY, WEEK } from '../src/infra/time.js';
 
 /** Counters count from here ("since statistics reset"): fixed, so every run agrees. */
 const COUNTER_EPOCH_HOUR = Date.UTC(2025, 0, 1) / HOUR;

@@ -55,6 +55,7 @@ import {
   type SeriesRefusal,
 } from '../src/metrics/series-registry.js';
 import { PointStore, storedSeries, type WriteResult } from '../src/metrics/store.js';
+import { DAY } from '../src/infra/time.js';
 
 export const FORMATS = ['ndjson', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -66,7 +67,6 @@ export const MAX_REPORTED = 100;
 /** A longer line (NDJSON) or record (CSV) is rejected without being held in memory. */
 const MAX_RECORD_CHARS = 1 << 20;
 const READ_CHUNK = 64 * 1024;
-const DAY = 86_400_000;
 
 const CSV_COLUMNS = [
   'timestamp',

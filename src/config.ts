@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './infra/duration.js';
 import { storable } from './metrics/point.js';
+import { SECOND, MINUTE, HOUR, DAY } from './infra/time.js';
 
 /** A duration env var: "5s", "500ms", "90d" or a bare number of milliseconds. */
 function duration(fallback: string, min = 1) {
@@ -182,7 +183,7 @@ export const envSchema = z
     READ_TOKEN: token,
     ADMIN_TOKEN: token,
     WARM_INTERVAL: duration('10s', 1_000),
-    REGRESSION_INTERVAL: duration('1h', 60_000),
+    REGRESSION_INTERVAL: duration('1h', MINUTE),
     REGRESSION_BASELINE: duration('7d', 7_200_000),
     REGRESSION_RECENT: duration('1d', 7_200_000),
     REGRESSION_CRITICAL: percent(20),
@@ -209,7 +210,7 @@ export const envSchema = z
         'up,database_cache_hit_ratio,redis_keyspace_hit_ratio,redis_ops_per_second,database_transactions_committed_per_second,queue_completed_per_minute,host_disk_free_bytes,host_disk_free_percentage,node_memory_MemAvailable_bytes,node_filesystem_avail_bytes',
       )
       .transform((text) => text.split(/[\s,]+/).filter(Boolean)),
-    REGRESSION_RETENTION: duration('90d', 86_400_000),
+    REGRESSION_RETENTION: duration('90d', DAY),
     CACHE_TTL: duration('60s', 1_000),
     INGEST_MAX_BODY: z
       .string()
@@ -222,7 +223,7 @@ export const envSchema = z
     BUFFER_MAX_BYTES: size('256mb', 1_024 * 1_024),
     MAX_SERIES: int(100_000, 1, 100_000_000),
     MAX_SERIES_PER_METRIC: int(10_000, 1, 100_000_000),
-    SERIES_IDLE_TIMEOUT: duration('1d', 60_000),
+    SERIES_IDLE_TIMEOUT: duration('1d', MINUTE),
     DEAD_LETTER_MAX: int(10_000, 1, 10_000_000),
     FLUSH_INTERVAL: duration('5s', 100),
     FLUSH_BATCH: int(10_000, 1),
@@ -231,13 +232,13 @@ export const envSchema = z
     // Shorter than a slow batch would hand live batches from consumer to consumer.
     FLUSH_CLAIM_IDLE: duration('30s', 5_000),
     FLUSH_ATTEMPTS: int(8, 1, 100),
-    RAW_RETENTION: duration('90d', 3_600_000),
-    ROLLUP_1M_RETENTION: duration('30d', 3_600_000),
-    ROLLUP_1H_RETENTION: duration('730d', 86_400_000),
+    RAW_RETENTION: duration('90d', HOUR),
+    ROLLUP_1M_RETENTION: duration('30d', HOUR),
+    ROLLUP_1H_RETENTION: duration('730d', DAY),
     AGGREGATE_INTERVAL: duration('1m', 1_000),
-    MAINTENANCE_INTERVAL: duration('1h', 60_000),
+    MAINTENANCE_INTERVAL: duration('1h', MINUTE),
     SHUTDOWN_TIMEOUT: duration('10s', 100),
-    SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % 1_000 === 0 && 60_000 % ms === 0, {
+    SAMPLE_INTERVAL: duration('10s', 1_000).refine((ms) => ms % SECOND === 0 && MINUTE % ms === 0, {
       message:
         'expected whole seconds that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s)',
     }),
@@ -522,7 +523,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rollup1hMs: e.ROLLUP_1H_RETENTION,
       acceptMs: Math.min(
         e.RAW_RETENTION,
-        e.ROLLUP_1M_RETENTION - Math.min(86_400_000, e.ROLLUP_1M_RETENTION / 4),
+        e.ROLLUP_1M_RETENTION - Math.min(DAY, e.ROLLUP_1M_RETENTION / 4),
       ),
     },
     aggregateIntervalMs: e.AGGREGATE_INTERVAL,

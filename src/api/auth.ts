@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
+import { MINUTE } from '../infra/time.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -50,7 +51,7 @@ export class FailedAuthLimiter {
   private readonly failures = new Map<string, number[]>();
   constructor(
     private readonly maxPerWindow = 20,
-    private readonly windowMs = 60_000,
+    private readonly windowMs = MINUTE,
   ) {}
 
   private recent(client: string, now: number): number[] {

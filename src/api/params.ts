@@ -4,15 +4,15 @@ import type { Request } from 'express';
 import { canonicalMinutes, parseDuration } from '../infra/duration.js';
 import { LIMITS, METRIC_NAME, storable, type FieldError } from '../metrics/point.js';
 import { HttpError } from './errors.js';
+import { MINUTE, DAY } from '../infra/time.js';
 
 const RANGE = /^\d+[mhd]$/;
 /** An ISO-8601 date, or a date-time with a zone (2025-09-05, 2025-09-05T12:00:00Z). */
 export const ISO_TIME =
   /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 const TAG_KEY = /^[a-zA-Z_][a-zA-Z0-9_.:-]*$/;
-export const MAX_RANGE_MS = 90 * 86_400_000;
+export const MAX_RANGE_MS = 90 * DAY;
 export const MAX_POINTS = 5_000;
-const MINUTE = 60_000;
 
 export class QueryErrors {
   readonly errors: FieldError[] = [];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../infra/logger.js';
+import { MINUTE } from '../infra/time.js';
 
 export interface CacheEntry {
   /** The JSON body as sent. */
@@ -28,7 +29,7 @@ export interface CacheStats {
   l1_size: number;
 }
 
-const L1_MAX_TTL_MS = 60_000;
+const L1_MAX_TTL_MS = MINUTE;
 
 export function makeEntry(value: unknown, ttlMs: number, now = Date.now()): CacheEntry {
   const body = JSON.stringify(value);

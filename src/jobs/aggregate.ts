@@ -7,8 +7,7 @@ import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { compactMetricRollups } from '../metrics/metric-rollup.js';
 import { sql } from '../metrics/queries.js';
-
-const HOUR = 3_600_000;
+import { MINUTE, HOUR } from '../infra/time.js';
 
 export interface AggregatePayload {
   reason: 'schedule' | 'manual';
@@ -60,7 +59,7 @@ export async function aggregate(
   // Bounded in time: what is left, and hours that keep receiving late points, are taken by
   // the next tick.
   const started = Date.now();
-  while (Date.now() - started < (deps.budgetMs ?? 60_000)) {
+  while (Date.now() - started < (deps.budgetMs ?? MINUTE)) {
     const done = await cancellableTx(deps.db, deps.signal, 'aggregate', async (t) => {
       const candidates = await t.manyOrNone<{ bucket: Date }>(sql.rollupDirtyCandidates, [
         new Date(now()),

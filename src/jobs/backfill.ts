@@ -9,8 +9,7 @@ import { sql } from '../metrics/queries.js';
 import { aggregateMinutes } from '../metrics/rollup.js';
 import { updateRollups } from '../metrics/store.js';
 import { aggregate } from './aggregate.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from '../infra/time.js';
 
 export type BackfillPayload =
   | { kind: 'hour'; hour: string; metric: string | null; dryRun: boolean }

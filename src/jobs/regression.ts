@@ -22,6 +22,7 @@ import { SLOT_MS } from '../metrics/seasonal.js';
 import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
 import { cacheName } from '../cache/names.js';
 import { regressionView } from '../metrics/dashboard.js';
+import { MINUTE } from '../infra/time.js';
 
 export interface RegressionPayload {
   reason: 'schedule' | 'manual';
@@ -82,8 +83,6 @@ export interface RegressionRun {
   /** Where the run's time went, ms: reading rollups, analysing, storing the report. */
   ms: { read: number; analyse: number; store: number };
 }
-
-const MINUTE = 60_000;
 
 interface Unit {
   metric: string;

@@ -18,6 +18,7 @@ import { sampleQueues } from '../samplers/queues.js';
 import { sampleRedis } from '../samplers/redis.js';
 import { toPoints } from '../samplers/to-points.js';
 import type { Sample } from '../samplers/types.js';
+import { DAY } from '../infra/time.js';
 
 export type SamplePayload =
   { sampler: 'host' | 'postgres' | 'redis' | 'queues' } | { sampler: 'scrape'; target: string };
@@ -170,7 +171,7 @@ async function checkCritical(deps: SampleDeps, samples: Sample[]): Promise<void>
     if (value > limit) {
       await deps.requestFlush();
       // NX: only the first tick of an episode sets it, and only that one warns.
-      const started = await deps.redis.set(key, String(Date.now()), 'PX', 86_400_000, 'NX');
+      const started = await deps.redis.set(key, String(Date.now()), 'PX', DAY, 'NX');
       if (started === 'OK')
         deps.log.warn({ metric, value, limit, host }, 'critical threshold exceeded: flushing now');
     } else if ((await deps.redis.del(key)) === 1) {

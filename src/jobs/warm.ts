@@ -17,6 +17,7 @@ import {
   trendView,
   type Limits,
 } from '../metrics/dashboard.js';
+import { MINUTE, HOUR, DAY } from '../infra/time.js';
 
 export interface WarmPayload {
   reason: 'flush' | 'aggregate' | 'regression' | 'schedule' | 'manual';
@@ -31,10 +32,6 @@ export interface WarmDeps {
   /** Stops the pass between entries (shutdown); it is then run again from the start. */
   signal?: AbortSignal;
 }
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export const STANDARD_RANGES: [string, number][] = [
   ['1h', HOUR],

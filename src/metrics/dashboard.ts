@@ -6,9 +6,7 @@ import { metricIdOf } from './metric-rollup.js';
 import { sql } from './queries.js';
 import { encodeCursor, type SeriesFilters, type SeriesPosition } from './series-cursor.js';
 import { summary, trend, type MetricSummary, type TrendPoint } from './rollup-queries.js';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+import { MINUTE, HOUR } from '../infra/time.js';
 
 export interface Limits {
   memoryPercent: number;

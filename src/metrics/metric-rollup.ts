@@ -11,10 +11,8 @@ import { sql } from './queries.js';
 import type { MinuteRollups } from './rollup.js';
 import { SeriesSet } from './series-set.js';
 import { EncodedSketch, SketchAcc, type Sketch } from './sketch.js';
+import { MINUTE, HOUR, DAY } from '../infra/time.js';
 
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
 /** Bucket widths kept, widest first. Every width divides the next wider one. */
 export const WIDTHS_MS = [DAY, HOUR, 5 * MINUTE, MINUTE] as const;
 

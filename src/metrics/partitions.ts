@@ -2,8 +2,7 @@
 // still land (in points_default), so this is about speed and retention, never about loss.
 import type { Db } from '../infra/db.js';
 import { sql } from './queries.js';
-
-const DAY = 86_400_000;
+import { DAY } from '../infra/time.js';
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);

@@ -2,6 +2,7 @@
 // Validation is all-or-nothing per request: one bad point rejects the whole batch.
 
 import { cachedSeriesDef, type Tags } from './series.js';
+import { HOUR, DAY } from '../infra/time.js';
 
 export interface Point {
   metricName: string;
@@ -29,7 +30,7 @@ export const LIMITS = {
   tagKeyLength: 100,
   tagValueLength: 200,
   idLength: 100,
-  futureMs: 3_600_000,
+  futureMs: HOUR,
 } as const;
 
 export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:.]*$/;
@@ -98,7 +99,7 @@ function escapePointer(segment: string): string {
 
 /** Days, whole when they are (29), else to one decimal (22.5). */
 function fixedDays(ms: number): string {
-  const d = ms / 86_400_000;
+  const d = ms / DAY;
   return Number.isInteger(d) ? String(d) : d.toFixed(1);
 }
 

@@ -4,6 +4,7 @@
 // daily-cycle-aware baseline, and a significance test so noise is never an alert.
 import { fit, SLOT_MS, type Seasonality } from './seasonal.js';
 import { bestSplit, median, moments, welch } from './stats.js';
+import { MINUTE } from '../infra/time.js';
 
 export type Severity = 'NORMAL' | 'WARNING' | 'CRITICAL';
 
@@ -128,7 +129,7 @@ export function analyseSlots(
   let recent = recentSlots;
   // Each window must span two segments' worth of time: slots with data, 15 minutes each, so a
   // series sampled every 10 minutes counts its hours as one sampled every minute does.
-  const spans = (xs: Slot[]) => xs.length * (SLOT_MS / 60_000) >= 2 * s.minSegmentMinutes;
+  const spans = (xs: Slot[]) => xs.length * (SLOT_MS / MINUTE) >= 2 * s.minSegmentMinutes;
   if (!spans(baseline) || !spans(recent)) return undefined;
   const bMean = baseline.reduce((x, p) => x + p.vsum, 0) / minutesOf(baseline);
   const rMean = recent.reduce((x, p) => x + p.vsum, 0) / minutesOf(recent);
@@ -161,7 +162,7 @@ export function analyseSlots(
   let from = 0;
   let refine: ((minutes: MinuteValue[]) => string) | undefined;
   let changePoint: string | null = null;
-  const k = bestSplit(rec, Math.max(1, Math.ceil(s.minSegmentMinutes / (SLOT_MS / 60_000))));
+  const k = bestSplit(rec, Math.max(1, Math.ceil(s.minSegmentMinutes / (SLOT_MS / MINUTE))));
   if (k !== undefined) {
     const before = robust(rec.slice(0, k));
     const after = robust(rec.slice(k));

@@ -11,9 +11,7 @@ import {
 } from './metric-rollup.js';
 import { sql } from './queries.js';
 import { quantiles, type Sketch } from './sketch.js';
-
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
+import { MINUTE, HOUR } from '../infra/time.js';
 
 export interface Stats {
   count: number;

@@ -1,9 +1,7 @@
 // Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_append
 // takes. Computed in the worker so the flush transaction sends ~1 row per series and minute.
 import { SketchBuilder } from './sketch.js';
-
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
+import { MINUTE, HOUR } from '../infra/time.js';
 
 interface Acc {
   seriesId: number;

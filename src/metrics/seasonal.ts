@@ -17,6 +17,7 @@
 // 10 % off the typical one).
 
 import { median } from './stats.js';
+import { MINUTE, HOUR, DAY } from '../infra/time.js';
 
 export type Seasonality = 'auto' | 'weekly' | 'daily' | 'none';
 
@@ -34,17 +35,15 @@ export interface Fitted {
   blendHours: number;
 }
 
-export const SLOT_MS = 15 * 60_000;
-const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
-const SLOTS = DAY_MS / SLOT_MS;
+export const SLOT_MS = 15 * MINUTE;
+const SLOTS = DAY / SLOT_MS;
 /** A day's level needs this much of it in the baseline (outside the blend after midnight if it can). */
-const MIN_DAY_COVERAGE_MS = HOUR_MS;
+const MIN_DAY_COVERAGE_MS = HOUR;
 const BLEND_CANDIDATES_H = [0, 1, 2, 3, 4, 6];
 const MIN_DAYS_PER_SLOT = 3;
 
-const dayOf = (t: number) => Math.floor(t / DAY_MS);
-const slotOfDay = (t: number) => Math.floor((t - dayOf(t) * DAY_MS) / SLOT_MS);
+const dayOf = (t: number) => Math.floor(t / DAY);
+const slotOfDay = (t: number) => Math.floor((t - dayOf(t) * DAY) / SLOT_MS);
 
 const smoothstep = (x: number) => (x <= 0 ? 0 : x >= 1 ? 1 : x * x * (3 - 2 * x));
 
@@ -84,7 +83,7 @@ function profileOf(slots: Point[], value: (p: Point) => number): Float64Array {
     first = Math.min(first, p.t);
     last = Math.max(last, p.t);
   }
-  const wholeDays = Math.max(1, Math.floor((last + SLOT_MS - first) / DAY_MS));
+  const wholeDays = Math.max(1, Math.floor((last + SLOT_MS - first) / DAY));
   const need = Math.min(MIN_DAYS_PER_SLOT, wholeDays, Math.max(...per.map((xs) => xs.length)));
   per.forEach((xs, k) => (out[k] = xs.length >= need ? median(xs) : NaN));
   return out;
@@ -112,7 +111,7 @@ function levelsOf(slots: Point[], profile: Float64Array, blendMs: number): Map<n
   for (const p of slots) {
     const d = dayOf(p.t);
     // Inside the blend a day's level is mixed with the day before's: never measured there.
-    if (p.t - d * DAY_MS < blendMs) continue;
+    if (p.t - d * DAY < blendMs) continue;
     const x = profile[slotOfDay(p.t)] as number;
     if (!(x > 0)) continue;
     let day = perDay.get(d);
@@ -125,7 +124,7 @@ function levelsOf(slots: Point[], profile: Float64Array, blendMs: number): Map<n
     if (x.length * SLOT_MS < MIN_DAY_COVERAGE_MS) continue;
     const scaleOnly: DayLevel = { a: 0, b: median(y.map((v, i) => v / (x[i] as number))) };
     const span = Math.max(...x) - Math.min(...x);
-    if (x.length * SLOT_MS < 2 * HOUR_MS || !(hi > lo) || span < 0.25 * (hi - lo)) {
+    if (x.length * SLOT_MS < 2 * HOUR || !(hi > lo) || span < 0.25 * (hi - lo)) {
       levels.set(d, scaleOnly);
       continue;
     }
@@ -193,7 +192,7 @@ function levelAt(
   return (t) => {
     const d = dayOf(t);
     const cur = levelFor(levels, d, mean);
-    const into = t - d * DAY_MS;
+    const into = t - d * DAY;
     if (blendMs <= 0 || into >= blendMs || cur === undefined) return cur;
     const prev = levelFor(levels, d - 1, mean);
     if (prev === undefined) return undefined;
@@ -259,7 +258,7 @@ export function fit(baseline: Point[], seasonality: Seasonality): Fitted {
   let best:
     { model: Fitted; error: number; levels: Map<number, DayLevel>; mean: number } | undefined;
   for (const hours of BLEND_CANDIDATES_H) {
-    const blendMs = hours * HOUR_MS;
+    const blendMs = hours * HOUR;
     let profile = daily;
     let levels = levelsOf(slots, profile, blendMs);
     for (let round = 0; round < 2; round++) {

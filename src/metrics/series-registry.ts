@@ -4,6 +4,7 @@
 // It must never refuse a series that is already stored: a limit stops new series only.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../infra/keys.js';
+import { MINUTE } from '../infra/time.js';
 
 export interface SeriesLimits {
   /** Active series across every metric (MAX_SERIES). */
@@ -175,7 +176,7 @@ export const NO_ADMISSION: Admission = { keys: [], args: [0, 0, 0, 0, 'all', 0],
 export type StoredSeries = (fingerprints: string[]) => Promise<Set<string>>;
 
 /** Points sent without a refresh for at most this long per series and process. */
-const MAX_REFRESH_MS = 10 * 60_000;
+const MAX_REFRESH_MS = 10 * MINUTE;
 /** Series remembered as recently refreshed per process; past it the memory starts over. */
 const SENT_MAX = 200_000;
 

@@ -10,6 +10,7 @@ import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup.js';
 import { sql, text } from './queries.js';
 import { aggregateMinutes, type MinuteRollups } from './rollup.js';
+import { HOUR } from '../infra/time.js';
 
 export interface WriteResult {
   /** Points in the batch. */
@@ -193,8 +194,6 @@ function seriesIds(
     into[at + i] = local[e.seriesIndex[i] as number] as number;
   return into;
 }
-
-const HOUR = 3_600_000;
 
 /** The distinct epoch-hour numbers of a batch, ascending (the order locks are taken in). */
 export function hoursOf(ts: ArrayLike<number>): number[] {

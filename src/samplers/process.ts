@@ -8,6 +8,7 @@ import {
 } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import type { Sample } from './types.js';
+import { MINUTE } from '../infra/time.js';
 
 // The histogram measures how late a timer of this period fires; the period itself is not lag.
 const LAG_RESOLUTION_MS = 10;
@@ -61,7 +62,7 @@ export class ProcessSampler {
         value: ((cpu.user + cpu.system) / 1_000 / elapsedMs) * 100,
       },
       { name: 'process_gc_count', value: this.gcCount },
-      { name: 'gc_frequency_per_minute', value: (this.gcCount * 60_000) / elapsedMs },
+      { name: 'gc_frequency_per_minute', value: (this.gcCount * MINUTE) / elapsedMs },
       { name: 'process_gc_pause_seconds', value: this.gcPauseMs / 1_000 },
     ];
     if (this.lag.count > 0) {

@@ -2,6 +2,7 @@
 // run as fleet-wide jobs: consecutive ticks may run in different processes, so the previous
 // reading lives in Redis, not in memory.
 import type { Redis } from 'ioredis';
+import { HOUR } from '../infra/time.js';
 
 /** Rate per second of each counter since the previous call with the same key, or undefined. */
 export async function rates(
@@ -16,7 +17,7 @@ export async function rates(
     .multi()
     .hgetall(key)
     .hset(key, 'ts', String(now), ...fields)
-    .pexpire(key, 3_600_000)
+    .pexpire(key, HOUR)
     .exec()) as [[Error | null, Record<string, string>], ...unknown[]];
   const out: Record<string, number | undefined> = {};
   const dt = (now - Number(previous.ts)) / 1_000;

@@ -13,12 +13,12 @@ import { regression, type RegressionRun } from '../../src/jobs/regression.js';
 import { start, type Running } from '../../src/main.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { ROOT } from '../helpers/processes.js';
+import { MINUTE } from '../../src/infra/time.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test/artifacts');
 const READ = 'dashboard-read-token-0123';
 const ADMIN = 'dashboard-admin-token-0123';
-const MINUTE = 60_000;
 
 // Without Chromium the test can only skip on a developer's machine; CI must run it (and fails
 // at launch, saying the executable is missing, if .ci/run did not install it).

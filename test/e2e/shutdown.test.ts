@@ -20,9 +20,8 @@ import { PointStore } from '../../src/metrics/store.js';
 import { createQueues, QUEUE, type Queues } from '../../src/workers/queues.js';
 import { createTestContext, waitFor, type TestContext } from '../helpers/context.js';
 import { envWithout, freePort, spawnPulse, type Child } from '../helpers/processes.js';
+import { MINUTE, HOUR } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const METRICS = 400;
 const HOURS = 12;

@@ -19,9 +19,8 @@ import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { abortableWorker, releaseRunning } from '../../src/workers/abortable.js';
 import { createTestContext, waitFor, type TestContext } from '../helpers/context.js';
+import { MINUTE, HOUR } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 let ctx: TestContext;
 let connection: Redis;
 

@@ -10,10 +10,10 @@ import type { Point } from '../../src/metrics/point.js';
 import { summary, trend } from '../../src/metrics/rollup-queries.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE } from '../../src/infra/time.js';
 
 const READ = 'read-token-0123456789';
 const ADMIN = 'admin-token-0123456789';
-const MINUTE = 60_000;
 let ctx: TestContext;
 let a: Running;
 let b: Running;

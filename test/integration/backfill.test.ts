@@ -7,8 +7,8 @@ import type { Point } from '../../src/metrics/point.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { runBackfill } from '../../scripts/backfill.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { HOUR } from '../../src/infra/time.js';
 
-const HOUR = 3_600_000;
 let ctx: TestContext;
 let start: number;
 

@@ -8,8 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoRegression, runDemo } from '../../scripts/demo.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
 let ctx: TestContext | undefined;
 
 afterEach(async () => {

@@ -14,10 +14,8 @@ import {
   type DemoResult,
 } from '../../scripts/demo.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 const STEP = 10 * MINUTE;
 
 let ctx: TestContext;

@@ -12,11 +12,11 @@ import { SeriesRegistry } from '../../src/metrics/series-registry.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 import { startScrapeFixture, type ScrapeFixture } from '../helpers/scrape-fixture.js';
+import { DAY } from '../../src/infra/time.js';
 
 const INGEST = 'hostile-ingest-token-0123';
 const READ = 'hostile-read-token-012345';
 const ADMIN = 'hostile-admin-token-01234';
-const DAY = 86_400_000;
 let ctx: TestContext;
 let app: Running;
 let base: string;

@@ -25,9 +25,7 @@ import { countPoints, createTestContext, waitFor, type TestContext } from '../he
 import { ROOT } from '../helpers/processes.js';
 import { SeriesRegistry } from '../../src/metrics/series-registry.js';
 import { storedSeries } from '../../src/metrics/store.js';
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+import { HOUR, DAY } from '../../src/infra/time.js';
 
 let ctx: TestContext;
 let dir: string;

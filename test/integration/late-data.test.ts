@@ -15,10 +15,8 @@ import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { runImport } from '../../scripts/import.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 const TOKEN = 'late-data-token-0123456789';
 let ctx: TestContext;
 let app: Running;

@@ -22,10 +22,7 @@ import { migrate } from '../../src/metrics/schema.js';
 import { quantiles, type Sketch } from '../../src/metrics/sketch.js';
 import { PointStore, updateRollups } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
 // What readers ran at migration 007, kept as they were: the reference for "same answers".
 const fixture = (name: string) =>

@@ -16,9 +16,8 @@ import { sql } from '../../src/metrics/queries.js';
 import { DashboardCache } from '../../src/cache/dashboard-cache.js';
 import { runRegression, table } from '../../scripts/regression.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE, DAY } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 let ctx: TestContext;
 let now: number;
 let step: number;

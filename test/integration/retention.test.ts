@@ -7,8 +7,8 @@ import { maintenance } from '../../src/jobs/maintenance.js';
 import type { Point } from '../../src/metrics/point.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { DAY } from '../../src/infra/time.js';
 
-const DAY = 86_400_000;
 let ctx: TestContext;
 
 beforeAll(async () => {

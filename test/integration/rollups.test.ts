@@ -8,10 +8,7 @@ import type { Point } from '../../src/metrics/point.js';
 import { summary, trend } from '../../src/metrics/rollup-queries.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
 let ctx: TestContext;
 let end: number;

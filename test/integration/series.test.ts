@@ -7,8 +7,8 @@ import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { MINUTE } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
 const SERIES = 2_500;
 let ctx: TestContext;
 let api: Running;

@@ -13,8 +13,8 @@ import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { createQueues, type Queues } from '../../src/workers/queues.js';
 import { createTestContext, waitFor, type TestContext } from '../helpers/context.js';
+import { MINUTE } from '../../src/infra/time.js';
 
-const MINUTE = 60_000;
 let ctx: TestContext;
 let connection: Redis;
 let queues: Queues;

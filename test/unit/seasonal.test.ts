@@ -10,10 +10,7 @@ import {
   type RegressionSettings,
 } from '../../src/metrics/regression.js';
 import { fit } from '../../src/metrics/seasonal.js';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
 const settings: RegressionSettings = {
   criticalPercent: 20,
