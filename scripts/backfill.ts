@@ -13,10 +13,7 @@ import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { hoursIn, type BackfillRangeResult } from '../src/jobs/backfill.js';
 import { QUEUE } from '../src/workers/queues.js';
 import { startBackfillWorker } from '../src/workers/upkeep-workers.js';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from './usage.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const MAX_HOURS = 24 * 400;

@@ -21,6 +21,7 @@ import { refusedBecause, type PointBuffer } from '../src/metrics/buffer.js';
 import { sql } from '../src/metrics/queries.js';
 import type { SeriesDef } from '../src/metrics/series.js';
 import { parentPid, pointsOf, replaceSection, type Dataset } from './bench-lib.js';
+import { UsageError } from './usage.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
@@ -416,10 +417,6 @@ export const DATABASE_URL_USAGE = `  --database-url URL    PostgreSQL server to 
 export const COMMON_USAGE = `  --seed N              seed of the synthetic data (default 1)
   --fail-on-goal        exit 1 when a goal is missed (not only on errors)
   --help`;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 const COMMON_OPTIONS = {
   'database-url': { type: 'string' },

@@ -15,8 +15,9 @@ import { sql, text } from '../src/metrics/queries.js';
 import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { keyOf, type Sketch } from '../src/metrics/sketch.js';
 import { fixed, int, prng } from './bench-lib.js';
-import { insertSeries, progress, UsageError, wholeOption, type Resources } from './bench-env.js';
+import { insertSeries, progress, wholeOption, type Resources } from './bench-env.js';
 import { MINUTE, HOUR, DAY } from '../src/infra/time.js';
+import { UsageError } from './usage.js';
 
 const COPY_ROWS_PER_CHUNK = 2_000;
 

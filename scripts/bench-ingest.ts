@@ -67,7 +67,6 @@ import {
   insertSeries,
   commonOptions,
   parseBenchArgs,
-  UsageError,
   wholeOption,
   RESULTS_MD,
   checkRunning,
@@ -85,6 +84,7 @@ import {
   COMMON_USAGE,
   DATABASE_URL_USAGE,
 } from './bench-env.js';
+import { UsageError } from './usage.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
 

@@ -80,7 +80,6 @@ import {
   insertSeries,
   commonOptions,
   parseBenchArgs,
-  UsageError,
   wholeOption,
   every,
   openEnv,
@@ -94,6 +93,7 @@ import {
   DATABASE_URL_USAGE,
 } from './bench-env.js';
 import { SECOND, MINUTE, HOUR, DAY } from '../src/infra/time.js';
+import { UsageError } from './usage.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
 

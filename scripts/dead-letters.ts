@@ -10,6 +10,7 @@ import { runningRedis } from '../src/infra/embedded.js';
 import { keysFor } from '../src/infra/keys.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { decodeEntry, PointBuffer, type DeadLetter } from '../src/metrics/buffer.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage: npm run dead-letters -- <command> [options]
   list                 the dead letters, oldest first: id, when, points, metrics, reason
@@ -20,10 +21,6 @@ options:
   --all                with drop: every dead letter
   --limit N            at most N (default 1000)
   --help`;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export interface DeadLetterOptions {
   command: 'list' | 'replay' | 'drop';

@@ -34,6 +34,7 @@ import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { regression, type RegressionRun } from '../src/jobs/regression.js';
 import { table } from './regression.js';
 import { SECOND, MINUTE, HOUR, DAY, WEEK } from '../src/infra/time.js';
+import { UsageError } from './usage.js';
 
 /** Counters count from here ("since statistics reset"): fixed, so every run agrees. */
 const COUNTER_EPOCH_HOUR = Date.UTC(2025, 0, 1) / HOUR;
@@ -52,10 +53,6 @@ const HEAP_LIMIT = 4_345_298_944;
 const MAX_CONNECTIONS = 100;
 const SCRAPE_TIMEOUT_S = 5;
 const ENVIRONMENT = 'demo';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export interface DemoOptions {
   db: Db;

@@ -10,9 +10,9 @@ import {
   parseDays,
   parseEnd,
   runDemo,
-  UsageError,
   type DemoResult,
 } from '../../scripts/demo.js';
+import { UsageError } from '../../scripts/usage.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 
