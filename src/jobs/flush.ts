@@ -2,6 +2,7 @@
 // An entry is acknowledged only after the transaction holding its points committed, so a
 // crash at any moment leaves it to be stored again, and the primary key makes that harmless.
 import type { Logger } from '../infra/logger.js';
+import { isPermanent } from '../infra/pg-errors.js';
 import {
   decodeEntry,
   EntryDecodeError,
@@ -70,12 +71,6 @@ async function decodeAll(
     }
   }
   return batch;
-}
-
-/** SQLSTATEs that retrying cannot fix: data exceptions, integrity, program limits, protocol. */
-export function isPermanent(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (/^(22|23|42|54|XX)/.test(code) || code === '08P01');
 }
 
 async function isolate(

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../infra/db.js';
+import { isConnectionError, UNIQUE_VIOLATION } from '../infra/pg-errors.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup.js';
@@ -23,7 +24,6 @@ export interface WriteResult {
 
 // Bounds the in-process series id cache; past it the cache starts over (a lookup, not a loss).
 const SERIES_CACHE_MAX = 500_000;
-const UNIQUE_VIOLATION = '23505';
 
 const COPY_POINTS = text(sql.pointsCopy);
 const COPY_STAGING = text(sql.pointsStagingCopy);
@@ -227,26 +227,4 @@ async function copyChunks(
   chunks: Iterable<Buffer>,
 ): Promise<void> {
   await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
-}
-
-const CONNECTION_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-]);
-
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  if (!e) return false;
-  if (e.code && CONNECTION_CODES.has(e.code)) return true;
-  return /Connection terminated|connection is closed|not queryable|Client has encountered a connection error/i.test(
-    e.message ?? '',
-  );
 }
