@@ -1,6 +1,8 @@
-// Every Redis key pulse writes outside BullMQ's own queue keys, in one place.
+// Every Redis key pulse writes outside BullMQ's own queue keys, in one place, with the TTLs of
+// those that expire.
 // With a Redis Cluster, set PULSE_PREFIX to a hash tag such as "{pulse}" so the
 // buffer's keys (touched together by one Lua script) share a slot.
+import { DAY, HOUR } from './time.js';
 
 export interface Keys {
   /** Redis stream holding accepted, not yet stored points (one entry per chunk of a request). */
@@ -20,7 +22,7 @@ export interface Keys {
    * Members idle past SERIES_IDLE_TIMEOUT are trimmed; MAX_SERIES_PER_METRIC is checked here.
    */
   seriesOf(metric: string): string;
-  /** Previous counter readings of a sampler, for per-second rates across ticks (1 h TTL). */
+  /** Previous counter readings of a sampler, for per-second rates across ticks. */
   samplerRates(name: string): string;
   /** Set while a critical threshold is exceeded on a host: the warning is logged once per episode. */
   criticalEpisode(metric: string, hostname: string): string;
@@ -29,6 +31,14 @@ export interface Keys {
   /** Pub/sub channel on which invalidations reach every API process's L1. */
   cacheInvalidations: string;
 }
+
+/** How long the keys that expire live, next to the keys they belong to (ms). */
+export const KEY_TTL = {
+  /** samplerRates: a reading older than this is no base for a rate. */
+  samplerRates: HOUR,
+  /** criticalEpisode: an episode no tick has ended (its worker gone) is forgotten after this. */
+  criticalEpisode: DAY,
+} as const;
 
 /** Consumer group that flush jobs read the buffer stream with. */
 export const BUFFER_GROUP = 'flush';

@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
-import type { Keys } from '../infra/keys.js';
+import { KEY_TTL, type Keys } from '../infra/keys.js';
 import type { Logger } from '../infra/logger.js';
 import { refusedBecause, type PointBuffer } from '../metrics/buffer.js';
 import { refusalReason } from '../metrics/series-registry.js';
@@ -18,7 +18,6 @@ import { sampleQueues } from '../samplers/queues.js';
 import { sampleRedis } from '../samplers/redis.js';
 import { toPoints } from '../samplers/to-points.js';
 import type { Sample } from '../samplers/types.js';
-import { DAY } from '../infra/time.js';
 
 export type SamplePayload =
   { sampler: 'host' | 'postgres' | 'redis' | 'queues' } | { sampler: 'scrape'; target: string };
@@ -171,7 +170,13 @@ async function checkCritical(deps: SampleDeps, samples: Sample[]): Promise<void>
     if (value > limit) {
       await deps.requestFlush();
       // NX: only the first tick of an episode sets it, and only that one warns.
-      const started = await deps.redis.set(key, String(Date.now()), 'PX', DAY, 'NX');
+      const started = await deps.redis.set(
+        key,
+        String(Date.now()),
+        'PX',
+        KEY_TTL.criticalEpisode,
+        'NX',
+      );
       if (started === 'OK')
         deps.log.warn({ metric, value, limit, host }, 'critical threshold exceeded: flushing now');
     } else if ((await deps.redis.del(key)) === 1) {

@@ -2,7 +2,7 @@
 // run as fleet-wide jobs: consecutive ticks may run in different processes, so the previous
 // reading lives in Redis, not in memory.
 import type { Redis } from 'ioredis';
-import { HOUR } from '../infra/time.js';
+import { KEY_TTL } from '../infra/keys.js';
 
 /** Rate per second of each counter since the previous call with the same key, or undefined. */
 export async function rates(
@@ -17,7 +17,7 @@ export async function rates(
     .multi()
     .hgetall(key)
     .hset(key, 'ts', String(now), ...fields)
-    .pexpire(key, HOUR)
+    .pexpire(key, KEY_TTL.samplerRates)
     .exec()) as [[Error | null, Record<string, string>], ...unknown[]];
   const out: Record<string, number | undefined> = {};
   const dt = (now - Number(previous.ts)) / 1_000;
