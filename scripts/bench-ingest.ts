@@ -29,14 +29,9 @@ import { envSchema, loadConfig } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
 import { keysFor } from '../src/infra/keys.js';
 import { flush, type FlushResult } from '../src/jobs/flush.js';
-import {
-  ENTRY_POINTS,
-  PointBuffer,
-  type BufferEntry,
-  type DecodedEntry,
-} from '../src/metrics/buffer.js';
+import { ENTRY_POINTS, PointBuffer } from '../src/metrics/buffer.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';
-import { PointStore, type WriteResult } from '../src/metrics/store.js';
+import { PointStore } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
 import {
   CPU_GROUPS,
@@ -59,6 +54,7 @@ import {
   type CopyRun,
   type Cores,
   type BaselineFigures as CopyBaseline,
+  timeCalls,
 } from './bench-lib.js';
 import {
   benchMain,
@@ -239,40 +235,6 @@ async function stageCopy(
 // ---------------------------------------------------------------------------------------------
 // Stage 2: the flush handler draining a full buffer
 
-/** Times the buffer calls the flush handler makes, without changing what they do. */
-class TimedBuffer extends PointBuffer {
-  readMs = 0;
-  ackMs = 0;
-  override async read(...args: Parameters<PointBuffer['read']>): Promise<BufferEntry[]> {
-    const started = performance.now();
-    try {
-      return await super.read(...args);
-    } finally {
-      this.readMs += performance.now() - started;
-    }
-  }
-  override async ack(entries: BufferEntry[]): Promise<number> {
-    const started = performance.now();
-    try {
-      return await super.ack(entries);
-    } finally {
-      this.ackMs += performance.now() - started;
-    }
-  }
-}
-
-class TimedStore extends PointStore {
-  writeMs = 0;
-  override async write(entries: DecodedEntry[]): Promise<WriteResult> {
-    const started = performance.now();
-    try {
-      return await super.write(entries);
-    } finally {
-      this.writeMs += performance.now() - started;
-    }
-  }
-}
-
 interface FlushFigures {
   ms: number;
   warmupPoints: number;
@@ -303,10 +265,13 @@ async function stageFlush(
   const defaults = loadConfig(
     Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('FLUSH_'))),
   ).flush;
-  const buffer = new TimedBuffer(redis, keysFor(prefix), data.n);
+  const buffer = new PointBuffer(redis, keysFor(prefix), data.n);
+  // What the flush handler spends in the buffer's and the store's calls.
+  const bufferTimes = timeCalls(buffer, ['read', 'ack']);
   await buffer.ensureGroup();
   const log = pino({ level: 'warn', base: { bench: 'flush' } }, pino.destination(2));
-  const store = new TimedStore(db);
+  const store = new PointStore(db);
+  const storeTimes = timeCalls(store, ['write']);
   const deps = (consumer: string) => ({
     buffer,
     store,
@@ -335,7 +300,8 @@ async function stageFlush(
     const left = await buffer.depth();
     if (left !== 0) throw new Error(`warm-up left ${left} points in the buffer`);
     await db.none('TRUNCATE points');
-    buffer.readMs = buffer.ackMs = store.writeMs = 0;
+    bufferTimes.reset();
+    storeTimes.reset();
   }
 
   progress(
@@ -394,9 +360,9 @@ async function stageFlush(
     readEntries: defaults.readEntries,
     batches: totals.batches,
     loopMs,
-    readMs: buffer.readMs,
-    writeMs: store.writeMs,
-    ackMs: buffer.ackMs,
+    readMs: bufferTimes.ms.read,
+    writeMs: storeTimes.ms.write,
+    ackMs: bufferTimes.ms.ack,
   };
 }
 

@@ -41,7 +41,6 @@ import {
   encodeEntry,
   ENTRY_POINTS,
   PointBuffer,
-  type BufferEntry,
   type DecodedEntry,
 } from '../src/metrics/buffer.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';
@@ -50,7 +49,7 @@ import { aggregateMinutes } from '../src/metrics/rollup.js';
 import { summary, trend, type Stats } from '../src/metrics/rollup-queries.js';
 import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { add, type Sketch } from '../src/metrics/sketch.js';
-import { PointStore, type WriteResult } from '../src/metrics/store.js';
+import { PointStore } from '../src/metrics/store.js';
 import {
   CPU_GROUPS,
   copyChunks,
@@ -72,6 +71,8 @@ import {
   type CopyRun,
   type Cores,
   type BaselineFigures,
+  timeCalls,
+  type CallTimes,
 } from './bench-lib.js';
 import {
   benchMain,
@@ -391,47 +392,25 @@ function timedDb(db: Db, times: StatementTimes): Db {
   });
 }
 
-class TimedStore extends PointStore {
-  writeMs = 0;
-  readonly times: StatementTimes;
-  constructor(db: Db) {
-    const times: StatementTimes = { rollupMs: 0, commitMs: 0 };
-    super(timedDb(db, times));
-    this.times = times;
-  }
-  override async write(entries: DecodedEntry[]): Promise<WriteResult> {
-    const started = performance.now();
-    try {
-      return await super.write(entries);
-    } finally {
-      this.writeMs += performance.now() - started;
-    }
-  }
-  reset(): void {
-    this.writeMs = this.times.rollupMs = this.times.commitMs = 0;
-  }
-}
-
-/** Times the buffer calls the flush handler makes, without changing what they do. */
-class TimedBuffer extends PointBuffer {
-  readMs = 0;
-  ackMs = 0;
-  override async read(...args: Parameters<PointBuffer['read']>): Promise<BufferEntry[]> {
-    const started = performance.now();
-    try {
-      return await super.read(...args);
-    } finally {
-      this.readMs += performance.now() - started;
-    }
-  }
-  override async ack(entries: BufferEntry[]): Promise<number> {
-    const started = performance.now();
-    try {
-      return await super.ack(entries);
-    } finally {
-      this.ackMs += performance.now() - started;
-    }
-  }
+/** A store whose statements are timed (rollup SQL, commit) and whose writes are timed in all. */
+function timedStore(db: Db): {
+  store: PointStore;
+  times: StatementTimes;
+  writes: CallTimes<'write'>;
+  reset(): void;
+} {
+  const times: StatementTimes = { rollupMs: 0, commitMs: 0 };
+  const store = new PointStore(timedDb(db, times));
+  const writes = timeCalls(store, ['write']);
+  return {
+    store,
+    times,
+    writes,
+    reset() {
+      writes.reset();
+      times.rollupMs = times.commitMs = 0;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,12 +562,13 @@ async function stageFlush(
   baseline: BaselineFigures,
 ): Promise<FlushFigures> {
   const { db, redis, flushDefaults: defaults } = ctx;
-  const buffer = new TimedBuffer(redis, keysFor(prefix), data.n);
+  const buffer = new PointBuffer(redis, keysFor(prefix), data.n);
+  const bufferTimes = timeCalls(buffer, ['read', 'ack']);
   await buffer.ensureGroup();
-  const store = new TimedStore(db);
+  const timed = timedStore(db);
   const deps = (consumer: string) => ({
     buffer,
-    store,
+    store: timed.store,
     log: ctx.log.child({ consumer }),
     consumer,
     readEntries: defaults.readEntries,
@@ -610,8 +590,8 @@ async function stageFlush(
   for (const c of held) await c.done();
   if ((await buffer.depth()) !== 0) throw new Error('warm-up left points in the buffer');
   await emptyTables(db);
-  buffer.readMs = buffer.ackMs = 0;
-  store.reset();
+  bufferTimes.reset();
+  timed.reset();
 
   progress(`flush: filling the Redis buffer (${int(data.n)} points, untimed)`);
   const filled = performance.now();
@@ -698,11 +678,11 @@ async function stageFlush(
     readEntries: defaults.readEntries,
     batches: totals.batches,
     loopMs,
-    readMs: buffer.readMs,
-    writeMs: store.writeMs,
-    ackMs: buffer.ackMs,
-    rollupSqlMs: store.times.rollupMs,
-    commitMs: store.times.commitMs,
+    readMs: bufferTimes.ms.read,
+    writeMs: timed.writes.ms.write,
+    ackMs: bufferTimes.ms.ack,
+    rollupSqlMs: timed.times.rollupMs,
+    commitMs: timed.times.commitMs,
     rollupRows: rolled.rows,
     busySamples,
     waits: Object.fromEntries([...waits.entries()].sort((a, b) => b[1] - a[1])),
@@ -783,7 +763,8 @@ async function minuteCase(
     `minute (${label}): ${int(rows)} points and ${int(historyRollupRows)} rollup_1m rows stored in ${fixed(fillMs / 1_000, 1)} s`,
   );
 
-  const store = new TimedStore(db);
+  const timed = timedStore(db);
+  const store = timed.store;
   const minuteMs: number[] = [];
   const rollupSqlMs: number[] = [];
   const commitMs: number[] = [];
@@ -792,7 +773,7 @@ async function minuteCase(
   for (let m = 0; m < minutes.length; m++) {
     const warmup = m === 0;
     await db.none('CHECKPOINT');
-    store.reset();
+    timed.reset();
     const cpu0 = snapshot(ctx);
     const started = performance.now();
     for (const batch of minutes[m] as DecodedEntry[][]) await store.write(batch);
@@ -808,10 +789,10 @@ async function minuteCase(
     cpuTicks = acc;
     timedMs += ms;
     minuteMs.push(ms);
-    rollupSqlMs.push(store.times.rollupMs);
-    commitMs.push(store.times.commitMs);
+    rollupSqlMs.push(timed.times.rollupMs);
+    commitMs.push(timed.times.commitMs);
     progress(
-      `minute (${label}): minute ${m}/${minutes.length - 1} in ${fixed(ms, 0)} ms (rollup SQL ${fixed(store.times.rollupMs, 0)} ms)`,
+      `minute (${label}): minute ${m}/${minutes.length - 1} in ${fixed(ms, 0)} ms (rollup SQL ${fixed(timed.times.rollupMs, 0)} ms)`,
     );
   }
   const cpu = Object.fromEntries(
