@@ -368,84 +368,8 @@ export const envSchema = z
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface Config {
-  role: 'all' | 'worker' | 'api';
-  http: {
-    port: number;
-    host: string;
-    /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
-    openToNetwork: boolean;
-    /** Express' "trust proxy": which peers may name the client (TRUST_PROXY). */
-    trustProxy: boolean | number | string[];
-    /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
-    loopbackForLackOfTokens: boolean;
-  };
-  logLevel: Env['LOG_LEVEL'];
-  dataDir: string;
-  postgres: { url: string | undefined; embeddedPort: number; poolSize: number };
-  redis: { url: string | undefined; embeddedPort: number };
-  /** Namespaces every Redis key and BullMQ queue, so several pulse systems can share one Redis. */
-  prefix: string;
-  ingest: { token: string | undefined; maxBody: string; maxPoints: number };
-  /** READ_TOKEN guards the read API when set; ADMIN_TOKEN enables admin routes and Bull Board. */
-  auth: { readToken: string | undefined; adminToken: string | undefined };
-  cache: { warmIntervalMs: number; ttlMs: number };
-  regression: {
-    intervalMs: number;
-    baselineMs: number;
-    recentMs: number;
-    criticalPercent: number;
-    warningPercent: number;
-    minChangePercent: number;
-    alpha: number;
-    seasonality: 'auto' | 'weekly' | 'daily' | 'none';
-    lowerIsWorse: string[];
-    retentionMs: number;
-  };
-  /** maxDeadLetters: buffer entries the flush could not store, kept at most (the oldest go). */
-  buffer: { maxPoints: number; maxBytes: number; maxDeadLetters: number };
-  /** The series limits: active series (a point within idleMs) in all, and per metric. */
-  series: { maxSeries: number; maxPerMetric: number; idleMs: number };
-  flush: {
-    intervalMs: number;
-    batchPoints: number;
-    concurrency: number;
-    readEntries: number;
-    claimIdleMs: number;
-    attempts: number;
-  };
-  retention: {
-    rawMs: number;
-    rollup1mMs: number;
-    rollup1hMs: number;
-    /**
-     * The oldest a point may be, at ingest, import and sampling: RAW_RETENTION, or less when
-     * ROLLUP_1M_RETENTION is shorter. rollup_1h and the regression slots of an hour are rebuilt
-     * from its rollup_1m rows, so a point in an hour whose rollup_1m rows have expired would
-     * replace that hour's history by itself. A margin (a day, at most a quarter of the
-     * retention) keeps clear of the hour being expired.
-     */
-    acceptMs: number;
-  };
-  aggregateIntervalMs: number;
-  maintenanceIntervalMs: number;
-  shutdownTimeoutMs: number;
-  sampling: {
-    /** Built-in samplers that run; scrape targets come on top. */
-    samplers: BuiltinSampler[];
-    intervalMs: number;
-    scrapeTargets: string[];
-    scrapeTimeoutMs: number;
-    /** A scrape with more samples than this is up=0 and stores nothing (Prometheus' sample_limit). */
-    scrapeSampleLimit: number;
-    criticalMemoryPercent: number;
-    criticalCpuPercent: number;
-  };
-  /** Port of the worker role's own /healthz, /readyz and /metrics; unset: none. */
-  workerPort: number | undefined;
-  environment: string;
-  instanceId: string;
-}
+/** The typed configuration: what toConfig() makes of the validated environment. */
+export type Config = ReturnType<typeof toConfig>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -463,7 +387,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
+  return toConfig(parsed.data);
+}
+
+/** The environment, validated, as the nested settings the code reads. */
+function toConfig(e: Env) {
   return {
     role: e.PULSE_ROLE,
     http: {
@@ -471,9 +399,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host:
         e.HOST ??
         (e.INGEST_TOKEN !== undefined && e.READ_TOKEN !== undefined ? '0.0.0.0' : '127.0.0.1'),
+      /** Express' "trust proxy": which peers may name the client (TRUST_PROXY). */
       trustProxy: e.TRUST_PROXY,
+      /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
       loopbackForLackOfTokens:
         e.HOST === undefined && (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
+      /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
       openToNetwork:
         e.HOST !== undefined &&
         !LOOPBACK.test(e.HOST) &&
@@ -483,8 +414,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(e.DATA_DIR),
     postgres: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_PG_PORT, poolSize: e.DB_POOL_SIZE },
     redis: { url: e.REDIS_URL, embeddedPort: e.EMBEDDED_REDIS_PORT },
+    /** Namespaces every Redis key and BullMQ queue, so several pulse systems can share one Redis. */
     prefix: e.PULSE_PREFIX,
     ingest: { token: e.INGEST_TOKEN, maxBody: e.INGEST_MAX_BODY, maxPoints: e.INGEST_MAX_POINTS },
+    /** READ_TOKEN guards the read API when set; ADMIN_TOKEN enables admin routes and Bull Board. */
     auth: { readToken: e.READ_TOKEN, adminToken: e.ADMIN_TOKEN },
     cache: { warmIntervalMs: e.WARM_INTERVAL, ttlMs: e.CACHE_TTL },
     regression: {
@@ -499,11 +432,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lowerIsWorse: e.REGRESSION_LOWER_IS_WORSE,
       retentionMs: e.REGRESSION_RETENTION,
     },
+    /** maxDeadLetters: buffer entries the flush could not store, kept at most (the oldest go). */
     buffer: {
       maxPoints: e.BUFFER_MAX_POINTS,
       maxBytes: e.BUFFER_MAX_BYTES,
       maxDeadLetters: e.DEAD_LETTER_MAX,
     },
+    /** The series limits: active series (a point within idleMs) in all, and per metric. */
     series: {
       maxSeries: e.MAX_SERIES,
       maxPerMetric: e.MAX_SERIES_PER_METRIC,
@@ -521,6 +456,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rawMs: e.RAW_RETENTION,
       rollup1mMs: e.ROLLUP_1M_RETENTION,
       rollup1hMs: e.ROLLUP_1H_RETENTION,
+      /**
+       * The oldest a point may be, at ingest, import and sampling: RAW_RETENTION, or less when
+       * ROLLUP_1M_RETENTION is shorter. rollup_1h and the regression slots of an hour are rebuilt
+       * from its rollup_1m rows, so a point in an hour whose rollup_1m rows have expired would
+       * replace that hour's history by itself. A margin (a day, at most a quarter of the
+       * retention) keeps clear of the hour being expired.
+       */
       acceptMs: Math.min(
         e.RAW_RETENTION,
         e.ROLLUP_1M_RETENTION - Math.min(DAY, e.ROLLUP_1M_RETENTION / 4),
@@ -530,14 +472,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maintenanceIntervalMs: e.MAINTENANCE_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     sampling: {
+      /** Built-in samplers that run; scrape targets come on top. */
       samplers: e.SAMPLERS,
       intervalMs: e.SAMPLE_INTERVAL,
       scrapeTargets: e.SCRAPE_TARGETS,
       scrapeTimeoutMs: e.SCRAPE_TIMEOUT,
+      /** A scrape with more samples than this is up=0 and stores nothing (Prometheus' sample_limit). */
       scrapeSampleLimit: e.SCRAPE_SAMPLE_LIMIT,
       criticalMemoryPercent: e.CRITICAL_MEMORY_PERCENT,
       criticalCpuPercent: e.CRITICAL_CPU_PERCENT,
     },
+    /** Port of the worker role's own /healthz, /readyz and /metrics; unset: none. */
     workerPort: e.WORKER_PORT,
     environment: e.ENVIRONMENT,
     instanceId: e.INSTANCE_ID,
