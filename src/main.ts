@@ -4,34 +4,26 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
+import { DashboardCache } from './cache/dashboard-cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, type Db } from './infra/db.js';
 import { postgresFor, redisFor } from './infra/embedded.js';
-import { keysFor } from './infra/keys.js';
+import { keysFor, type Keys } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './metrics/schema.js';
 import { closeRedis, createRedis } from './infra/redis.js';
 import { createShutdown, onSignals, type Shutdown, type Step } from './infra/shutdown.js';
-import { createTelemetry, observeWorker } from './infra/telemetry.js';
+import { createTelemetry, type Telemetry } from './infra/telemetry.js';
 import { PointBuffer } from './metrics/buffer.js';
+import type { Limits } from './metrics/dashboard.js';
 import { ensurePartitions } from './metrics/partitions.js';
 import { SeriesRegistry } from './metrics/series-registry.js';
-import { PointStore, storedSeries } from './metrics/store.js';
-import { releaseRunning } from './workers/abortable.js';
-import { startFlushWorker } from './workers/flush-worker.js';
+import { storedSeries } from './metrics/store.js';
 import { startProcessSampling } from './workers/process-sampling.js';
-import { startSampleWorker } from './workers/sample-worker.js';
-import {
-  startRegressionWorker,
-  startUpkeepWorkers,
-  startWarmWorker,
-} from './workers/upkeep-workers.js';
-import type { RegressionRun } from './jobs/regression.js';
-import { DashboardCache } from './cache/dashboard-cache.js';
-import { createQueues, requestFlush, requestWarm } from './workers/queues.js';
-import { ensureSchedulers } from './workers/schedulers.js';
+import { createQueues, requestFlush, type Queues } from './workers/queues.js';
+import { startWorkerRole, type OnStop } from './workers/worker-role.js';
 
 export interface Running {
   /** The HTTP port actually bound (api and all roles). */
@@ -43,56 +35,11 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const steps: Step[] = [];
   const stop = createShutdown(steps, log);
   // Later steps are unshifted, so shutdown runs in the reverse order of start-up.
-  const onStop = (name: string, run: Step['run'], always = false, first = false) =>
-    steps.unshift({ name, run, always, first });
-  // Every BullMQ worker: how to abort its running jobs and how to close it.
-  const workers: { cancel(): void; close(): Promise<void> }[] = [];
-  // The workers whose handlers take an abort signal (abortable.ts).
-  const abortable: Worker[] = [];
+  const onStop: OnStop = (name, run, always = false, first = false) =>
+    void steps.unshift({ name, run, always, first });
   try {
-    const redisService = await redisFor(config, log);
-    onStop('embedded redis', () => redisService.stop(), true);
-    const pgService = await postgresFor(config, log);
-    onStop('embedded postgres', () => pgService.stop(), true);
-
-    const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`, (err) =>
-      log.warn({ err: err.message }, 'an idle PostgreSQL connection was closed by the server'),
-    );
-    onStop('postgres pool', () => db.$pool.end());
-    await waitForPostgres(db, log);
-    await migrate(db, log);
-    await ensurePartitions(db);
-
-    const redis = createRedis(redisService.url, `pulse-${config.role}`, 'command');
-    onStop('redis', () => closeRedis(redis));
-    const bullRedis = createRedis(redisService.url, `pulse-${config.role}-bullmq`, 'bullmq');
-    onStop('redis (bullmq)', () => closeRedis(bullRedis));
-    redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-
-    const keys = keysFor(config.prefix);
-    const series = new SeriesRegistry(redis, keys, config.series, storedSeries(db));
-    const buffer = new PointBuffer(redis, keys, { ...config.buffer, series });
-    await buffer.ensureGroup();
-    const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
-    onStop('queues', () => queues.close());
-    const telemetry = createTelemetry({
-      bufferDepth: () => buffer.depth(),
-      deadLetters: () => buffer.deadLetterCount(),
-      bufferBytes: () => buffer.bytes(),
-      activeSeries: () => series.active(),
-    });
-    const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
-    // Every result is shown from the start (0 misses is a figure too, and rates need a series).
-    for (const result of ['l1', 'l2', 'miss']) telemetry.cacheLookups.inc({ result }, 0);
-    cache.onLookup = (served) =>
-      telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
-    // Segments shorter than an hour would let noise pass for a change point.
-    const regressionConfig = {
-      ...config.regression,
-      minSegmentMinutes: 60,
-      seriesLimits: config.series,
-    };
+    const services = await startServices(config, log, onStop);
+    const stores = await startStores(config, log, services, onStop);
     const limits = {
       memoryPercent: config.sampling.criticalMemoryPercent,
       cpuPercent: config.sampling.criticalCpuPercent,
@@ -103,226 +50,27 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       instance_id: config.instanceId,
       environment: config.environment,
     };
-
     if (config.sampling.samplers.includes('process')) {
       const processSampling = startProcessSampling({
-        buffer,
+        buffer: stores.buffer,
         log: log.child({ sampler: 'process' }),
         intervalMs: config.sampling.intervalMs,
         tags: { ...baseTags, role: config.role },
         acceptMs: config.retention.acceptMs,
-        seriesLimited: (metric, n) => telemetry.seriesLimited(metric, n),
+        seriesLimited: (metric, n) => stores.telemetry.seriesLimited(metric, n),
       });
       onStop('process sampler', () => processSampling.stop());
     }
-
-    if (config.role !== 'api') {
-      const schedulers = {
-        flushIntervalMs: config.flush.intervalMs,
-        flushAttempts: config.flush.attempts,
-        aggregateIntervalMs: config.aggregateIntervalMs,
-        maintenanceIntervalMs: config.maintenanceIntervalMs,
-        regressionIntervalMs: config.regression.intervalMs,
-        samplers: config.sampling.samplers,
-        sampleIntervalMs: config.sampling.intervalMs,
-        scrapeTargets: config.sampling.scrapeTargets,
-      };
-      const removed = await ensureSchedulers(queues, schedulers);
-      if (removed.length > 0)
-        log.info({ removed }, 'removed schedulers of samplers no longer configured');
-      // A Redis that restarted empty lost the schedulers and the buffer's group: put them back
-      // on every reconnect (both are idempotent).
-      let connectedOnce = false;
-      bullRedis.on('ready', () => {
-        if (!connectedOnce) {
-          connectedOnce = true;
-          return;
-        }
-        Promise.all([ensureSchedulers(queues, schedulers), buffer.ensureGroup()]).catch(
-          (err: unknown) =>
-            log.warn(
-              { err: (err as Error).message },
-              'could not restore schedulers after a Redis reconnect',
-            ),
-        );
-      });
-      const flushWorker = startFlushWorker({
-        connection: bullRedis,
-        prefix: config.prefix,
-        buffer,
-        store: new PointStore(db),
-        log: log.child({ queue: 'flush' }),
-        concurrency: config.flush.concurrency,
-        readEntries: config.flush.readEntries,
-        claimIdleMs: config.flush.claimIdleMs,
-      });
-      onStop('flush worker', () => flushWorker.close());
-      // Its close() aborts the flush's own signal: the batch in COPY ends, no new one starts.
-      workers.push({ cancel: () => undefined, close: () => flushWorker.close() });
-      observeWorker(telemetry, 'flush', flushWorker.worker);
-      flushWorker.worker.on('completed', (job, result) => {
-        telemetry.pointsFlushed.inc(result.inserted);
-        telemetry.pointsDuplicate.inc(result.duplicates);
-        telemetry.flushBatchSeconds.observe(result.ms / 1_000);
-      });
-      const sampleWorker = startSampleWorker({
-        connection: bullRedis,
-        prefix: config.prefix,
-        db,
-        redis,
-        buffer,
-        keys,
-        queues: queues.all(),
-        log: log.child({ queue: 'sample' }),
-        baseTags,
-        dataDir: config.dataDir,
-        scrapeTimeoutMs: config.sampling.scrapeTimeoutMs,
-        scrapeSampleLimit: config.sampling.scrapeSampleLimit,
-        scrapeTargets: config.sampling.scrapeTargets,
-        acceptMs: config.retention.acceptMs,
-        critical: {
-          memoryPercent: config.sampling.criticalMemoryPercent,
-          cpuPercent: config.sampling.criticalCpuPercent,
-        },
-        requestFlush: () => requestFlush(queues, 'critical'),
-        seriesLimited: (metric, n) => telemetry.seriesLimited(metric, n),
-      });
-      onStop('sample worker', () => sampleWorker.close());
-      observeWorker(telemetry, 'sample', sampleWorker);
-      const upkeep = startUpkeepWorkers({
-        connection: bullRedis,
-        prefix: config.prefix,
-        db,
-        log: log.child({ queue: 'upkeep' }),
-        retention: { ...config.retention, regressionMs: config.regression.retentionMs },
-        series,
-      });
-      // One warm pass at a time across the fleet: a pass that outlives WARM_INTERVAL makes
-      // the next one wait instead of running beside it on another worker.
-      await queues.warm.setGlobalConcurrency(1);
-      const warmWorker = startWarmWorker({
-        connection: bullRedis,
-        prefix: config.prefix,
-        db,
-        cache,
-        log: log.child({ queue: 'warm' }),
-        limits,
-        ttlMs: config.cache.ttlMs,
-      });
-      const regressionWorker = startRegressionWorker({
-        connection: bullRedis,
-        prefix: config.prefix,
-        db,
-        log: log.child({ queue: 'regression' }),
-        config: regressionConfig,
-        cache: { cache, ttlMs: config.cache.ttlMs },
-      });
-      regressionWorker.on('completed', (_job, result: unknown) => {
-        const counts = (result as RegressionRun).counts;
-        for (const [severity, n] of Object.entries(counts))
-          telemetry.regressions.set({ severity }, n);
-        void warmSoon('regression');
-      });
-      for (const worker of [...upkeep, warmWorker, regressionWorker]) {
-        onStop(`${worker.name} worker`, () => worker.close());
-        observeWorker(telemetry, worker.name, worker);
-      }
-      for (const worker of [sampleWorker, ...upkeep, warmWorker, regressionWorker]) {
-        abortable.push(worker);
-        workers.push({
-          cancel: () => worker.cancelAllJobs('shutdown'),
-          close: () => worker.close(),
-        });
-      }
-      // A graceful shutdown has closed every worker before this step, so it finds nothing. On
-      // a forced exit the jobs still running go back to wait, for the next start to run at
-      // once; it runs before the embedded Redis stops.
-      onStop(
-        'release interrupted jobs',
-        async () => {
-          const moved = await releaseRunning(abortable);
-          if (moved > 0) log.warn({ moved }, 'jobs still running were moved back to wait');
-        },
-        true,
-        true,
-      );
-      // New data makes the dashboard stale: warm it, at most once per WARM_INTERVAL.
-      const warmSoon = (reason: 'flush' | 'aggregate' | 'regression') =>
-        requestWarm(queues, reason, config.cache.warmIntervalMs).catch((err: unknown) =>
-          log.warn({ err: (err as Error).message }, 'could not ask for a cache warm-up'),
-        );
-      flushWorker.worker.on('completed', (_job, result) => {
-        if (result.inserted > 0) void warmSoon('flush');
-      });
-      const aggregateWorker = upkeep.find((w) => w.name === 'aggregate');
-      aggregateWorker?.on('completed', (_job, result: unknown) => {
-        if ((result as { rows?: number } | undefined)?.rows) void warmSoon('aggregate');
-      });
-    }
-
+    const workers =
+      config.role === 'api'
+        ? []
+        : await startWorkerRole({ config, log, ...services, ...stores, baseTags, limits }, onStop);
     if (config.role !== 'worker') {
       // Invalidations and fresh warm-ups from any process reach this one's L1.
-      await cache.subscribe();
+      await stores.cache.subscribe();
     }
-    onStop('cache', () => cache.close());
-
-    let port: number | undefined;
-    // A worker alone serves only /healthz, /readyz and /metrics, and only when WORKER_PORT is set.
-    const httpPort = config.role === 'worker' ? config.workerPort : config.http.port;
-    if (httpPort !== undefined) {
-      const app = createApp({
-        log,
-        redis,
-        db,
-        maxBody: config.ingest.maxBody,
-        telemetry,
-        trustProxy: config.http.trustProxy,
-        dashboard:
-          config.role === 'worker'
-            ? undefined
-            : {
-                db,
-                redis,
-                cache,
-                limits,
-                ttlMs: config.cache.ttlMs,
-                readToken: config.auth.readToken,
-                adminToken: config.auth.adminToken,
-                queues: queues.all(),
-                regressionQueue: queues.regression,
-                regressionRetentionMs: config.regression.retentionMs,
-              },
-        ingest:
-          config.role === 'worker'
-            ? undefined
-            : {
-                buffer,
-                token: config.ingest.token,
-                maxPoints: config.ingest.maxPoints,
-                acceptMs: config.retention.acceptMs,
-                flushBatch: config.flush.batchPoints,
-                flushIntervalMs: config.flush.intervalMs,
-                requestFlush: () => requestFlush(queues, 'threshold'),
-              },
-      });
-      const server = await listen(app, httpPort, config.http.host);
-      port = (server.address() as { port: number }).port;
-      onStop('http server', () => closeServer(server));
-      log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);
-      if (config.http.loopbackForLackOfTokens)
-        log.info(
-          'listening on 127.0.0.1 only: INGEST_TOKEN and READ_TOKEN are not both set (set them to listen on every interface, or set HOST)',
-        );
-      if (config.http.openToNetwork)
-        log.warn(
-          { host: config.http.host },
-          'ALLOW_UNAUTHENTICATED=true: ingest or reads answer anyone who reaches this port; set INGEST_TOKEN and READ_TOKEN',
-        );
-      if (config.http.trustProxy === true)
-        log.warn(
-          'TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; list the proxies (addresses, CIDR ranges or loopback) instead unless one overwrites that header',
-        );
-    }
+    onStop('cache', () => stores.cache.close());
+    const port = await startHttp(config, log, { ...services, ...stores, limits }, onStop);
     // The first step of a shutdown: every running job is aborted (its handler stops at the next
     // check or has its statement cancelled, and the job goes back to wait), then every worker
     // closes at once, so no close waits out a long job.
@@ -337,6 +85,143 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     await stop();
     throw err;
   }
+}
+
+interface Services {
+  db: Db;
+  redis: Redis;
+  bullRedis: Redis;
+}
+
+/** Redis and PostgreSQL (embedded when no URL), migrated, and the connections to them. */
+async function startServices(config: Config, log: Logger, onStop: OnStop): Promise<Services> {
+  const redisService = await redisFor(config, log);
+  onStop('embedded redis', () => redisService.stop(), true);
+  const pgService = await postgresFor(config, log);
+  onStop('embedded postgres', () => pgService.stop(), true);
+
+  const db = createDb(pgService.url, config.postgres.poolSize, `pulse-${config.role}`, (err) =>
+    log.warn({ err: err.message }, 'an idle PostgreSQL connection was closed by the server'),
+  );
+  onStop('postgres pool', () => db.$pool.end());
+  await waitForPostgres(db, log);
+  await migrate(db, log);
+  await ensurePartitions(db);
+
+  const redis = createRedis(redisService.url, `pulse-${config.role}`, 'command');
+  onStop('redis', () => closeRedis(redis));
+  const bullRedis = createRedis(redisService.url, `pulse-${config.role}-bullmq`, 'bullmq');
+  onStop('redis (bullmq)', () => closeRedis(bullRedis));
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  bullRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  return { db, redis, bullRedis };
+}
+
+interface Stores {
+  keys: Keys;
+  series: SeriesRegistry;
+  buffer: PointBuffer;
+  queues: Queues;
+  telemetry: Telemetry;
+  cache: DashboardCache;
+}
+
+/** The point buffer, the queues, the telemetry and the dashboard cache. */
+async function startStores(
+  config: Config,
+  log: Logger,
+  { db, redis, bullRedis }: Services,
+  onStop: OnStop,
+): Promise<Stores> {
+  const keys = keysFor(config.prefix);
+  const series = new SeriesRegistry(redis, keys, config.series, storedSeries(db));
+  const buffer = new PointBuffer(redis, keys, { ...config.buffer, series });
+  await buffer.ensureGroup();
+  const queues = createQueues(bullRedis, config.prefix, config.flush.attempts);
+  onStop('queues', () => queues.close());
+  const telemetry = createTelemetry({
+    bufferDepth: () => buffer.depth(),
+    deadLetters: () => buffer.deadLetterCount(),
+    bufferBytes: () => buffer.bytes(),
+    activeSeries: () => series.active(),
+  });
+  const cache = new DashboardCache(redis, keys, log.child({ component: 'cache' }));
+  // Every result is shown from the start (0 misses is a figure too, and rates need a series).
+  for (const result of ['l1', 'l2', 'miss']) telemetry.cacheLookups.inc({ result }, 0);
+  cache.onLookup = (served) =>
+    telemetry.cacheLookups.inc({ result: served === 'computed' ? 'miss' : served });
+  return { keys, series, buffer, queues, telemetry, cache };
+}
+
+/** The HTTP server, when the role has a port; resolves with the port bound. */
+async function startHttp(
+  config: Config,
+  log: Logger,
+  deps: Services & Stores & { limits: Limits },
+  onStop: OnStop,
+): Promise<number | undefined> {
+  const { db, redis, cache, queues } = deps;
+  // A worker alone serves only /healthz, /readyz and /metrics, and only when WORKER_PORT is set.
+  const httpPort = config.role === 'worker' ? config.workerPort : config.http.port;
+  if (httpPort === undefined) return undefined;
+  const app = createApp({
+    log,
+    redis,
+    db,
+    maxBody: config.ingest.maxBody,
+    telemetry: deps.telemetry,
+    trustProxy: config.http.trustProxy,
+    dashboard:
+      config.role === 'worker'
+        ? undefined
+        : {
+            db,
+            redis,
+            cache,
+            limits: deps.limits,
+            ttlMs: config.cache.ttlMs,
+            readToken: config.auth.readToken,
+            adminToken: config.auth.adminToken,
+            queues: queues.all(),
+            regressionQueue: queues.regression,
+            regressionRetentionMs: config.regression.retentionMs,
+          },
+    ingest:
+      config.role === 'worker'
+        ? undefined
+        : {
+            buffer: deps.buffer,
+            token: config.ingest.token,
+            maxPoints: config.ingest.maxPoints,
+            acceptMs: config.retention.acceptMs,
+            flushBatch: config.flush.batchPoints,
+            flushIntervalMs: config.flush.intervalMs,
+            requestFlush: () => requestFlush(queues, 'threshold'),
+          },
+  });
+  const server = await listen(app, httpPort, config.http.host);
+  const port = (server.address() as { port: number }).port;
+  onStop('http server', () => closeServer(server));
+  log.info({ port, host: config.http.host }, `pulse API listening on http://localhost:${port}`);
+  logExposure(config, log);
+  return port;
+}
+
+/** What the bind address and the proxy setting let through, once the server listens. */
+function logExposure(config: Config, log: Logger): void {
+  if (config.http.loopbackForLackOfTokens)
+    log.info(
+      'listening on 127.0.0.1 only: INGEST_TOKEN and READ_TOKEN are not both set (set them to listen on every interface, or set HOST)',
+    );
+  if (config.http.openToNetwork)
+    log.warn(
+      { host: config.http.host },
+      'ALLOW_UNAUTHENTICATED=true: ingest or reads answer anyone who reaches this port; set INGEST_TOKEN and READ_TOKEN',
+    );
+  if (config.http.trustProxy === true)
+    log.warn(
+      'TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; list the proxies (addresses, CIDR ranges or loopback) instead unless one overwrites that header',
+    );
 }
 
 async function waitForPostgres(db: Db, log: Logger): Promise<void> {

@@ -23,6 +23,11 @@ export interface WarmPayload {
   reason: 'flush' | 'aggregate' | 'regression' | 'schedule' | 'manual';
 }
 
+export interface WarmResult {
+  entries: number;
+  ms: number;
+}
+
 export interface WarmDeps {
   db: Db;
   cache: DashboardCache;
@@ -45,10 +50,7 @@ export const STANDARD_TRENDS: [string, number, string, number][] = [
   ['7d', 7 * DAY, '1h', HOUR],
 ];
 
-export async function warm(
-  deps: WarmDeps,
-  _payload: WarmPayload,
-): Promise<{ entries: number; ms: number }> {
+export async function warm(deps: WarmDeps, _payload: WarmPayload): Promise<WarmResult> {
   const started = Date.now();
   // Fewer partial rows make every read below cheaper; skipped while another process compacts.
   await compactMetricRollups(deps.db, { signal: deps.signal });

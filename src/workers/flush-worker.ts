@@ -2,13 +2,13 @@
 // consumer name from a fixed pool, so a retry finds its own pending entries again.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { flush, type FlushPayload, type FlushResult } from '../jobs/flush.js';
+import { flush } from '../jobs/flush.js';
 import type { Logger } from '../infra/logger.js';
+import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
 import type { PointStore } from '../metrics/store.js';
-import { QUEUE } from './queues.js';
+import { startWorker, type PulseWorker } from './start-worker.js';
 
 export interface FlushWorkerDeps {
   connection: Redis;
@@ -19,12 +19,13 @@ export interface FlushWorkerDeps {
   concurrency: number;
   readEntries: number;
   claimIdleMs: number;
+  telemetry?: Telemetry;
 }
 
 const CONSUMER_IDLE_PRUNE_MS = 3_600_000;
 
 export interface FlushWorker {
-  worker: Worker<FlushPayload, FlushResult, 'flush'>;
+  worker: PulseWorker<'flush'>;
   /** Stops taking jobs; active flushes finish their current batch first. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -35,9 +36,9 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
   const free = Array.from({ length: deps.concurrency }, (_, i) => `${base}:${i}`);
   const stopping = new AbortController();
 
-  const worker = new Worker<FlushPayload, FlushResult, 'flush'>(
-    QUEUE.flush,
-    async (job) => {
+  const worker = startWorker(
+    'flush',
+    async (payload, job, signal) => {
       const consumer = free.pop();
       // Cannot happen while concurrency equals the pool size; fail loudly if it ever does.
       if (consumer === undefined) throw new Error('no free flush consumer slot');
@@ -50,9 +51,9 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
             consumer,
             readEntries: deps.readEntries,
             claimIdleMs: deps.claimIdleMs,
-            signal: stopping.signal,
+            signal,
           },
-          job.data,
+          payload,
         );
       } finally {
         free.push(consumer);
@@ -62,8 +63,11 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: deps.concurrency,
-      // Per-minute completed/failed counts, which the queues sampler turns into rates.
-      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      log: deps.log,
+      telemetry: deps.telemetry,
+      // close() aborts it: the batch in COPY ends, no new one starts.
+      signal: stopping.signal,
+      failed: { message: 'flush failed; it will be retried' },
     },
   );
   // Consumers of processes that stopped pile up in the group; clear the idle, empty ones.
@@ -74,13 +78,6 @@ export function startFlushWorker(deps: FlushWorkerDeps): FlushWorker {
         removed.length > 0 && deps.log.info({ removed }, 'removed idle buffer consumers'),
     )
     .catch((err: unknown) => deps.log.warn({ err }, 'could not prune idle buffer consumers'));
-  worker.on('failed', (job, err) => {
-    deps.log.warn(
-      { job: job?.id, attempt: job?.attemptsMade, err: err.message },
-      'flush failed; it will be retried',
-    );
-  });
-  worker.on('error', (err) => deps.log.error({ err }, 'flush worker error'));
   return {
     worker,
     close() {

@@ -2,13 +2,13 @@
 // options each queue's jobs get. Adding a job type is one entry here and one handler file.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AggregatePayload } from '../jobs/aggregate.js';
-import type { BackfillPayload } from '../jobs/backfill.js';
-import type { FlushPayload } from '../jobs/flush.js';
-import type { MaintenancePayload } from '../jobs/maintenance.js';
-import type { RegressionPayload } from '../jobs/regression.js';
-import type { WarmPayload } from '../jobs/warm.js';
-import type { SamplePayload } from '../jobs/sample.js';
+import type { AggregatePayload, AggregateResult } from '../jobs/aggregate.js';
+import type { BackfillHourResult, BackfillPayload, BackfillRangeResult } from '../jobs/backfill.js';
+import type { FlushPayload, FlushResult } from '../jobs/flush.js';
+import type { MaintenancePayload, MaintenanceResult } from '../jobs/maintenance.js';
+import type { RegressionPayload, RegressionRun } from '../jobs/regression.js';
+import type { WarmPayload, WarmResult } from '../jobs/warm.js';
+import type { SamplePayload, SampleResult } from '../jobs/sample.js';
 
 export const QUEUE = {
   flush: 'flush',
@@ -51,6 +51,13 @@ export const SAMPLE_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 1_000, age: 86_400 },
 };
 
+/** A warm pass is not retried: the next flush or aggregate asks for another. */
+const WARM_JOB_OPTIONS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { count: 100, age: 3_600 },
+  removeOnFail: { count: 500, age: 86_400 },
+};
+
 /** Periodic upkeep: a failed run is retried a few times, then the next tick tries again. */
 export const UPKEEP_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
@@ -59,60 +66,57 @@ export const UPKEEP_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 500, age: 7 * 86_400 },
 };
 
-export interface Queues {
-  flush: Queue<FlushPayload, unknown, string>;
-  sample: Queue<SamplePayload, unknown, string>;
-  aggregate: Queue<AggregatePayload, unknown, string>;
-  maintenance: Queue<MaintenancePayload, unknown, string>;
-  warm: Queue<WarmPayload, unknown, string>;
-  regression: Queue<RegressionPayload, unknown, string>;
-  all(): Queue[];
-  close(): Promise<void>;
+/** What each queue's handler resolves with: what `completed` listeners receive. */
+export interface JobResults {
+  flush: FlushResult;
+  sample: SampleResult;
+  aggregate: AggregateResult;
+  maintenance: MaintenanceResult;
+  backfill: BackfillHourResult | BackfillRangeResult;
+  warm: WarmResult;
+  regression: RegressionRun;
 }
 
-export function createQueues(connection: Redis, prefix: string, attempts: number): Queues {
-  const flush = new Queue<FlushPayload, unknown, string>(QUEUE.flush, {
-    connection,
-    prefix,
-    defaultJobOptions: flushJobOptions(attempts),
-  });
-  const sample = new Queue<SamplePayload, unknown, string>(QUEUE.sample, {
-    connection,
-    prefix,
-    defaultJobOptions: SAMPLE_JOB_OPTIONS,
-  });
-  const aggregate = new Queue<AggregatePayload, unknown, string>(QUEUE.aggregate, {
-    connection,
-    prefix,
-    defaultJobOptions: UPKEEP_JOB_OPTIONS,
-  });
-  const maintenance = new Queue<MaintenancePayload, unknown, string>(QUEUE.maintenance, {
-    connection,
-    prefix,
-    defaultJobOptions: UPKEEP_JOB_OPTIONS,
-  });
-  const warm = new Queue<WarmPayload, unknown, string>(QUEUE.warm, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 1,
-      removeOnComplete: { count: 100, age: 3_600 },
-      removeOnFail: { count: 500, age: 86_400 },
-    },
-  });
-  const regression = new Queue<RegressionPayload, unknown, string>(QUEUE.regression, {
-    connection,
-    prefix,
-    defaultJobOptions: UPKEEP_JOB_OPTIONS,
-  });
-  const all = [flush, sample, aggregate, maintenance, warm, regression] as Queue[];
+/**
+ * The queues pulse adds jobs to, with their default job options. Backfill is not one: only
+ * `npm run backfill` fills it, as a flow whose jobs carry their own options, and leaving it out
+ * keeps it off the queues sampler and the dashboard's queue list.
+ */
+function defaultJobOptions(flushAttempts: number) {
   return {
-    flush,
-    sample,
-    aggregate,
-    maintenance,
-    warm,
-    regression,
+    flush: flushJobOptions(flushAttempts),
+    sample: SAMPLE_JOB_OPTIONS,
+    aggregate: UPKEEP_JOB_OPTIONS,
+    maintenance: UPKEEP_JOB_OPTIONS,
+    warm: WARM_JOB_OPTIONS,
+    regression: UPKEEP_JOB_OPTIONS,
+  } satisfies Partial<Record<QueueName, JobsOptions>>;
+}
+
+export type ProducedQueue = keyof ReturnType<typeof defaultJobOptions>;
+
+export type TypedQueue<K extends QueueName> = Queue<JobPayloads[K], unknown, string>;
+
+export type Queues = { [K in ProducedQueue]: TypedQueue<K> } & {
+  all(): Queue[];
+  close(): Promise<void>;
+};
+
+export function createQueues(connection: Redis, prefix: string, attempts: number): Queues {
+  const options = defaultJobOptions(attempts);
+  const open = <K extends ProducedQueue>(name: K): TypedQueue<K> =>
+    new Queue<JobPayloads[K], unknown, string>(QUEUE[name], {
+      connection,
+      prefix,
+      defaultJobOptions: options[name],
+    });
+  const names = Object.keys(options) as ProducedQueue[];
+  const queues = Object.fromEntries(names.map((name) => [name, open(name)])) as {
+    [K in ProducedQueue]: TypedQueue<K>;
+  };
+  const all = Object.values(queues) as Queue[];
+  return {
+    ...queues,
     all: () => all,
     async close() {
       await Promise.all(all.map((q) => q.close()));

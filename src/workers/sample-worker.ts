@@ -1,10 +1,9 @@
 // Wires the sample handler into a BullMQ Worker on its own queue. Several samples run at once,
 // so one slow scrape target never holds up the host or database samplers.
-import { MetricsTime, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sample, type SampleDeps, type SamplePayload, type SampleResult } from '../jobs/sample.js';
-import { abortableWorker } from './abortable.js';
-import { QUEUE } from './queues.js';
+import type { Telemetry } from '../infra/telemetry.js';
+import { sample, type SampleDeps } from '../jobs/sample.js';
+import { startWorker, type PulseWorker } from './start-worker.js';
 
 export function startSampleWorker(
   deps: Omit<SampleDeps, 'log'> & {
@@ -12,28 +11,26 @@ export function startSampleWorker(
     connection: Redis;
     prefix: string;
     concurrency?: number;
+    telemetry?: Telemetry;
   },
-): Worker<SamplePayload, SampleResult, string> {
-  const worker = abortableWorker<SamplePayload, SampleResult>(
-    QUEUE.sample,
-    (job, signal) =>
+): PulseWorker<'sample'> {
+  const { connection, prefix, concurrency, telemetry, ...sampleDeps } = deps;
+  return startWorker(
+    'sample',
+    (payload, job, signal) =>
       sample(
-        { ...deps, log: deps.log.child({ job: job.id, sampler: job.data.sampler }), signal },
-        job.data,
+        { ...sampleDeps, log: deps.log.child({ job: job.id, sampler: payload.sampler }), signal },
+        payload,
       ),
     {
-      connection: deps.connection,
-      prefix: deps.prefix,
-      concurrency: deps.concurrency ?? 4,
-      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      connection,
+      prefix,
+      concurrency: concurrency ?? 4,
+      log: deps.log,
+      telemetry,
       // A missed tick is not retried (a sample taken later would carry the wrong time).
       onAbort: 'fail',
-      log: deps.log,
+      failed: { message: 'sample failed', fields: (p) => ({ sampler: p.sampler }) },
     },
   );
-  worker.on('failed', (job, err) =>
-    deps.log.warn({ job: job?.id, sampler: job?.data.sampler, err: err.message }, 'sample failed'),
-  );
-  worker.on('error', (err) => deps.log.error({ err }, 'sample worker error'));
-  return worker;
 }

@@ -1,75 +1,51 @@
-// Wires the periodic upkeep handlers (aggregate, maintenance) and backfill into BullMQ Workers.
-// Aggregate and maintenance run one job at a time per process; their schedulers fire each
-// tick once across the fleet. Every handler gets the job's abort signal (abortable.ts).
-import { MetricsTime, type Worker } from 'bullmq';
+// Wires the periodic upkeep handlers (aggregate, maintenance), backfill, warm and regression
+// into BullMQ Workers. Each runs one job at a time per process, backfill two; their schedulers
+// fire each tick once across the fleet. Every handler gets the job's abort signal (abortable.ts).
 import type { Redis } from 'ioredis';
-import { aggregate, type AggregatePayload } from '../jobs/aggregate.js';
-import {
-  backfillHour,
-  backfillRange,
-  type BackfillHourResult,
-  type BackfillPayload,
-} from '../jobs/backfill.js';
-import { maintenance, type MaintenanceDeps, type MaintenancePayload } from '../jobs/maintenance.js';
-import {
-  regression,
-  type RegressionConfig,
-  type RegressionDeps,
-  type RegressionPayload,
-} from '../jobs/regression.js';
-import { warm, type WarmDeps, type WarmPayload } from '../jobs/warm.js';
+import { aggregate } from '../jobs/aggregate.js';
+import { backfillHour, backfillRange, type BackfillHourResult } from '../jobs/backfill.js';
+import { maintenance, type MaintenanceDeps } from '../jobs/maintenance.js';
+import { regression, type RegressionConfig, type RegressionDeps } from '../jobs/regression.js';
+import { warm, type WarmDeps } from '../jobs/warm.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { abortableWorker, type AbortableOptions } from './abortable.js';
-import { QUEUE } from './queues.js';
+import type { Telemetry } from '../infra/telemetry.js';
+import { startWorker, type PulseWorker } from './start-worker.js';
 
 interface WorkerDeps {
   connection: Redis;
   prefix: string;
   db: Db;
   log: Logger;
+  telemetry?: Telemetry | undefined;
 }
 
-function options(deps: WorkerDeps, concurrency: number): AbortableOptions {
-  return {
-    log: deps.log,
-    connection: deps.connection,
-    prefix: deps.prefix,
-    concurrency,
-    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
-  };
-}
-
-function logFailures(w: Worker, log: Logger): Worker {
-  w.on('failed', (job, err) =>
-    log.warn({ queue: w.name, job: job?.id, err: err.message }, 'job failed'),
-  );
-  w.on('error', (err) => log.error({ queue: w.name, err }, 'worker error'));
-  return w;
+function options(deps: WorkerDeps, concurrency: number) {
+  const { connection, prefix, log, telemetry } = deps;
+  return { connection, prefix, log, telemetry, concurrency };
 }
 
 /** Processes backfill flows: each hour child, then the parent that sums them and rebuilds rollup_1h. */
-export function startBackfillWorker(deps: WorkerDeps): Worker {
-  const worker = abortableWorker<BackfillPayload, unknown>(
-    QUEUE.backfill,
-    async (job, signal) => {
+export function startBackfillWorker(deps: WorkerDeps): PulseWorker<'backfill'> {
+  return startWorker(
+    'backfill',
+    async (payload, job, signal) => {
       const jobDeps = { db: deps.db, log: deps.log.child({ job: job.id }), signal };
-      if (job.data.kind === 'hour') return backfillHour(jobDeps, job.data);
+      if (payload.kind === 'hour') return backfillHour(jobDeps, payload);
       const children = Object.values(await job.getChildrenValues<BackfillHourResult>());
-      return backfillRange(jobDeps, job.data, children);
+      return backfillRange(jobDeps, payload, children);
     },
     options(deps, 2),
   );
-  return logFailures(worker, deps.log);
 }
 
 /** Runs regression detection; one run at a time per process (runs serialise in SQL too). */
 export function startRegressionWorker(
   deps: WorkerDeps & { config: RegressionConfig; cache: RegressionDeps['cache'] },
-): Worker {
-  const worker = abortableWorker<RegressionPayload, unknown>(
-    QUEUE.regression,
-    (job, signal) =>
+): PulseWorker<'regression'> {
+  return startWorker(
+    'regression',
+    (payload, job, signal) =>
       regression(
         {
           db: deps.db,
@@ -78,18 +54,19 @@ export function startRegressionWorker(
           cache: deps.cache,
           signal,
         },
-        job.data,
+        payload,
       ),
     options(deps, 1),
   );
-  return logFailures(worker, deps.log);
 }
 
 /** Warms the dashboard cache; one at a time per process (the job is deduplicated anyway). */
-export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>): Worker {
-  const worker = abortableWorker<WarmPayload, unknown>(
-    QUEUE.warm,
-    (job, signal) =>
+export function startWarmWorker(
+  deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>,
+): PulseWorker<'warm'> {
+  return startWorker(
+    'warm',
+    (payload, job, signal) =>
       warm(
         {
           db: deps.db,
@@ -99,44 +76,43 @@ export function startWarmWorker(deps: WorkerDeps & Omit<WarmDeps, 'log' | 'db'>)
           ttlMs: deps.ttlMs,
           signal,
         },
-        job.data,
+        payload,
       ),
     options(deps, 1),
   );
-  return logFailures(worker, deps.log);
+}
+
+export interface UpkeepWorkers {
+  aggregate: PulseWorker<'aggregate'>;
+  maintenance: PulseWorker<'maintenance'>;
+  backfill: PulseWorker<'backfill'>;
 }
 
 export function startUpkeepWorkers(
   deps: WorkerDeps & Pick<MaintenanceDeps, 'retention' | 'series'>,
-): Worker[] {
-  return [
-    logFailures(
-      abortableWorker<AggregatePayload, unknown>(
-        QUEUE.aggregate,
-        (job, signal) =>
-          aggregate({ db: deps.db, log: deps.log.child({ job: job.id }), signal }, job.data),
-        options(deps, 1),
-      ),
-      deps.log,
+): UpkeepWorkers {
+  return {
+    aggregate: startWorker(
+      'aggregate',
+      (payload, job, signal) =>
+        aggregate({ db: deps.db, log: deps.log.child({ job: job.id }), signal }, payload),
+      options(deps, 1),
     ),
-    logFailures(
-      abortableWorker<MaintenancePayload, unknown>(
-        QUEUE.maintenance,
-        (job, signal) =>
-          maintenance(
-            {
-              db: deps.db,
-              log: deps.log.child({ job: job.id }),
-              retention: deps.retention,
-              signal,
-              ...(deps.series ? { series: deps.series } : {}),
-            },
-            job.data,
-          ),
-        options(deps, 1),
-      ),
-      deps.log,
+    maintenance: startWorker(
+      'maintenance',
+      (payload, job, signal) =>
+        maintenance(
+          {
+            db: deps.db,
+            log: deps.log.child({ job: job.id }),
+            retention: deps.retention,
+            signal,
+            ...(deps.series ? { series: deps.series } : {}),
+          },
+          payload,
+        ),
+      options(deps, 1),
     ),
-    startBackfillWorker(deps),
-  ];
+    backfill: startBackfillWorker(deps),
+  };
 }
