@@ -8,6 +8,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Telemetry } from '../infra/telemetry.js';
 import type { PointBuffer } from '../metrics/buffer.js';
 import type { PointStore } from '../metrics/store.js';
+import { HOUR } from '../infra/time.js';
 import { startWorker, type PulseWorker } from './start-worker.js';
 
 export interface FlushWorkerDeps {
@@ -22,7 +23,7 @@ export interface FlushWorkerDeps {
   telemetry?: Telemetry;
 }
 
-const CONSUMER_IDLE_PRUNE_MS = 3_600_000;
+const CONSUMER_IDLE_PRUNE_MS = HOUR;
 
 export interface FlushWorker {
   worker: PulseWorker<'flush'>;
