@@ -216,8 +216,18 @@ export function describeLeftovers(leftovers: Leftover[]): string {
   return `the test run left ${leftovers.length} thing(s) behind:\n${lines.join('\n')}`;
 }
 
-/** Drops the databases, deletes the keys (SCAN + UNLINK) and kills the processes listed. */
+/**
+ * Kills the processes listed (first, so none writes again), then drops the databases and
+ * deletes the keys (SCAN + UNLINK) listed.
+ */
 export async function removeLeftovers(servers: Servers, leftovers: Leftover[]): Promise<void> {
+  for (const l of leftovers.filter((l) => l.kind === 'process')) {
+    try {
+      process.kill(Number(l.name.split(' ')[0]), 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
   const databases = leftovers.filter((l) => l.kind === 'database').map((l) => l.name);
   if (databases.length > 0)
     await withAdmin(servers.pgAdminUrl, async (c) => {
@@ -229,13 +239,6 @@ export async function removeLeftovers(servers: Servers, leftovers: Leftover[]): 
     await withRedis(servers.redisUrl, async (redis) => {
       for (const prefix of prefixes) await unlinkMatching(redis, `${prefix}*`);
     });
-  for (const l of leftovers.filter((l) => l.kind === 'process')) {
-    try {
-      process.kill(Number(l.name.split(' ')[0]), 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
 }
 
 async function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
