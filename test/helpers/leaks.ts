@@ -115,9 +115,10 @@ async function testKeys(redis: Redis): Promise<{ key: string; prefix: string; to
     cursor = next;
     for (const key of keys) {
       const m = KEY_PREFIX.exec(key);
-      // A prefix a test appended to (`<prefix>-open`) counts as its own leftover.
-      const prefix = m ? key.slice(0, key.indexOf(':') < 0 ? key.length : key.indexOf(':')) : '';
-      if (m) found.push({ key, prefix, token: m[3] as string });
+      if (!m) continue;
+      // The part before the first ':': a prefix derived by appending (`<prefix>-open`) is its own.
+      const colon = key.indexOf(':');
+      found.push({ key, prefix: colon < 0 ? key : key.slice(0, colon), token: m[3] as string });
     }
   } while (cursor !== '0');
   return found;
