@@ -260,7 +260,9 @@ export async function removeStale(
   now: number,
   olderThanMs: number,
 ): Promise<number> {
-  const stale = (token: string) => runTokenTime(token) < now - olderThanMs;
+  // A time before the token format existed means the name only looks like one of these.
+  const stale = (token: string) =>
+    runTokenTime(token) > Date.UTC(2026, 0, 1) && runTokenTime(token) < now - olderThanMs;
   const databases = await withAdmin(servers.pgAdminUrl, (c) =>
     c.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname LIKE 'pulse\\_t\\_%'`,
