@@ -87,7 +87,20 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+  // The SIGKILL timer is cleared once the child exits: left running, it would hold the process
+  // open for the rest of the 5 s after every stop.
+  let timer: NodeJS.Timeout | undefined;
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, 5_000);
+  });
+  try {
+    await Promise.race([exited, killed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -27,6 +27,14 @@ function probeClient(url: string, timeoutMs: number): Redis {
   return probe;
 }
 
+/**
+ * Drops a probe's connection. One that never connected is closed already: ioredis's disconnect()
+ * would still start its 2 s destroy timer, which nothing clears, and hold the process open.
+ */
+function disconnectProbe(probe: Redis): void {
+  if (probe.status !== 'end') probe.disconnect();
+}
+
 /** Resolves true when something at `url` answers PING within `timeoutMs`. */
 export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<boolean> {
   const probe = probeClient(url, timeoutMs);
@@ -36,7 +44,7 @@ export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<bool
   } catch {
     return false;
   } finally {
-    probe.disconnect();
+    disconnectProbe(probe);
   }
 }
 
@@ -75,7 +83,7 @@ export async function checkRedisDatabase(url: string, timeoutMs = 3_000): Promis
       );
     }
   } finally {
-    probe.disconnect();
+    disconnectProbe(probe);
   }
 }
 

@@ -1,9 +1,12 @@
 // Per-test-file isolation: a fresh PostgreSQL database (migrated) and a random Redis key
-// prefix, both removed again by cleanup(). Nothing depends on what an earlier run left.
+// prefix, both removed again by cleanup(). Nothing depends on what an earlier run left. Both
+// names carry the run's token, and the registry records the file, for the leak guard
+// (global-setup.ts) to judge and name what this run leaves behind.
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/infra/db.js';
 import { keysFor, type Keys } from '../../src/infra/keys.js';
@@ -11,6 +14,8 @@ import { createLogger, type Logger } from '../../src/infra/logger.js';
 import { migrate } from '../../src/metrics/schema.js';
 import { PointBuffer } from '../../src/metrics/buffer.js';
 import { ensurePartitions } from '../../src/metrics/partitions.js';
+import { register, testDatabaseName, testKeyPrefix } from './leaks.js';
+import { ROOT } from './processes.js';
 
 export interface TestContext {
   name: string;
@@ -48,11 +53,17 @@ async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Pro
 export async function createTestContext(label: string): Promise<TestContext> {
   const adminUrl = inject('pgAdminUrl');
   const redisUrl = inject('redisUrl');
+  const token = inject('runToken');
   const id = randomBytes(4).toString('hex');
-  const name = `pulse_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${id}`;
+  const name = testDatabaseName(label, token, id);
+  const prefix = testKeyPrefix(label, token, id);
+  register(token, {
+    database: name,
+    prefix,
+    file: path.relative(ROOT, expect.getState().testPath ?? '?'),
+  });
   await admin(adminUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
   const dbUrl = withDatabase(adminUrl, name);
-  const prefix = `pulse-t-${label}-${id}`;
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', { test: label });
   const db = createDb(dbUrl, 5, `pulse-test-${label}`);
   await migrate(db, log);

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { FILE_ENV, RUN_ENV } from './leaks.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -25,7 +26,15 @@ export function spawnPulse(
   command = process.execPath,
 ): Child {
   const argv = command === process.execPath ? ['--import', 'tsx', 'src/main.ts', ...args] : args;
-  const proc = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The run's token and the test file (leak-setup.ts sets them) even where `env` starts empty:
+  // the leak guard finds the processes a run leaves by them.
+  const marks: Record<string, string> = {};
+  for (const k of [RUN_ENV, FILE_ENV]) if (process.env[k] !== undefined) marks[k] = process.env[k];
+  const proc = spawn(command, argv, {
+    cwd: ROOT,
+    env: { ...env, ...marks },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString()).slice(-20_000);

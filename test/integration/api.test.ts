@@ -73,7 +73,7 @@ beforeAll(async () => {
   a = await start(ctx.config({ ...env, PULSE_ROLE: 'api' }), ctx.log);
   b = await start(ctx.config({ ...env, PULSE_ROLE: 'api' }), ctx.log);
   open = await start(
-    ctx.config({ PULSE_ROLE: 'api', PULSE_PREFIX: `${ctx.prefix}-open` }),
+    ctx.config({ PULSE_ROLE: 'api', PULSE_PREFIX: `${ctx.prefix}:open` }),
     ctx.log,
   );
 });

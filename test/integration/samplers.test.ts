@@ -195,7 +195,7 @@ describe('queues sampler rates', () => {
       'rated',
       (job) => (job.name === 'bad' ? Promise.reject(new Error('no')) : Promise.resolve()),
       {
-        connection: queueRedis.duplicate(),
+        connection: workerRedis,
         prefix: ctx.prefix,
         metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       },

@@ -339,7 +339,7 @@ describe('series limits on scrapes', () => {
         return perMetric;
       };
 
-      const open = new PointBuffer(ctx.redis, keysFor('open'), 100_000);
+      const open = new PointBuffer(ctx.redis, keysFor(`${ctx.prefix}:open`), 100_000);
       await open.ensureGroup();
       const all = await sample(deps(open), { sampler: 'scrape', target });
       const everything = await read(open);
@@ -348,7 +348,7 @@ describe('series limits on scrapes', () => {
       for (const set of everything.values()) expected += Math.max(0, set.size - perMetricMax);
       expect(expected).toBeGreaterThan(0);
 
-      const keys = keysFor('tight');
+      const keys = keysFor(`${ctx.prefix}:tight`);
       const tight = new PointBuffer(ctx.redis, keys, {
         maxPoints: 100_000,
         series: new SeriesRegistry(ctx.redis, keys, {
