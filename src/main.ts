@@ -10,20 +10,20 @@ import { DashboardCache } from './cache/dashboard-cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, type Db } from './infra/db.js';
 import { postgresFor, redisFor } from './infra/embedded.js';
-import { keysFor, type Keys } from './infra/keys.js';
+import { keysFor } from './infra/keys.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { migrate } from './metrics/schema.js';
 import { closeRedis, createRedis } from './infra/redis.js';
 import { createShutdown, onSignals, type Shutdown, type Step } from './infra/shutdown.js';
-import { createTelemetry, type Telemetry } from './infra/telemetry.js';
+import { createTelemetry } from './infra/telemetry.js';
 import { PointBuffer } from './metrics/buffer.js';
 import type { Limits } from './metrics/dashboard.js';
 import { ensurePartitions } from './metrics/partitions.js';
 import { SeriesRegistry } from './metrics/series-registry.js';
 import { storedSeries } from './metrics/store.js';
 import { startProcessSampling } from './workers/process-sampling.js';
-import { createQueues, requestFlush, type Queues } from './workers/queues.js';
-import { startWorkerRole, type OnStop } from './workers/worker-role.js';
+import { createQueues, requestFlush } from './workers/queues.js';
+import { startWorkerRole, type OnStop, type WorkerRoleDeps } from './workers/worker-role.js';
 
 export interface Running {
   /** The HTTP port actually bound (api and all roles). */
@@ -117,14 +117,8 @@ async function startServices(config: Config, log: Logger, onStop: OnStop): Promi
   return { db, redis, bullRedis };
 }
 
-interface Stores {
-  keys: Keys;
-  series: SeriesRegistry;
-  buffer: PointBuffer;
-  queues: Queues;
-  telemetry: Telemetry;
-  cache: DashboardCache;
-}
+/** What startStores() makes, as the worker role takes it. */
+type Stores = Pick<WorkerRoleDeps, 'keys' | 'series' | 'buffer' | 'queues' | 'telemetry' | 'cache'>;
 
 /** The point buffer, the queues, the telemetry and the dashboard cache. */
 async function startStores(

@@ -294,7 +294,9 @@ export class PointBuffer {
       bytes += entryBytes(entry);
     }
     const head = [this.maxPoints, this.maxBytes, points.length, bytes, entryArgs.length / 3];
-    const refs = [...seen].map(([fingerprint, metricName]) => ({ fingerprint, metricName }));
+    const refs = this.series
+      ? [...seen].map(([fingerprint, metricName]) => ({ fingerprint, metricName }))
+      : [];
     let known = new Set<string>();
     // A refused series that PostgreSQL stores is not new: it is admitted past the limit on the
     // next try. A second refusal names series that really are new (or a race lost to a writer).

@@ -345,11 +345,6 @@ export class SeriesRegistry {
   activeOf(metric: string): Promise<number> {
     return this.redis.zcard(this.keys.seriesOf(metric));
   }
-
-  /** The active series of `metric`, as fingerprints (at most `limit`, most recently seen first). */
-  async activeFingerprints(metric: string, limit: number): Promise<string[]> {
-    return this.redis.zrevrange(this.keys.seriesOf(metric), 0, limit - 1);
-  }
 }
 
 /** "MAX_SERIES_PER_METRIC (10,000) ..." : why a series was refused, for error bodies and logs. */
