@@ -10,17 +10,17 @@ import { envSchema } from '../src/config.js';
 import type { SeriesDef } from '../src/metrics/series.js';
 import { STANDARD_RANGES, STANDARD_TRENDS } from '../src/jobs/warm.js';
 import { QUEUE } from '../src/workers/queues.js';
-import { percentile } from './bench-lib.js';
 import {
   checkRunning,
+  type Child,
   every,
   freePort,
   progress,
+  type Resources,
   startChild,
   stopChild,
-  type Child,
-  type Resources,
-} from './bench-env.js';
+} from './bench/env.js';
+import { percentile } from './bench/report.js';
 
 export interface LiveFigures {
   minutes: number;

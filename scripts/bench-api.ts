@@ -41,37 +41,36 @@ import { warm } from '../src/jobs/warm.js';
 import { summaryView, trendView } from '../src/metrics/dashboard.js';
 import { liveRun } from './bench-api-live.js';
 import { fill, fleet, fleetSize, FLEET_OPTIONS } from './bench-fleet.js';
+import { cpuCoresOf, cpuSnapshotOf, type RolesOf, type SnapshotOf } from './bench/cpu.js';
+import {
+  benchMain,
+  checkRunning,
+  type Child,
+  freePort,
+  openEnv,
+  progress,
+  redactUrl,
+  type Resources,
+  startChild,
+  stopChild,
+} from './bench/env.js';
+import {
+  COMMON_USAGE,
+  commonOptions,
+  DATABASE_URL_USAGE,
+  parseBenchArgs,
+  wholeOption,
+} from './bench/options.js';
 import {
   fixed,
   int,
   markdownTable,
   percentile,
-  cpuCoresOf,
-  cpuSnapshotOf,
-  type RolesOf,
-  type SnapshotOf,
-  textTable,
-} from './bench-lib.js';
-import {
-  benchMain,
-  commonOptions,
-  parseBenchArgs,
-  wholeOption,
-  checkRunning,
-  freePort,
-  openEnv,
-  progress,
-  redactUrl,
   RESULTS_MD,
   ROOT,
-  startChild,
-  stopChild,
+  textTable,
   writeResultFiles,
-  type Child,
-  type Resources,
-  COMMON_USAGE,
-  DATABASE_URL_USAGE,
-} from './bench-env.js';
+} from './bench/report.js';
 import { MINUTE, HOUR, DAY } from '../src/infra/time.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'api.json');

@@ -14,8 +14,11 @@ import { rebuildMetricRollups } from '../src/metrics/metric-rollup.js';
 import { sql, text } from '../src/metrics/queries.js';
 import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { keyOf, type Sketch } from '../src/metrics/sketch.js';
-import { fixed, int, prng } from './bench-lib.js';
-import { insertSeries, progress, wholeOption, type Resources } from './bench-env.js';
+import { prng } from './bench/data.js';
+import { progress, type Resources } from './bench/env.js';
+import { insertSeries } from './bench/flush.js';
+import { wholeOption } from './bench/options.js';
+import { fixed, int } from './bench/report.js';
 import { MINUTE, HOUR, DAY } from '../src/infra/time.js';
 import { UsageError } from './usage.js';
 

@@ -34,52 +34,46 @@ import { ensurePartitions } from '../src/metrics/partitions.js';
 import { PointStore } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
 import {
-  CPU_GROUPS,
-  copyChunks,
-  cpuCores,
-  cpuSnapshot,
-  fixed,
-  generateDataset,
-  int,
-  markdownTable,
-  percentile,
-  pointsOf,
-  requestBody,
-  textTable,
-  type CpuRoles,
-  type Dataset,
   BASELINE_LABEL,
   BASELINE_TEXT,
   type BaselineKind,
   type CopyRun,
-  type Cores,
   type BaselineFigures as CopyBaseline,
-  timeCalls,
-} from './bench-lib.js';
+} from './bench/baseline.js';
+import { type Cores, CPU_GROUPS, cpuCores, type CpuRoles, cpuSnapshot } from './bench/cpu.js';
+import { copyChunks, type Dataset, generateDataset, pointsOf, requestBody } from './bench/data.js';
 import {
   benchMain,
-  drainFlush,
-  fillBuffer,
-  insertSeries,
-  commonOptions,
-  parseBenchArgs,
-  wholeOption,
-  RESULTS_MD,
   checkRunning,
+  type Child,
   every,
   freePort,
   openEnv,
   progress,
   redactUrl,
-  ROOT,
+  type Resources,
   startChild,
   stopChild,
-  writeResultFiles,
-  type Child,
-  type Resources,
+} from './bench/env.js';
+import { drainFlush, fillBuffer, insertSeries } from './bench/flush.js';
+import {
   COMMON_USAGE,
+  commonOptions,
   DATABASE_URL_USAGE,
-} from './bench-env.js';
+  parseBenchArgs,
+  wholeOption,
+} from './bench/options.js';
+import {
+  fixed,
+  int,
+  markdownTable,
+  percentile,
+  RESULTS_MD,
+  ROOT,
+  textTable,
+  writeResultFiles,
+} from './bench/report.js';
+import { timeCalls } from './bench/timing.js';
 import { UsageError } from './usage.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');

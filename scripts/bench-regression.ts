@@ -25,22 +25,24 @@ import { loadConfig } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
 import { regression, type RegressionConfig, type RegressionRun } from '../src/jobs/regression.js';
 import { fill, fleet, fleetSize, FLEET_OPTIONS, METRICS, type SeriesSpec } from './bench-fleet.js';
-import { fixed, int, markdownTable, percentile, textTable } from './bench-lib.js';
+import { benchMain, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
 import {
-  benchMain,
+  COMMON_USAGE,
   commonOptions,
-  openEnv,
+  DATABASE_URL_USAGE,
   parseBenchArgs,
-  progress,
-  redactUrl,
+  wholeOption,
+} from './bench/options.js';
+import {
+  fixed,
+  int,
+  markdownTable,
+  percentile,
   RESULTS_MD,
   ROOT,
-  wholeOption,
+  textTable,
   writeResultFiles,
-  type Resources,
-  COMMON_USAGE,
-  DATABASE_URL_USAGE,
-} from './bench-env.js';
+} from './bench/report.js';
 import { HOUR, DAY } from '../src/infra/time.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'regression.json');

@@ -51,48 +51,41 @@ import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { add, type Sketch } from '../src/metrics/sketch.js';
 import { PointStore } from '../src/metrics/store.js';
 import {
+  BASELINE_LABEL,
+  BASELINE_TEXT,
+  type BaselineFigures,
+  type BaselineKind,
+  type CopyRun,
+} from './bench/baseline.js';
+import {
+  type Cores,
   CPU_GROUPS,
-  copyChunks,
   cpuCores,
+  type CpuGroup,
+  type CpuRoles,
   cpuSnapshot,
+  type CpuSnapshot,
+} from './bench/cpu.js';
+import { copyChunks, type Dataset, pointsOf, prng } from './bench/data.js';
+import { benchMain, every, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
+import { drainFlush, fillBuffer, insertSeries } from './bench/flush.js';
+import {
+  COMMON_USAGE,
+  commonOptions,
+  DATABASE_URL_USAGE,
+  parseBenchArgs,
+  wholeOption,
+} from './bench/options.js';
+import {
   fixed,
   int,
   markdownTable,
-  pointsOf,
-  prng,
-  textTable,
-  type CpuGroup,
-  type CpuRoles,
-  type CpuSnapshot,
-  type Dataset,
-  BASELINE_LABEL,
-  BASELINE_TEXT,
-  type BaselineKind,
-  type CopyRun,
-  type Cores,
-  type BaselineFigures,
-  timeCalls,
-  type CallTimes,
-} from './bench-lib.js';
-import {
-  benchMain,
-  drainFlush,
-  fillBuffer,
-  insertSeries,
-  commonOptions,
-  parseBenchArgs,
-  wholeOption,
-  every,
-  openEnv,
-  progress,
-  redactUrl,
   RESULTS_MD,
   ROOT,
+  textTable,
   writeResultFiles,
-  type Resources,
-  COMMON_USAGE,
-  DATABASE_URL_USAGE,
-} from './bench-env.js';
+} from './bench/report.js';
+import { type CallTimes, timeCalls } from './bench/timing.js';
 import { SECOND, MINUTE, HOUR, DAY } from '../src/infra/time.js';
 import { UsageError } from './usage.js';
 

@@ -31,7 +31,7 @@ const COPY_METRIC_PARTIAL = text(sql.metricRollupPartialCopy);
 
 type Queryable = Pick<Db, 'none' | 'manyOrNone'>;
 
-interface SeriesRow {
+export interface StoredSeries {
   id: number;
   fingerprint: string;
   metric_id: number;
@@ -129,29 +129,41 @@ export class PointStore {
       }
     }
     if (missing.size === 0) return ids;
-    const lookup = async (fingerprints: string[]) => {
-      const rows = await t.manyOrNone<SeriesRow>(sql.seriesIds, [fingerprints]);
-      for (const r of rows) {
-        ids.set(r.fingerprint, r.id);
-        meta.set(r.id, { metricId: r.metric_id, ordinal: r.ordinal });
-        missing.delete(r.fingerprint);
-      }
-    };
-    await lookup([...missing.keys()]);
-    if (missing.size === 0) return ids;
-    const list = [...missing.values()];
-    await t.manyOrNone(sql.seriesInsert, [
-      list.map((s) => s.fingerprint),
-      list.map((s) => s.metricName),
-      list.map((s) => s.sourceAgentId),
-      list.map((s) => s.instanceId),
-      list.map((s) => s.tagsJson),
-    ]);
-    await lookup(list.map((s) => s.fingerprint));
-    if (missing.size > 0)
-      throw new Error(`series lookup found no id for ${missing.size} of ${list.length} series`);
+    for (const [fp, r] of await storeSeries(t, [...missing.values()])) {
+      ids.set(fp, r.id);
+      meta.set(r.id, { metricId: r.metric_id, ordinal: r.ordinal });
+    }
     return ids;
   }
+}
+
+/**
+ * The stored row of every series in `list`, by fingerprint: looks them up and inserts those
+ * that do not exist yet (only those take the metric locks that numbering needs).
+ */
+export async function storeSeries(
+  t: Queryable,
+  list: readonly EntrySeries[],
+): Promise<Map<string, StoredSeries>> {
+  const rows = new Map<string, StoredSeries>();
+  const lookup = async (fingerprints: string[]) => {
+    for (const r of await t.manyOrNone<StoredSeries>(sql.seriesIds, [fingerprints]))
+      rows.set(r.fingerprint, r);
+  };
+  await lookup(list.map((s) => s.fingerprint));
+  const missing = list.filter((s) => !rows.has(s.fingerprint));
+  if (missing.length === 0) return rows;
+  await t.manyOrNone(sql.seriesInsert, [
+    missing.map((s) => s.fingerprint),
+    missing.map((s) => s.metricName),
+    missing.map((s) => s.sourceAgentId),
+    missing.map((s) => s.instanceId),
+    missing.map((s) => s.tagsJson),
+  ]);
+  await lookup(missing.map((s) => s.fingerprint));
+  const lost = list.filter((s) => !rows.has(s.fingerprint)).length;
+  if (lost > 0) throw new Error(`series lookup found no id for ${lost} of ${list.length} series`);
+  return rows;
 }
 
 /** Which of `fingerprints` are stored series: what a series limit asks before it refuses. */

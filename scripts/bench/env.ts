@@ -1,30 +1,19 @@
 // What the benchmarks share around their measurements: a scratch database and Redis prefixes,
-// the pulse child processes, cleanup of all of it on failure and Ctrl-C, progress lines, the
-// results files and the main() that ties them together. The pure helpers are in bench-lib.ts.
+// the pulse child processes, cleanup of all of it on failure and Ctrl-C, progress lines and the
+// main() that ties them together.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import { createDb, type Db } from '../src/infra/db.js';
-import type { Logger } from '../src/infra/logger.js';
-import { migrate } from '../src/metrics/schema.js';
-import { createRedis, redisAnswers } from '../src/infra/redis.js';
-import { flush, type FlushDeps, type FlushResult } from '../src/jobs/flush.js';
-import { refusedBecause, type PointBuffer } from '../src/metrics/buffer.js';
-import { sql } from '../src/metrics/queries.js';
-import type { SeriesDef } from '../src/metrics/series.js';
-import { parentPid, pointsOf, replaceSection, type Dataset } from './bench-lib.js';
-import { UsageError } from './usage.js';
-
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
+import { createDb, type Db } from '../../src/infra/db.js';
+import type { Logger } from '../../src/infra/logger.js';
+import { createRedis, redisAnswers } from '../../src/infra/redis.js';
+import { migrate } from '../../src/metrics/schema.js';
+import { parentPid } from './cpu.js';
+import { ROOT } from './report.js';
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
@@ -330,44 +319,10 @@ export function checkRunning(p: Child, when: string): void {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Results files and main()
-
-const RESULTS_PREAMBLE = [
-  '# Benchmark results',
-  '',
-  'Absolute figures depend on the machine, so each benchmark measures its own baseline in the',
-  'same run, on the same machine and database server, and states its results as ratios to that',
-  'baseline; the goals are set on those ratios. Raw figures are kept for context only.',
-  'Each section is rewritten by the benchmark that owns it; machine-readable results are in',
-  '`bench/results/`.',
-  '',
-].join('\n');
-
-/** Writes `report` to `jsonPath` (numbers through `round`) and `markdown` as RESULTS.md's `title` section. */
-export async function writeResultFiles(
-  jsonPath: string,
-  title: string,
-  report: Record<string, unknown>,
-  markdown: string,
-  round: (key: string, v: unknown) => unknown,
-): Promise<void> {
-  await mkdir(path.dirname(jsonPath), { recursive: true });
-  await writeFile(jsonPath, `${JSON.stringify(report, round, 2)}\n`);
-  let doc: string;
-  try {
-    doc = await readFile(RESULTS_MD, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    doc = RESULTS_PREAMBLE;
-  }
-  await writeFile(RESULTS_MD, replaceSection(doc, title, markdown));
-}
-
 /**
  * Parses the options (exit 2 with `usage` if they are wrong), runs the benchmark and cleans up
  * after it, also on SIGINT / SIGTERM (a second one exits at once). Exits 1 when it failed, or
- * when a goal was missed and the options say to fail on that.
+ * when a goal was missed and the options say to fail on that. and the options say to fail on that.
  */
 export async function benchMain<O extends { failOnGoal: boolean }>(
   name: string,
@@ -406,162 +361,4 @@ export async function benchMain<O extends { failOnGoal: boolean }>(
     await cleanup(res, clientName);
   }
   process.exit(code);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Options every benchmark takes
-
-/** The usage lines of the options every benchmark takes (see parseBenchArgs). */
-export const DATABASE_URL_USAGE = `  --database-url URL    PostgreSQL server to create the bench database on
-                        (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
-export const COMMON_USAGE = `  --seed N              seed of the synthetic data (default 1)
-  --fail-on-goal        exit 1 when a goal is missed (not only on errors)
-  --help`;
-
-const COMMON_OPTIONS = {
-  'database-url': { type: 'string' },
-  'redis-url': { type: 'string' },
-  seed: { type: 'string' },
-  'fail-on-goal': { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
-
-export interface CommonOptions {
-  databaseUrl: string;
-  redisUrl: string;
-  seed: number;
-  failOnGoal: boolean;
-}
-
-/**
- * Parses `argv` with the benchmark's own `options` and the common ones (--database-url,
- * --redis-url, --seed, --fail-on-goal, --help); --help prints `usage` and exits 0.
- */
-type OptionSpecs = Record<string, { type: 'string' | 'boolean' }>;
-type CommonValues = {
-  'database-url'?: string;
-  'redis-url'?: string;
-  seed?: string;
-  'fail-on-goal'?: boolean;
-};
-type ValuesOf<T extends OptionSpecs> = {
-  [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string;
-} & CommonValues;
-
-export function parseBenchArgs<T extends OptionSpecs>(
-  argv: string[],
-  options: T,
-  usage: string,
-): ValuesOf<T> {
-  const values = parseArgs({
-    args: argv,
-    options: { ...options, ...COMMON_OPTIONS },
-    strict: true,
-    allowPositionals: false,
-  }).values as ValuesOf<T> & { help?: boolean };
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-  return values;
-}
-
-/** The common options' values; the URLs default to $DATABASE_URL and $REDIS_URL, then to localhost. */
-export function commonOptions(values: CommonValues, seedMax?: number): CommonOptions {
-  const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
-  return {
-    databaseUrl:
-      nonEmpty(values['database-url']) ??
-      nonEmpty(process.env.DATABASE_URL) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl:
-      nonEmpty(values['redis-url']) ?? nonEmpty(process.env.REDIS_URL) ?? 'redis://127.0.0.1:6379',
-    seed: wholeOption(values.seed, 1, 'seed', 0, seedMax),
-    failOnGoal: values['fail-on-goal'] ?? false,
-  };
-}
-
-/** `text` as a whole number (underscores allowed) of at least `min` (and at most `max`). */
-export function wholeOption(
-  text: string | undefined,
-  fallback: number,
-  name: string,
-  min: number,
-  max?: number,
-): number {
-  if (text === undefined) return fallback;
-  const n = /^\d[\d_]*$/.test(text.trim()) ? Number(text.trim().replace(/_/g, '')) : NaN;
-  if (max === undefined) {
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new UsageError(`--${name}: expected a whole number ≥ ${min}`);
-  } else if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name}: expected a whole number from ${min} to ${max}`);
-  }
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Series and the flush
-
-/** Inserts the series rows (untimed) and returns their ids, in the order of `defs`. */
-export async function insertSeries(db: Db, defs: SeriesDef[]): Promise<number[]> {
-  await db.manyOrNone(sql.seriesInsert, [
-    defs.map((s) => s.fingerprint),
-    defs.map((s) => s.metricName),
-    defs.map((s) => s.sourceAgentId),
-    defs.map((s) => s.instanceId),
-    defs.map((s) => s.tagsJson),
-  ]);
-  const idRows = await db.many<{ id: number; fingerprint: string }>(sql.seriesIds, [
-    defs.map((s) => s.fingerprint),
-  ]);
-  const idOf = new Map(idRows.map((r) => [r.fingerprint, r.id]));
-  return defs.map((s) => {
-    const id = idOf.get(s.fingerprint);
-    if (id === undefined) throw new Error(`series ${s.fingerprint} has no id`);
-    return id;
-  });
-}
-
-/** Appends all of `data` to the buffer, `chunk` points at a time. */
-export async function fillBuffer(buffer: PointBuffer, data: Dataset, chunk: number): Promise<void> {
-  for (let i = 0; i < data.n; i += chunk) {
-    const r = await buffer.append(pointsOf(data, i, Math.min(data.n, i + chunk)));
-    if (!r.accepted) throw new Error(`buffer refused an append: ${refusedBecause(r)}`);
-  }
-}
-
-/**
- * Runs one flush loop per consumer, all at once, each until a flush finds nothing to do; returns
- * their summed results and the time the loops took, added up.
- */
-export async function drainFlush(
-  consumers: string[],
-  deps: (consumer: string) => FlushDeps,
-): Promise<{ totals: FlushResult; loopMs: number }> {
-  const totals: FlushResult = {
-    batches: 0,
-    points: 0,
-    inserted: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    ms: 0,
-  };
-  let loopMs = 0;
-  await Promise.all(
-    consumers.map(async (consumer) => {
-      const loopStarted = performance.now();
-      for (;;) {
-        const r = await flush(deps(consumer), { reason: 'manual' });
-        totals.batches += r.batches;
-        totals.points += r.points;
-        totals.inserted += r.inserted;
-        totals.duplicates += r.duplicates;
-        totals.deadLettered += r.deadLettered;
-        if (r.batches === 0) break;
-      }
-      loopMs += performance.now() - loopStarted;
-    }),
-  );
-  return { totals, loopMs };
 }
