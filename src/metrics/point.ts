@@ -224,88 +224,191 @@ function validTagKey(key: string): boolean {
   return true;
 }
 
-/** The common case, checked without allocating: a point whose every field is valid. */
-function fastPoint(p: Record<string, unknown>, opts: ValidateOptions): Point | null {
-  for (const key in p) if (!KNOWN_FIELDS.has(key)) return null;
-  const name = p.metric_name;
-  if (typeof name !== 'string' || !validName(name)) return null;
-  let value = p.value;
-  if (value === undefined) value = p.metric_value;
-  else if (p.metric_value !== undefined) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
-  let ts = opts.now;
-  const t = p.timestamp;
+/** Why a field is refused: a rule returns one in place of the field's value. */
+class Refused {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+    readonly path: string[] = [field],
+  ) {}
+}
+
+const TAG_NAME_RULE = `tag names must be 1 to ${LIMITS.tagKeyLength} characters matching [a-zA-Z_][a-zA-Z0-9_.:-]*`;
+const UNSTORABLE_REASON = 'must not contain NUL characters or unpaired surrogates';
+const NO_TIMEZONE =
+  'must be ISO-8601 with a zone (e.g. 2025-09-05T12:00:00Z) or epoch milliseconds';
+
+// The rules, one per field. Each returns the field's value as stored or a Refused; a reason is
+// only built when a field fails, so the common case allocates nothing.
+
+function metricNameRule(name: unknown): string | Refused {
+  if (typeof name === 'string' && validName(name)) return name;
+  if (name === undefined) return new Refused('metric_name', 'is required');
+  if (typeof name !== 'string')
+    return new Refused('metric_name', `must be a string, got ${typeName(name)}`);
+  if (name.length === 0 || name.length > LIMITS.metricNameLength)
+    return new Refused(
+      'metric_name',
+      `must be 1 to ${LIMITS.metricNameLength} characters, got ${name.length}`,
+    );
+  return new Refused('metric_name', 'must match [a-zA-Z_:][a-zA-Z0-9_:.]*');
+}
+
+/** The value, given as `value` or (the older name) `metric_value`. */
+function valueRule(value: unknown, field: string): number | Refused {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (value === undefined) return new Refused('value', 'is required (as value or metric_value)');
+  if (typeof value !== 'number')
+    return new Refused(field, `must be a number, got ${typeName(value)}`);
+  return new Refused(field, 'must be a finite number (no NaN or Infinity)');
+}
+
+const BOTH_VALUES = new Refused('metric_value', 'give either value or metric_value, not both');
+
+function timestampRule(t: unknown, opts: ValidateOptions): number | Refused {
+  let ts: number;
+  if (t === undefined) return opts.now;
   if (typeof t === 'number') {
-    if (!Number.isFinite(t)) return null;
+    if (!Number.isFinite(t))
+      return new Refused('timestamp', 'must be a finite number of epoch milliseconds');
     ts = Math.floor(t);
   } else if (typeof t === 'string') {
-    if (!ISO_8601.test(t) || !realDateTime(t)) return null;
+    if (!ISO_8601.test(t)) return new Refused('timestamp', NO_TIMEZONE);
+    if (!realDateTime(t))
+      return new Refused('timestamp', 'is not a real date and time (e.g. February 30th)');
     ts = Date.parse(t);
-    if (Number.isNaN(ts)) return null;
-  } else if (t !== undefined) return null;
-  if (ts > opts.now + LIMITS.futureMs || ts < opts.now - opts.acceptMs) return null;
-  let tags = p.tags as Tags | undefined;
-  if (tags === undefined) tags = {};
-  else {
-    if (!isPlainObject(tags)) return null;
-    let n = 0;
-    for (const k in tags) {
-      const v = tags[k];
-      if (
-        ++n > LIMITS.tagCount ||
-        typeof v !== 'string' ||
-        v.length > LIMITS.tagValueLength ||
-        !validTagKey(k) ||
-        k === RESERVED_TAG ||
-        !storable(v)
-      )
-        return null;
-    }
+    if (Number.isNaN(ts)) return new Refused('timestamp', 'is not a valid date');
+  } else {
+    return new Refused(
+      'timestamp',
+      `must be an ISO-8601 string or epoch milliseconds, got ${typeName(t)}`,
+    );
   }
-  const agent = fastId(p.source_agent_id);
-  const instance = fastId(p.instance_id);
-  if (agent === undefined || instance === undefined) return null;
-  return { metricName: name, value, ts, tags, sourceAgentId: agent, instanceId: instance };
+  if (ts > opts.now + LIMITS.futureMs)
+    return new Refused('timestamp', 'is more than 1 h in the future');
+  if (ts < opts.now - opts.acceptMs)
+    return new Refused(
+      'timestamp',
+      `is older than the ${fixedDays(opts.acceptMs)} d pulse accepts (RAW_RETENTION, and ROLLUP_1M_RETENTION less a margin: the rollups of older hours are gone or going, and an hour rebuilt from the rest would lose its history); epoch timestamps are in milliseconds`,
+    );
+  return ts;
 }
 
-/** A valid id as stored (string or null), or undefined when it is not valid. */
-function fastId(v: unknown): string | null | undefined {
+function tagRule(k: string, v: unknown): Refused | undefined {
+  if (typeof v === 'string' && v.length <= LIMITS.tagValueLength && validTagKey(k)) {
+    if (k !== RESERVED_TAG && storable(v)) return undefined;
+  }
+  const path = ['tags', k];
+  if (k.length > LIMITS.tagKeyLength || !TAG_KEY.test(k))
+    return new Refused(`tags.${k}`, TAG_NAME_RULE, path);
+  if (k === RESERVED_TAG)
+    return new Refused(`tags.${k}`, `${RESERVED_TAG} is reserved and cannot be a tag name`, path);
+  if (typeof v !== 'string')
+    return new Refused(`tags.${k}`, `must be a string, got ${typeName(v)}`, path);
+  if (!storable(v)) return new Refused(`tags.${k}`, UNSTORABLE_REASON, path);
+  return new Refused(
+    `tags.${k}`,
+    `must be at most ${LIMITS.tagValueLength} characters, got ${v.length}`,
+    path,
+  );
+}
+
+/** What the fast path stops at; the detailed path counts the tags to say how many. */
+const TOO_MANY_TAGS = new Refused('tags', `has more than ${LIMITS.tagCount} tags`);
+
+/** The tags as stored, or what is wrong with them: one Refused for the whole, or one per tag. */
+function tagsRule(tags: unknown, stopAtFirst: boolean): Tags | Refused | Refused[] {
+  if (tags === undefined) return {};
+  if (!isPlainObject(tags))
+    return new Refused('tags', `must be an object of string values, got ${typeName(tags)}`);
+  let n = 0;
+  let refused: Refused[] | undefined;
+  for (const k in tags) {
+    if (++n > LIMITS.tagCount && stopAtFirst) return TOO_MANY_TAGS;
+    const r = tagRule(k, tags[k]);
+    if (r === undefined) continue;
+    if (stopAtFirst) return r;
+    (refused ??= []).push(r);
+  }
+  if (n > LIMITS.tagCount) return new Refused('tags', `has ${n} tags; at most ${LIMITS.tagCount}`);
+  return refused ?? (tags as Tags);
+}
+
+function idRule(field: string, v: unknown): string | null | Refused {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'string')
-    return v.length > 0 && v.length <= LIMITS.idLength && storable(v) ? v : undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  return undefined;
+  if (typeof v !== 'string')
+    return new Refused(field, `must be a string or an integer, got ${typeName(v)}`);
+  if (v.length === 0 || v.length > LIMITS.idLength)
+    return new Refused(field, `must be 1 to ${LIMITS.idLength} characters, got ${v.length}`);
+  if (!storable(v)) return new Refused(field, UNSTORABLE_REASON);
+  return v;
 }
 
+/**
+ * Reads one point through the rules. With `errors` null (the fast path) it stops at the first
+ * refusal and returns null; with an array it records every refusal (as FieldErrors of point
+ * `index`) and returns null when there was any.
+ */
+function readPoint(
+  p: Record<string, unknown>,
+  opts: ValidateOptions,
+  index: number,
+  errors: FieldError[] | null,
+): Point | null {
+  const before = errors?.length ?? 0;
+  for (const key in p) {
+    if (!KNOWN_FIELDS.has(key) && recorded(new Refused(key, UNKNOWN_FIELD), index, errors))
+      return null;
+  }
+  const name = metricNameRule(p.metric_name);
+  if (name instanceof Refused && recorded(name, index, errors)) return null;
+  if (p.value !== undefined && p.metric_value !== undefined) {
+    if (recorded(BOTH_VALUES, index, errors)) return null;
+  }
+  const value =
+    p.value === undefined ? valueRule(p.metric_value, 'metric_value') : valueRule(p.value, 'value');
+  if (value instanceof Refused && recorded(value, index, errors)) return null;
+  const ts = timestampRule(p.timestamp, opts);
+  if (ts instanceof Refused && recorded(ts, index, errors)) return null;
+  const tags = tagsRule(p.tags, errors === null);
+  if (tags instanceof Refused && recorded(tags, index, errors)) return null;
+  if (Array.isArray(tags)) for (const r of tags) if (recorded(r, index, errors)) return null;
+  const agent = idRule('source_agent_id', p.source_agent_id);
+  if (agent instanceof Refused && recorded(agent, index, errors)) return null;
+  const instance = idRule('instance_id', p.instance_id);
+  if (instance instanceof Refused && recorded(instance, index, errors)) return null;
+  if (errors !== null && errors.length > before) return null;
+  return {
+    metricName: name as string,
+    value: value as number,
+    ts: ts as number,
+    tags: tags as Tags,
+    sourceAgentId: agent as string | null,
+    instanceId: instance as string | null,
+  };
+}
+
+/** Records `r` as an error of point `index`; true on the fast path (no `errors`): stop there. */
+function recorded(r: Refused, index: number, errors: FieldError[] | null): boolean {
+  if (errors === null) return true;
+  errors.push({ index, field: r.field, reason: r.reason, pointer: pointerOf(index, r.path) });
+  return false;
+}
+
+const UNKNOWN_FIELD = `is not a known field (allowed: ${[...KNOWN_FIELDS].join(', ')})`;
+
+function pointerOf(index: number, path: string[]): string {
+  return `/points/${index}/${path.map(escapePointer).join('/')}`;
+}
+
+/** The fast path first (no error is built); a point it refuses is read again for every error. */
 function validatePoint(
   p: unknown,
   index: number,
   opts: ValidateOptions,
   errors: FieldError[],
 ): Point | null {
-  if (isPlainObject(p)) {
-    const point = fastPoint(p, opts);
-    if (point) return point;
-  }
-  return checkPoint(p, index, opts, errors);
-}
-
-/** The slow path for a point the fast path refused: finds and describes every error in it. */
-function checkPoint(
-  p: unknown,
-  index: number,
-  opts: ValidateOptions,
-  errors: FieldError[],
-): Point | null {
-  const fail = (field: string, reason: string, path: string[] = [field]) => {
-    errors.push({
-      index,
-      field,
-      reason,
-      pointer: `/points/${index}/${path.map(escapePointer).join('/')}`,
-    });
-    return null;
-  };
   if (!isPlainObject(p)) {
     errors.push({
       index,
@@ -315,121 +418,5 @@ function checkPoint(
     });
     return null;
   }
-  const before = errors.length;
-  for (const key of Object.keys(p)) {
-    if (!KNOWN_FIELDS.has(key))
-      fail(key, `is not a known field (allowed: ${[...KNOWN_FIELDS].join(', ')})`);
-  }
-
-  const name = p.metric_name;
-  if (name === undefined) fail('metric_name', 'is required');
-  else if (typeof name !== 'string') fail('metric_name', `must be a string, got ${typeName(name)}`);
-  else if (name.length === 0 || name.length > LIMITS.metricNameLength)
-    fail('metric_name', `must be 1 to ${LIMITS.metricNameLength} characters, got ${name.length}`);
-  else if (!METRIC_NAME.test(name)) fail('metric_name', 'must match [a-zA-Z_:][a-zA-Z0-9_:.]*');
-
-  let value: unknown = p.value;
-  let valueField = 'value';
-  if (p.value !== undefined && p.metric_value !== undefined) {
-    fail('metric_value', 'give either value or metric_value, not both');
-  } else if (value === undefined) {
-    value = p.metric_value;
-    valueField = 'metric_value';
-  }
-  if (value === undefined) fail('value', 'is required (as value or metric_value)');
-  else if (typeof value !== 'number') fail(valueField, `must be a number, got ${typeName(value)}`);
-  else if (!Number.isFinite(value))
-    fail(valueField, 'must be a finite number (no NaN or Infinity)');
-
-  let ts = opts.now;
-  const t = p.timestamp;
-  if (t !== undefined) {
-    let parsed = NaN;
-    if (typeof t === 'number') {
-      if (!Number.isFinite(t)) fail('timestamp', 'must be a finite number of epoch milliseconds');
-      else parsed = Math.floor(t);
-    } else if (typeof t === 'string') {
-      if (!ISO_8601.test(t))
-        fail(
-          'timestamp',
-          'must be ISO-8601 with a zone (e.g. 2025-09-05T12:00:00Z) or epoch milliseconds',
-        );
-      else if (!realDateTime(t))
-        fail('timestamp', 'is not a real date and time (e.g. February 30th)');
-      else parsed = Date.parse(t);
-      if (ISO_8601.test(t) && realDateTime(t) && Number.isNaN(parsed))
-        fail('timestamp', 'is not a valid date');
-    } else {
-      fail('timestamp', `must be an ISO-8601 string or epoch milliseconds, got ${typeName(t)}`);
-    }
-    if (!Number.isNaN(parsed)) {
-      if (parsed > opts.now + LIMITS.futureMs) fail('timestamp', 'is more than 1 h in the future');
-      else if (parsed < opts.now - opts.acceptMs)
-        fail(
-          'timestamp',
-          `is older than the ${fixedDays(opts.acceptMs)} d pulse accepts (RAW_RETENTION, and ROLLUP_1M_RETENTION less a margin: the rollups of older hours are gone or going, and an hour rebuilt from the rest would lose its history); epoch timestamps are in milliseconds`,
-        );
-      else ts = parsed;
-    }
-  }
-
-  const tags: Tags = {};
-  if (p.tags !== undefined) {
-    if (!isPlainObject(p.tags))
-      fail('tags', `must be an object of string values, got ${typeName(p.tags)}`);
-    else {
-      const entries = Object.entries(p.tags);
-      if (entries.length > LIMITS.tagCount)
-        fail('tags', `has ${entries.length} tags; at most ${LIMITS.tagCount}`);
-      else {
-        for (const [k, v] of entries) {
-          if (k.length > LIMITS.tagKeyLength || !TAG_KEY.test(k))
-            fail(
-              `tags.${k}`,
-              `tag names must be 1 to ${LIMITS.tagKeyLength} characters matching [a-zA-Z_][a-zA-Z0-9_.:-]*`,
-              ['tags', k],
-            );
-          else if (k === RESERVED_TAG)
-            fail(`tags.${k}`, `${RESERVED_TAG} is reserved and cannot be a tag name`, ['tags', k]);
-          else if (typeof v !== 'string')
-            fail(`tags.${k}`, `must be a string, got ${typeName(v)}`, ['tags', k]);
-          else if (!storable(v))
-            fail(`tags.${k}`, 'must not contain NUL characters or unpaired surrogates', [
-              'tags',
-              k,
-            ]);
-          else if (v.length > LIMITS.tagValueLength)
-            fail(
-              `tags.${k}`,
-              `must be at most ${LIMITS.tagValueLength} characters, got ${v.length}`,
-              ['tags', k],
-            );
-          else tags[k] = v;
-        }
-      }
-    }
-  }
-
-  const ids: Record<string, string | null> = {};
-  for (const field of ['source_agent_id', 'instance_id'] as const) {
-    const v = p[field];
-    if (v === undefined || v === null) ids[field] = null;
-    else if (typeof v === 'number' && Number.isSafeInteger(v)) ids[field] = String(v);
-    else if (typeof v !== 'string')
-      fail(field, `must be a string or an integer, got ${typeName(v)}`);
-    else if (v.length === 0 || v.length > LIMITS.idLength)
-      fail(field, `must be 1 to ${LIMITS.idLength} characters, got ${v.length}`);
-    else if (!storable(v)) fail(field, 'must not contain NUL characters or unpaired surrogates');
-    else ids[field] = v;
-  }
-
-  if (errors.length > before) return null;
-  return {
-    metricName: name as string,
-    value: value as number,
-    ts,
-    tags,
-    sourceAgentId: ids.source_agent_id ?? null,
-    instanceId: ids.instance_id ?? null,
-  };
+  return readPoint(p, opts, index, null) ?? readPoint(p, opts, index, errors);
 }
