@@ -35,7 +35,7 @@ export interface JobPayloads {
 export type QueueName = keyof JobPayloads;
 
 /** Transient failures (PostgreSQL away) retry with jittered exponential backoff. */
-export function flushJobOptions(attempts: number): JobsOptions {
+function flushJobOptions(attempts: number): JobsOptions {
   return {
     attempts,
     backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
@@ -45,7 +45,7 @@ export function flushJobOptions(attempts: number): JobsOptions {
 }
 
 /** A sample is taken once: a retry seconds later would record the wrong moment. */
-export const SAMPLE_JOB_OPTIONS: JobsOptions = {
+const SAMPLE_JOB_OPTIONS: JobsOptions = {
   attempts: 1,
   removeOnComplete: { count: 200, age: 3_600 },
   removeOnFail: { count: 1_000, age: 86_400 },
@@ -59,7 +59,7 @@ const WARM_JOB_OPTIONS: JobsOptions = {
 };
 
 /** Periodic upkeep: a failed run is retried a few times, then the next tick tries again. */
-export const UPKEEP_JOB_OPTIONS: JobsOptions = {
+const UPKEEP_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
   removeOnComplete: { count: 100, age: 86_400 },

@@ -1,7 +1,8 @@
 // Periodic stages as BullMQ job schedulers: however many worker processes run, on however
 // many hosts, each tick fires one job. Upserting is idempotent, so every process may call it.
 import type { SamplePayload } from '../jobs/sample.js';
-import { flushJobOptions, SAMPLE_JOB_OPTIONS, UPKEEP_JOB_OPTIONS, type Queues } from './queues.js';
+import type { Queue } from 'bullmq';
+import type { JobPayloads, ProducedQueue, Queues } from './queues.js';
 import { targetKey } from '../samplers/prometheus.js';
 
 const FLEET_SAMPLERS = ['host', 'postgres', 'redis', 'queues'] as const;
@@ -16,39 +17,44 @@ export const SCHEDULER = {
 } as const;
 
 export interface SchedulerOptions {
+  flushIntervalMs: number;
   aggregateIntervalMs: number;
   maintenanceIntervalMs: number;
   regressionIntervalMs: number;
   /** Fleet-level built-in samplers to schedule (the process sampler runs in each process). */
   samplers: readonly string[];
-  flushIntervalMs: number;
-  flushAttempts: number;
   sampleIntervalMs: number;
   scrapeTargets: string[];
 }
 
-/** Upserts every scheduler and removes sample schedulers no longer configured; returns those removed. */
+/** The stages that run on a fixed tick, and which option sets it. */
+const PERIODIC = {
+  flush: 'flushIntervalMs',
+  aggregate: 'aggregateIntervalMs',
+  maintenance: 'maintenanceIntervalMs',
+  regression: 'regressionIntervalMs',
+} as const satisfies Partial<Record<ProducedQueue, keyof SchedulerOptions>>;
+type PeriodicQueue = keyof typeof PERIODIC;
+const SCHEDULED: { [K in PeriodicQueue]: JobPayloads[K] } = {
+  flush: { reason: 'schedule' },
+  aggregate: { reason: 'schedule' },
+  maintenance: { reason: 'schedule' },
+  regression: { reason: 'schedule' },
+};
+
+/** BullMQ's queue types cannot follow a generic name; SCHEDULED checks each payload instead. */
+async function upsertPeriodic(queues: Queues, name: PeriodicQueue, every: number): Promise<void> {
+  const queue: Queue = queues[name];
+  await queue.upsertJobScheduler(SCHEDULER[name], { every }, { name, data: SCHEDULED[name] });
+}
+
+/**
+ * Upserts every scheduler and removes sample schedulers no longer configured; returns those
+ * removed. Each job a scheduler makes gets its queue's default job options (createQueues).
+ */
 export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): Promise<string[]> {
-  await queues.flush.upsertJobScheduler(
-    SCHEDULER.flush,
-    { every: opts.flushIntervalMs },
-    { name: 'flush', data: { reason: 'schedule' }, opts: flushJobOptions(opts.flushAttempts) },
-  );
-  await queues.aggregate.upsertJobScheduler(
-    SCHEDULER.aggregate,
-    { every: opts.aggregateIntervalMs },
-    { name: 'aggregate', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
-  );
-  await queues.maintenance.upsertJobScheduler(
-    SCHEDULER.maintenance,
-    { every: opts.maintenanceIntervalMs },
-    { name: 'maintenance', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
-  );
-  await queues.regression.upsertJobScheduler(
-    SCHEDULER.regression,
-    { every: opts.regressionIntervalMs },
-    { name: 'regression', data: { reason: 'schedule' }, opts: UPKEEP_JOB_OPTIONS },
-  );
+  for (const name of Object.keys(PERIODIC) as PeriodicQueue[])
+    await upsertPeriodic(queues, name, opts[PERIODIC[name]]);
   const wanted: SamplePayload[] = [
     ...FLEET_SAMPLERS.filter((s) => opts.samplers.includes(s)).map((sampler) => ({ sampler })),
     // Job data and ids name a target by its key: no credentials or query strings in Redis.
@@ -61,9 +67,14 @@ export async function ensureSchedulers(queues: Queues, opts: SchedulerOptions): 
     await queues.sample.upsertJobScheduler(
       id,
       { every: opts.sampleIntervalMs },
-      { name: payload.sampler, data: payload, opts: SAMPLE_JOB_OPTIONS },
+      { name: payload.sampler, data: payload },
     );
   }
+  return removeUnconfigured(queues, ids);
+}
+
+/** Removes the sample schedulers whose sampler or target is not among `ids` any more. */
+async function removeUnconfigured(queues: Queues, ids: Set<string>): Promise<string[]> {
   const removed: string[] = [];
   for (const scheduler of await queues.sample.getJobSchedulers(0, -1)) {
     const id = scheduler.key;

@@ -112,7 +112,6 @@ async function keepSchedulers(deps: WorkerRoleDeps): Promise<void> {
   const { config, log, queues, buffer } = deps;
   const schedulers: SchedulerOptions = {
     flushIntervalMs: config.flush.intervalMs,
-    flushAttempts: config.flush.attempts,
     aggregateIntervalMs: config.aggregateIntervalMs,
     maintenanceIntervalMs: config.maintenanceIntervalMs,
     regressionIntervalMs: config.regression.intervalMs,

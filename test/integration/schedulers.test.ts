@@ -24,7 +24,6 @@ afterAll(async () => {
 const ids = async () => (await queues.sample.getJobSchedulers(0, -1)).map((s) => s.key).sort();
 const base = {
   flushIntervalMs: 5_000,
-  flushAttempts: 3,
   sampleIntervalMs: 10_000,
   aggregateIntervalMs: 60_000,
   maintenanceIntervalMs: 3_600_000,
@@ -75,4 +74,14 @@ it('upserts one scheduler per sampler and target, and removes the ones no longer
   expect(aggregate.map((s) => [s.key, s.every])).toEqual([['aggregate-every', 60_000]]);
   const maintenance = await queues.maintenance.getJobSchedulers(0, -1);
   expect(maintenance.map((s) => [s.key, s.every])).toEqual([['maintenance-every', 3_600_000]]);
+  const regression = await queues.regression.getJobSchedulers(0, -1);
+  expect(regression.map((s) => [s.key, s.every])).toEqual([['regression-every', 3_600_000]]);
+  // The jobs a scheduler makes carry their queue's job options: retried flushes (3 attempts, as
+  // createQueues was given), samples taken once, upkeep retried 3 times.
+  const template = async (q: { getJobScheduler(id: string): Promise<unknown> }, id: string) =>
+    ((await q.getJobScheduler(id)) as { template?: { opts?: { attempts?: number } } }).template;
+  expect((await template(queues.flush, 'flush-every'))?.opts?.attempts).toBe(3);
+  expect((await template(queues.sample, 'sample:host'))?.opts?.attempts).toBe(1);
+  expect((await template(queues.aggregate, 'aggregate-every'))?.opts?.attempts).toBe(3);
+  expect((await template(queues.regression, 'regression-every'))?.opts?.attempts).toBe(3);
 });
