@@ -1,6 +1,7 @@
 // Wires the periodic upkeep handlers (aggregate, maintenance), backfill, warm and regression
 // into BullMQ Workers. Each runs one job at a time per process, backfill two; their schedulers
 // fire each tick once across the fleet. Every handler gets the job's abort signal (abortable.ts).
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { aggregate } from '../jobs/aggregate.js';
 import { backfillHour, backfillRange, type BackfillHourResult } from '../jobs/backfill.js';
@@ -25,15 +26,19 @@ function options(deps: WorkerDeps, concurrency: number) {
   return { connection, prefix, log, telemetry, concurrency };
 }
 
+/** What every upkeep handler gets: the database, a logger naming the job, its abort signal. */
+function jobDeps(deps: WorkerDeps, job: Job, signal: AbortSignal) {
+  return { db: deps.db, log: deps.log.child({ job: job.id }), signal };
+}
+
 /** Processes backfill flows: each hour child, then the parent that sums them and rebuilds rollup_1h. */
 export function startBackfillWorker(deps: WorkerDeps): PulseWorker<'backfill'> {
   return startWorker(
     'backfill',
     async (payload, job, signal) => {
-      const jobDeps = { db: deps.db, log: deps.log.child({ job: job.id }), signal };
-      if (payload.kind === 'hour') return backfillHour(jobDeps, payload);
+      if (payload.kind === 'hour') return backfillHour(jobDeps(deps, job, signal), payload);
       const children = Object.values(await job.getChildrenValues<BackfillHourResult>());
-      return backfillRange(jobDeps, payload, children);
+      return backfillRange(jobDeps(deps, job, signal), payload, children);
     },
     options(deps, 2),
   );
@@ -47,13 +52,7 @@ export function startRegressionWorker(
     'regression',
     (payload, job, signal) =>
       regression(
-        {
-          db: deps.db,
-          log: deps.log.child({ job: job.id }),
-          config: deps.config,
-          cache: deps.cache,
-          signal,
-        },
+        { ...jobDeps(deps, job, signal), config: deps.config, cache: deps.cache },
         payload,
       ),
     options(deps, 1),
@@ -69,12 +68,10 @@ export function startWarmWorker(
     (payload, job, signal) =>
       warm(
         {
-          db: deps.db,
+          ...jobDeps(deps, job, signal),
           cache: deps.cache,
-          log: deps.log.child({ job: job.id }),
           limits: deps.limits,
           ttlMs: deps.ttlMs,
-          signal,
         },
         payload,
       ),
@@ -94,8 +91,7 @@ export function startUpkeepWorkers(
   return {
     aggregate: startWorker(
       'aggregate',
-      (payload, job, signal) =>
-        aggregate({ db: deps.db, log: deps.log.child({ job: job.id }), signal }, payload),
+      (payload, job, signal) => aggregate(jobDeps(deps, job, signal), payload),
       options(deps, 1),
     ),
     maintenance: startWorker(
@@ -103,10 +99,8 @@ export function startUpkeepWorkers(
       (payload, job, signal) =>
         maintenance(
           {
-            db: deps.db,
-            log: deps.log.child({ job: job.id }),
+            ...jobDeps(deps, job, signal),
             retention: deps.retention,
-            signal,
             ...(deps.series ? { series: deps.series } : {}),
           },
           payload,

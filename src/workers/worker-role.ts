@@ -140,18 +140,26 @@ async function keepSchedulers(deps: WorkerRoleDeps): Promise<void> {
   });
 }
 
+/** What every worker of the role is built with: the BullMQ connection and a logger for `queue`. */
+function workerBase(deps: WorkerRoleDeps, queue: string) {
+  return {
+    connection: deps.bullRedis,
+    prefix: deps.config.prefix,
+    db: deps.db,
+    log: deps.log.child({ queue }),
+    telemetry: deps.telemetry,
+  };
+}
+
 function startFlush(deps: WorkerRoleDeps): FlushWorker {
   const { config, telemetry } = deps;
   const flush = startFlushWorker({
-    connection: deps.bullRedis,
-    prefix: config.prefix,
+    ...workerBase(deps, 'flush'),
     buffer: deps.buffer,
     store: new PointStore(deps.db),
-    log: deps.log.child({ queue: 'flush' }),
     concurrency: config.flush.concurrency,
     readEntries: config.flush.readEntries,
     claimIdleMs: config.flush.claimIdleMs,
-    telemetry,
   });
   flush.worker.on('completed', (_job, result) => {
     telemetry.pointsFlushed.inc(result.inserted);
@@ -164,14 +172,11 @@ function startFlush(deps: WorkerRoleDeps): FlushWorker {
 function startSample(deps: WorkerRoleDeps): PulseWorker<'sample'> {
   const { config, telemetry } = deps;
   return startSampleWorker({
-    connection: deps.bullRedis,
-    prefix: config.prefix,
-    db: deps.db,
+    ...workerBase(deps, 'sample'),
     redis: deps.redis,
     buffer: deps.buffer,
     keys: deps.keys,
     queues: deps.queues.all(),
-    log: deps.log.child({ queue: 'sample' }),
     baseTags: deps.baseTags,
     dataDir: config.dataDir,
     scrapeTimeoutMs: config.sampling.scrapeTimeoutMs,
@@ -184,46 +189,33 @@ function startSample(deps: WorkerRoleDeps): PulseWorker<'sample'> {
     },
     requestFlush: () => requestFlush(deps.queues, 'critical'),
     seriesLimited: (metric, n) => telemetry.seriesLimited(metric, n),
-    telemetry,
   });
 }
 
 function startUpkeep(deps: WorkerRoleDeps): UpkeepWorkers {
   const { config } = deps;
   return startUpkeepWorkers({
-    connection: deps.bullRedis,
-    prefix: config.prefix,
-    db: deps.db,
-    log: deps.log.child({ queue: 'upkeep' }),
+    ...workerBase(deps, 'upkeep'),
     retention: { ...config.retention, regressionMs: config.regression.retentionMs },
     series: deps.series,
-    telemetry: deps.telemetry,
   });
 }
 
 function startWarm(deps: WorkerRoleDeps): PulseWorker<'warm'> {
   return startWarmWorker({
-    connection: deps.bullRedis,
-    prefix: deps.config.prefix,
-    db: deps.db,
+    ...workerBase(deps, 'warm'),
     cache: deps.cache,
-    log: deps.log.child({ queue: 'warm' }),
     limits: deps.limits,
     ttlMs: deps.config.cache.ttlMs,
-    telemetry: deps.telemetry,
   });
 }
 
 function startRegression(deps: WorkerRoleDeps): PulseWorker<'regression'> {
   const { config } = deps;
   return startRegressionWorker({
-    connection: deps.bullRedis,
-    prefix: config.prefix,
-    db: deps.db,
-    log: deps.log.child({ queue: 'regression' }),
+    ...workerBase(deps, 'regression'),
     // Segments shorter than an hour would let noise pass for a change point.
     config: { ...config.regression, minSegmentMinutes: 60, seriesLimits: config.series },
     cache: { cache: deps.cache, ttlMs: config.cache.ttlMs },
-    telemetry: deps.telemetry,
   });
 }
