@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import type { Db } from '../src/infra/db.js';
 import { aggregate } from '../src/jobs/aggregate.js';
 import { binaryCopyChunks, type Rows } from '../src/metrics/copy-binary.js';
-import { rebuildMetricRollups } from '../src/metrics/metric-rollup.js';
+import { rebuildMetricRollups } from '../src/metrics/metric-rollup-upkeep.js';
 import { sql, text } from '../src/metrics/queries.js';
 import { seriesDef, type SeriesDef } from '../src/metrics/series.js';
 import { keyOf, type Sketch } from '../src/metrics/sketch.js';

@@ -5,7 +5,7 @@
 import { cancellableTx } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { compactMetricRollups } from '../metrics/metric-rollup.js';
+import { compactMetricRollups } from '../metrics/metric-rollup-upkeep.js';
 import { sql } from '../metrics/queries.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 

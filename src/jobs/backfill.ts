@@ -4,7 +4,8 @@
 import { cancellableTx } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { metricIdOf, rebuildMetricRollups } from '../metrics/metric-rollup.js';
+import { metricIdOf } from '../metrics/metric-rollup.js';
+import { rebuildMetricRollups } from '../metrics/metric-rollup-upkeep.js';
 import { sql } from '../metrics/queries.js';
 import { aggregateMinutes } from '../metrics/rollup.js';
 import { updateRollups } from '../metrics/store.js';

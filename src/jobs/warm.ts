@@ -7,7 +7,7 @@ import { cacheName } from '../cache/names.js';
 import { throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { compactMetricRollups } from '../metrics/metric-rollup.js';
+import { compactMetricRollups } from '../metrics/metric-rollup-upkeep.js';
 import {
   FIRST_SERIES_PAGE,
   metricListView,

@@ -3,12 +3,8 @@
 // sketches. Whole metrics are read from the metric-level rollups (cost per metric and bucket);
 // a trend filtered to some series reads the per-series rollups.
 import type { Db } from '../infra/db.js';
-import {
-  metricIdOf,
-  readMetricBuckets,
-  readMetricTotals,
-  type RollupAcc,
-} from './metric-rollup.js';
+import type { RollupAcc } from './metric-rollup-rows.js';
+import { metricIdOf, readMetricBuckets, readMetricTotals } from './metric-rollup.js';
 import { sql } from './queries.js';
 import { quantiles, type Sketch } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';

@@ -3,27 +3,44 @@
 import { SketchBuilder } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 
-interface Acc {
+interface Acc extends Aggregate {
   seriesId: number;
   bucket: number;
+  sketch: SketchBuilder;
+}
+
+/** An aggregate's plain figures. */
+export interface Aggregate {
   count: number;
   sum: number;
   min: number;
   max: number;
   last: number;
   lastTs: number;
-  sketch: SketchBuilder;
 }
 
-export interface MinuteRollups {
-  seriesIds: number[];
-  buckets: Date[];
+/** The columns of aggregates as the array-parameter statements take them, one entry a row. */
+export interface AggregateColumns {
   counts: number[];
   sums: number[];
   mins: number[];
   maxes: number[];
   lasts: number[];
   lastTimes: Date[];
+}
+
+export function pushAggregate(c: AggregateColumns, a: Aggregate): void {
+  c.counts.push(a.count);
+  c.sums.push(a.sum);
+  c.mins.push(a.min);
+  c.maxes.push(a.max);
+  c.lasts.push(a.last);
+  c.lastTimes.push(new Date(a.lastTs));
+}
+
+export interface MinuteRollups extends AggregateColumns {
+  seriesIds: number[];
+  buckets: Date[];
   sketches: string[];
   /** The sketches before serialising, same order (for the metric-level rollups). */
   builders: SketchBuilder[];
@@ -89,12 +106,7 @@ export function aggregateMinutes(rows: {
     for (const a of bySeries.values()) {
       out.seriesIds.push(a.seriesId);
       out.buckets.push(new Date(a.bucket));
-      out.counts.push(a.count);
-      out.sums.push(a.sum);
-      out.mins.push(a.min);
-      out.maxes.push(a.max);
-      out.lasts.push(a.last);
-      out.lastTimes.push(new Date(a.lastTs));
+      pushAggregate(out, a);
       out.sketches.push(a.sketch.toJSON());
       out.builders.push(a.sketch);
     }

@@ -3,7 +3,7 @@
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { applyMigrations, type MigrateOptions } from '../infra/migrate.js';
-import { completeMetricRollups } from './metric-rollup.js';
+import { completeMetricRollups } from './metric-rollup-upkeep.js';
 
 // Migration 008's metric-level rows are built by 009's step, which writes them in their final
 // form (quantiles included); an installation already on 008 only gets the quantiles there.

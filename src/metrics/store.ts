@@ -8,7 +8,7 @@ import type { Db } from '../infra/db.js';
 import { isConnectionError, UNIQUE_VIOLATION } from '../infra/pg-errors.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
-import { metricRollupCopy, type SeriesMeta } from './metric-rollup.js';
+import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
 import { sql, text } from './queries.js';
 import { aggregateMinutes, type MinuteRollups } from './rollup.js';
 import { HOUR } from '../infra/time.js';

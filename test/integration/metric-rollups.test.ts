@@ -4,12 +4,11 @@
 // the metric rows equal to the per-series ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgp } from '../../src/infra/db.js';
+import { cover, coverBuckets } from '../../src/metrics/metric-rollup.js';
 import {
   compactMetricRollups,
   completeMetricRollups,
-  cover,
-  coverBuckets,
-} from '../../src/metrics/metric-rollup.js';
+} from '../../src/metrics/metric-rollup-upkeep.js';
 import { sql } from '../../src/metrics/queries.js';
 import { aggregateMinutes } from '../../src/metrics/rollup.js';
 import {
