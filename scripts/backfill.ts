@@ -13,7 +13,8 @@ import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { hoursIn, type BackfillRangeResult } from '../src/jobs/backfill.js';
 import { QUEUE } from '../src/workers/queues.js';
 import { startBackfillWorker } from '../src/workers/upkeep-workers.js';
-import { UsageError } from './usage.js';
+import { progressLine } from '../src/infra/progress.js';
+import { UsageError } from '../src/infra/usage-error.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const MAX_HOURS = 24 * 400;
@@ -135,26 +136,6 @@ export async function runBackfill(
   }
 }
 
-function progressBar(): (done: number, total: number) => void {
-  const tty = process.stderr.isTTY;
-  const started = Date.now();
-  let lastLine = 0;
-  return (done, total) => {
-    const elapsed = (Date.now() - started) / 1_000;
-    const eta = done > 0 ? ((total - done) * elapsed) / done : NaN;
-    const text = `${done}/${total} hours, ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ~${eta.toFixed(0)} s left` : ''}`;
-    if (tty) {
-      const width = 30;
-      const filled = total > 0 ? Math.round((width * done) / total) : width;
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}  `);
-      if (done === total) process.stderr.write('\n');
-    } else if (Date.now() - lastLine > 5_000 || done === total) {
-      lastLine = Date.now();
-      process.stderr.write(`backfill: ${text}\n`);
-    }
-  };
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -185,7 +166,7 @@ async function main(): Promise<number> {
         to: values.to,
         metric: values.metric,
         dryRun: values['dry-run'],
-        onProgress: progressBar(),
+        onProgress: progressLine('backfill', 'hours'),
       },
     );
     process.stdout.write(

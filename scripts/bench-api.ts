@@ -39,8 +39,8 @@ import type { Logger } from '../src/infra/logger.js';
 import { keysFor } from '../src/infra/keys.js';
 import { warm } from '../src/jobs/warm.js';
 import { summaryView, trendView } from '../src/metrics/dashboard.js';
-import { liveRun } from './bench-api-live.js';
-import { fill, fleet, fleetSize, FLEET_OPTIONS } from './bench-fleet.js';
+import { liveRun } from './bench/api-live.js';
+import { fill, fleet, fleetSize, FLEET_OPTIONS } from './bench/fleet.js';
 import { cpuCoresOf, cpuSnapshotOf, type RolesOf, type SnapshotOf } from './bench/cpu.js';
 import {
   benchMain,

@@ -74,7 +74,7 @@ import {
   writeResultFiles,
 } from './bench/report.js';
 import { timeCalls } from './bench/timing.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../src/infra/usage-error.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
 

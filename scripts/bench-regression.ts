@@ -1,7 +1,7 @@
 // Regression benchmark: `npm run bench:regression -- [--series N] [--days N] [--runs N] [...]`.
 //
 // In one run, on one throw-away database (pulse_bench_regression_<random>):
-//   1. fill      --days of --series series at one point per minute (scripts/bench-fleet.ts),
+//   1. fill      --days of --series series at one point per minute (scripts/bench/fleet.ts),
 //                the load-driven metrics quiet at weekends (0.6 of weekday load, blended over
 //                the first hours of the day) and three series with a planted step 12 h before
 //                the end (two up by 40 %, one throughput down by 40 %);
@@ -24,7 +24,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
 import { regression, type RegressionConfig, type RegressionRun } from '../src/jobs/regression.js';
-import { fill, fleet, fleetSize, FLEET_OPTIONS, METRICS, type SeriesSpec } from './bench-fleet.js';
+import { fill, fleet, fleetSize, FLEET_OPTIONS, METRICS, type SeriesSpec } from './bench/fleet.js';
 import { benchMain, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
 import {
   COMMON_USAGE,
@@ -153,7 +153,7 @@ function parseOptions(argv: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The fleet: bench-fleet's, with a working week and planted steps
+// The fleet: scripts/bench/fleet.ts's, with a working week and planted steps
 
 /** 1 on working days, WEEKEND_LEVEL on Saturday and Sunday, blended after midnight (UTC). */
 function weekly(ts: number): number {

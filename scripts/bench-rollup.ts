@@ -87,7 +87,7 @@ import {
 } from './bench/report.js';
 import { type CallTimes, timeCalls } from './bench/timing.js';
 import { SECOND, MINUTE, HOUR, DAY } from '../src/infra/time.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../src/infra/usage-error.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
 

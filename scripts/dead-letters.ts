@@ -10,7 +10,7 @@ import { runningRedis } from '../src/infra/embedded.js';
 import { keysFor } from '../src/infra/keys.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { decodeEntry, PointBuffer, type DeadLetter } from '../src/metrics/buffer.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../src/infra/usage-error.js';
 
 const USAGE = `usage: npm run dead-letters -- <command> [options]
   list                 the dead letters, oldest first: id, when, points, metrics, reason

@@ -34,7 +34,8 @@ import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { regression, type RegressionRun } from '../src/jobs/regression.js';
 import { table } from './regression.js';
 import { SECOND, MINUTE, HOUR, DAY, WEEK } from '../src/infra/time.js';
-import { UsageError } from './usage.js';
+import { progressLine } from '../src/infra/progress.js';
+import { UsageError } from '../src/infra/usage-error.js';
 
 /** Counters count from here ("since statistics reset"): fixed, so every run agrees. */
 const COUNTER_EPOCH_HOUR = Date.UTC(2025, 0, 1) / HOUR;
@@ -990,26 +991,6 @@ Writes to DATABASE_URL, or the embedded PostgreSQL when it is unset, then runs r
 detection as of the end and prints the report (the dashboard's cached report is replaced when
 Redis is reachable). Running it again stores nothing twice.`;
 
-function progressReporter(): (done: number, total: number, points: number) => void {
-  const tty = process.stderr.isTTY;
-  const started = performance.now();
-  let lastLine = -Infinity;
-  return (done, total, points) => {
-    const elapsed = (performance.now() - started) / 1_000;
-    const eta = done > 0 ? ((total - done) * elapsed) / done : NaN;
-    const text = `${done}/${total} batches, ${points.toLocaleString('en-US')} points, ${elapsed.toFixed(0)} s${Number.isFinite(eta) && done < total ? `, ~${eta.toFixed(0)} s left` : ''}`;
-    if (tty) {
-      const width = 30;
-      const filled = total > 0 ? Math.round((width * done) / total) : width;
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}  `);
-      if (done === total) process.stderr.write('\n');
-    } else if (performance.now() - lastLine > 5_000 || done === total) {
-      lastLine = performance.now();
-      process.stderr.write(`demo: ${text}\n`);
-    }
-  };
-}
-
 function describeSeries(s: SeriesRef): string {
   const tags = Object.entries(s.tags)
     .filter(([k]) => k === 'hostname' || k === 'role')
@@ -1134,7 +1115,9 @@ async function main(): Promise<number> {
     process.stderr.write(
       `demo: ${days} d every ${formatDuration(stepMs)} ending ${new Date(end).toISOString()}, ${hosts} hosts, seed ${seed}\n`,
     );
-    const report = progressReporter();
+    const progress = progressLine('demo', 'batches');
+    const report = (done: number, total: number, points: number): void =>
+      progress(done, total, `${points.toLocaleString('en-US')} points`);
     const r = await runDemo({
       db,
       config,

@@ -1,6 +1,6 @@
 // The options every benchmark takes and their parsing.
 import { parseArgs } from 'node:util';
-import { UsageError } from '../usage.js';
+import { UsageError } from '../../src/infra/usage-error.js';
 
 /** The usage lines of the options every benchmark takes (see parseBenchArgs). */
 export const DATABASE_URL_USAGE = `  --database-url URL    PostgreSQL server to create the bench database on

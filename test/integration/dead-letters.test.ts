@@ -8,7 +8,7 @@ import { encodeEntry, PointBuffer } from '../../src/metrics/buffer.js';
 import type { Point } from '../../src/metrics/point.js';
 import { PointStore } from '../../src/metrics/store.js';
 import { parseDeadLetterArgs, runDeadLetters } from '../../scripts/dead-letters.js';
-import { UsageError } from '../../scripts/usage.js';
+import { UsageError } from '../../src/infra/usage-error.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 
 let ctx: TestContext;

@@ -12,7 +12,7 @@ import {
   runDemo,
   type DemoResult,
 } from '../../scripts/demo.js';
-import { UsageError } from '../../scripts/usage.js';
+import { UsageError } from '../../src/infra/usage-error.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 

@@ -6,10 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { envSchema } from '../src/config.js';
-import type { SeriesDef } from '../src/metrics/series.js';
-import { STANDARD_RANGES, STANDARD_TRENDS } from '../src/jobs/warm.js';
-import { QUEUE } from '../src/workers/queues.js';
+import { envSchema } from '../../src/config.js';
+import type { SeriesDef } from '../../src/metrics/series.js';
+import { STANDARD_RANGES, STANDARD_TRENDS } from '../../src/jobs/warm.js';
+import { QUEUE } from '../../src/workers/queues.js';
 import {
   checkRunning,
   type Child,
@@ -19,8 +19,8 @@ import {
   type Resources,
   startChild,
   stopChild,
-} from './bench/env.js';
-import { percentile } from './bench/report.js';
+} from './env.js';
+import { percentile } from './report.js';
 
 export interface LiveFigures {
   minutes: number;
