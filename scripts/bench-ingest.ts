@@ -40,7 +40,14 @@ import {
   type CopyRun,
   type BaselineFigures as CopyBaseline,
 } from './bench/baseline.js';
-import { type Cores, CPU_GROUPS, cpuCores, type CpuRoles, cpuSnapshot } from './bench/cpu.js';
+import {
+  type Cores,
+  CPU_GROUPS,
+  cpuCores,
+  type CpuRoles,
+  cpuSnapshot,
+  NOISE_CORES,
+} from './bench/cpu.js';
 import { copyChunks, type Dataset, generateDataset, pointsOf, requestBody } from './bench/data.js';
 import {
   benchMain,
@@ -65,6 +72,7 @@ import {
 } from './bench/options.js';
 import {
   fixed,
+  type Goal,
   int,
   markdownTable,
   percentile,
@@ -84,8 +92,6 @@ const HTTP_CONCURRENCY = 4;
 const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them
 const SPAN_MS = 3 * 3_600_000; // timestamps spread over the last 3 hours
 const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200, warmCostRatio: 0.9 };
-/** Cores used by processes outside the benchmark above which a stage is flagged as noisy. */
-const NOISE_CORES = 0.15;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -678,13 +684,6 @@ async function stageE2e(
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-interface Goal {
-  name: string;
-  target: string;
-  actual: string;
-  pass: boolean;
-}
 
 interface Goals {
   flushRatio: Goal;

@@ -65,6 +65,7 @@ import {
   type CpuRoles,
   cpuSnapshot,
   type CpuSnapshot,
+  NOISE_CORES,
 } from './bench/cpu.js';
 import { copyChunks, type Dataset, pointsOf, prng } from './bench/data.js';
 import { benchMain, every, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
@@ -78,6 +79,7 @@ import {
 } from './bench/options.js';
 import {
   fixed,
+  type Goal,
   int,
   markdownTable,
   RESULTS_MD,
@@ -94,8 +96,6 @@ const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'rollup.json');
 const APPEND_CHUNK = 10_000; // points per PointBuffer.append while filling (untimed)
 const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them
 const GOALS = { flushRatio: 0.5, minuteRatio: 1.5, maxErrorPct: 1 };
-/** Cores used by processes outside the benchmark above which a stage is flagged as noisy. */
-const NOISE_CORES = 0.15;
 /** Accuracy data: one point per series every 10 s (the default SAMPLE_INTERVAL). */
 const ACCURACY_INTERVAL_MS = 10 * SECOND;
 /** Hours of accuracy data: a 24 h range that does not start on an hour, plus margin. */
@@ -1314,13 +1314,6 @@ async function stageAccuracy(ctx: Ctx): Promise<AccuracyFigures> {
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-interface Goal {
-  name: string;
-  target: string;
-  actual: string;
-  pass: boolean;
-}
 
 interface Figures {
   baseline?: BaselineFigures;

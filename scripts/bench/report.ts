@@ -8,6 +8,14 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
 
+/** One goal of a benchmark: what it must reach, what the run measured, and whether it did. */
+export interface Goal {
+  name: string;
+  target: string;
+  actual: string;
+  pass: boolean;
+}
+
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 export const fixed = (n: number, digits: number): string => n.toFixed(digits);
 
