@@ -34,8 +34,11 @@ import {
   type BaselineKind,
   type CopyRun,
 } from './bench/baseline.js';
-import * as copyStage from './bench/copy-stage.js';
-import { COPY_ROWS_PER_CHUNK, type CopyStageFigures } from './bench/copy-stage.js';
+import {
+  COPY_ROWS_PER_CHUNK,
+  type CopyStageFigures,
+  stageCopy as runCopyStage,
+} from './bench/copy-stage.js';
 import {
   type Cores,
   CPU_GROUPS,
@@ -59,8 +62,12 @@ import {
   stopChild,
 } from './bench/env.js';
 import { insertSeries } from './bench/flush.js';
-import * as flushStage from './bench/flush-stage.js';
-import { APPEND_CHUNK, flushDefaults, type FlushRun } from './bench/flush-stage.js';
+import {
+  APPEND_CHUNK,
+  flushDefaults,
+  type FlushRun,
+  stageFlush as runFlushStage,
+} from './bench/flush-stage.js';
 import {
   COMMON_USAGE,
   commonOptions,
@@ -168,7 +175,7 @@ async function stageCopy(
   ids: number[],
   roles: CpuRoles,
 ): Promise<BaselineFigures> {
-  return copyStage.stageCopy(
+  return runCopyStage(
     {
       db,
       dbUrl,
@@ -192,7 +199,7 @@ async function stageFlush(
   roles: CpuRoles,
   warmup: boolean,
 ): Promise<FlushFigures> {
-  const r = await flushStage.stageFlush(
+  const r = await runFlushStage(
     {
       db,
       redis,

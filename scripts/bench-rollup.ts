@@ -45,8 +45,8 @@ import {
   type RunSummary,
   writeResults,
 } from './bench/rollup/results.js';
-import { tables } from './bench/rollup/tables.js';
 import { makeSeries, timeline } from './bench/rollup/series.js';
+import { tables } from './bench/rollup/tables.js';
 
 /** The scratch database and Redis prefix, the series stored in it, and the stages' context. */
 async function openContext(

@@ -1,10 +1,8 @@
 // Stage 1 of the rollup benchmark: the flush with rollup_1m against raw COPY of the same rows.
 import type { Dataset } from '../data.js';
 import { every, progress } from '../env.js';
-import * as copyStage from '../copy-stage.js';
-import type { CopyStageFigures } from '../copy-stage.js';
-import * as flushStage from '../flush-stage.js';
-import type { FlushRun } from '../flush-stage.js';
+import { type CopyStageFigures, stageCopy as runCopyStage } from '../copy-stage.js';
+import { type FlushRun, stageFlush as runFlushStage } from '../flush-stage.js';
 import { int } from '../report.js';
 import { countRows, type Ctx, emptyTables, seconds, snapshot, timedStore } from './context.js';
 
@@ -21,7 +19,7 @@ export interface FlushFigures extends FlushRun {
 }
 
 export function stageCopy(ctx: Ctx, data: Dataset): Promise<CopyStageFigures> {
-  return copyStage.stageCopy(
+  return runCopyStage(
     {
       db: ctx.db,
       dbUrl: ctx.dbUrl,
@@ -73,7 +71,7 @@ export async function stageFlush(
   const { db } = ctx;
   const timed = timedStore(db);
   const samples: WaitSamples = { waits: new Map(), busySamples: 0 };
-  const r = await flushStage.stageFlush(
+  const r = await runFlushStage(
     {
       db,
       redis: ctx.redis,
