@@ -17,19 +17,14 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { envSchema, loadConfig } from '../src/config.js';
+import { envSchema } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
 import { keysFor } from '../src/infra/keys.js';
-import { flush, type FlushResult } from '../src/jobs/flush.js';
-import { ENTRY_POINTS, PointBuffer } from '../src/metrics/buffer.js';
+import { ENTRY_POINTS } from '../src/metrics/buffer.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';
 import { PointStore } from '../src/metrics/store.js';
 import { QUEUE } from '../src/workers/queues.js';
@@ -38,8 +33,12 @@ import {
   BASELINE_TEXT,
   type BaselineKind,
   type CopyRun,
-  type BaselineFigures as CopyBaseline,
 } from './bench/baseline.js';
+import {
+  COPY_ROWS_PER_CHUNK,
+  type CopyStageFigures,
+  stageCopy as runCopyStage,
+} from './bench/copy-stage.js';
 import {
   type Cores,
   CPU_GROUPS,
@@ -48,7 +47,7 @@ import {
   cpuSnapshot,
   NOISE_CORES,
 } from './bench/cpu.js';
-import { copyChunks, type Dataset, generateDataset, pointsOf, requestBody } from './bench/data.js';
+import { type Dataset, generateDataset, requestBody } from './bench/data.js';
 import {
   benchMain,
   checkRunning,
@@ -62,7 +61,13 @@ import {
   startChild,
   stopChild,
 } from './bench/env.js';
-import { drainFlush, fillBuffer, insertSeries } from './bench/flush.js';
+import { insertSeries } from './bench/flush.js';
+import {
+  APPEND_CHUNK,
+  flushDefaults,
+  type FlushRun,
+  stageFlush as runFlushStage,
+} from './bench/flush-stage.js';
 import {
   COMMON_USAGE,
   commonOptions,
@@ -81,15 +86,12 @@ import {
   textTable,
   writeResultFiles,
 } from './bench/report.js';
-import { timeCalls } from './bench/timing.js';
 import { UsageError } from '../src/infra/usage-error.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
 
-const APPEND_CHUNK = 10_000; // points per PointBuffer.append while filling (untimed)
 const REQUEST_POINTS = 5_000; // points per HTTP request
 const HTTP_CONCURRENCY = 4;
-const COPY_ROWS_PER_CHUNK = 2_000; // as PointStore streams them
 const SPAN_MS = 3 * 3_600_000; // timestamps spread over the last 3 hours
 const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200, warmCostRatio: 0.9 };
 
@@ -158,38 +160,12 @@ async function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<numb
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stage 1: raw COPY baselines
+// Stages 1 and 2: raw COPY baselines; the flush handler draining a full buffer
 
-interface BaselineFigures extends CopyBaseline {
-  buildMs: number;
-}
+type BaselineFigures = CopyStageFigures;
 
-const COPY_POINTS_SQL = 'COPY points (series_id, ts, value) FROM STDIN (FORMAT binary)';
-
-/** One timed COPY run: each stream on its own connection, all at once; then checked and emptied. */
-async function copyRun(
-  name: string,
-  db: Db,
-  clients: pg.Client[],
-  streams: Buffer[][],
-  n: number,
-  roles: CpuRoles,
-): Promise<CopyRun> {
-  await db.none('CHECKPOINT');
-  const cpu0 = cpuSnapshot(roles);
-  const started = performance.now();
-  await Promise.all(
-    streams.map((chunks, i) =>
-      pipeline(Readable.from(chunks), (clients[i] as pg.Client).query(copyFrom(COPY_POINTS_SQL))),
-    ),
-  );
-  const ms = performance.now() - started;
-  const cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
-  const stored = await countPoints(db);
-  if (stored !== n) throw new Error(`baseline (${name}) stored ${stored} rows, expected ${n}`);
-  await db.none('TRUNCATE points');
-  progress(`baseline: ${name}: ${int(n)} rows in ${fixed(ms / 1_000, 2)} s`);
-  return { streams: streams.length, ms, cpu, rowsPerSec: (n * 1_000) / ms };
+interface FlushFigures extends FlushRun {
+  ratio: number;
 }
 
 async function stageCopy(
@@ -199,57 +175,19 @@ async function stageCopy(
   ids: number[],
   roles: CpuRoles,
 ): Promise<BaselineFigures> {
-  progress('baseline: building binary COPY data (untimed)');
-  const built = performance.now();
-  const whole = copyChunks(data, ids, COPY_ROWS_PER_CHUNK);
-  const mid = Math.floor(data.n / 2);
-  const halves = [
-    copyChunks(data, ids, COPY_ROWS_PER_CHUNK, 0, mid),
-    copyChunks(data, ids, COPY_ROWS_PER_CHUNK, mid, data.n),
-  ];
-  const buildMs = performance.now() - built;
-  const bytes = whole.reduce((sum, c) => sum + c.length, 0);
-  progress(`baseline: ${int(bytes / 1_048_576)} MB of binary COPY data; copying`);
-  const clients = [0, 1].map(
-    (i) => new pg.Client({ connectionString: dbUrl, application_name: `pulse-bench-copy-${i}` }),
+  return runCopyStage(
+    {
+      db,
+      dbUrl,
+      ids,
+      label: 'baseline',
+      snapshot: () => cpuSnapshot(roles),
+      count: () => countPoints(db),
+      empty: () => db.none('TRUNCATE points'),
+      sizeLine: true,
+    },
+    data,
   );
-  try {
-    await Promise.all(clients.map((c) => c.connect()));
-    const single = await copyRun('1 stream', db, clients, [whole], data.n, roles);
-    const parallel = await copyRun('2 parallel streams', db, clients, halves, data.n, roles);
-    const used: BaselineKind = parallel.rowsPerSec > single.rowsPerSec ? 'parallel' : 'single';
-    progress(`baseline: ratios use ${BASELINE_TEXT[used]} (the faster)`);
-    return {
-      single,
-      parallel,
-      used,
-      rowsPerSec: (used === 'parallel' ? parallel : single).rowsPerSec,
-      buildMs,
-      bytes,
-    };
-  } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stage 2: the flush handler draining a full buffer
-
-interface FlushFigures {
-  ms: number;
-  warmupPoints: number;
-  cpu: Cores;
-  pointsPerSec: number;
-  ratio: number;
-  fillMs: number;
-  concurrency: number;
-  readEntries: number;
-  batches: number;
-  /** Time summed over the concurrent loops, per call the handler makes (the rest is decode). */
-  loopMs: number;
-  readMs: number;
-  writeMs: number;
-  ackMs: number;
 }
 
 async function stageFlush(
@@ -261,109 +199,24 @@ async function stageFlush(
   roles: CpuRoles,
   warmup: boolean,
 ): Promise<FlushFigures> {
-  // FLUSH_* variables from the shell tune the flush stage (to try settings); defaults otherwise.
-  const defaults = loadConfig(
-    Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('FLUSH_'))),
-  ).flush;
-  const buffer = new PointBuffer(redis, keysFor(prefix), data.n);
-  // What the flush handler spends in the buffer's and the store's calls.
-  const bufferTimes = timeCalls(buffer, ['read', 'ack']);
-  await buffer.ensureGroup();
-  const log = pino({ level: 'warn', base: { bench: 'flush' } }, pino.destination(2));
-  const store = new PointStore(db);
-  const storeTimes = timeCalls(store, ['write']);
-  const deps = (consumer: string) => ({
-    buffer,
-    store,
-    log: log.child({ consumer }),
-    consumer,
-    readEntries: defaults.readEntries,
-    claimIdleMs: defaults.claimIdleMs,
-  });
-  const consumers = Array.from(
-    { length: defaults.concurrency },
-    (_, i) => `bench:${process.pid}:${i}`,
+  const r = await runFlushStage(
+    {
+      db,
+      redis,
+      prefix,
+      store: new PointStore(db),
+      log: pino({ level: 'warn', base: { bench: 'flush' } }, pino.destination(2)),
+      defaults: flushDefaults(),
+      warmup,
+      snapshot: () => cpuSnapshot(roles),
+      count: () => countPoints(db),
+      empty: () => db.none('TRUNCATE points'),
+    },
+    data,
   );
-
-  // A running worker is warm: its code is compiled, its pool connected, its series ids cached.
-  // One untimed batch through the same handler, store and pool gets this one there too.
-  let warmupPoints = 0;
-  if (warmup) {
-    warmupPoints = Math.min(data.n, defaults.readEntries * ENTRY_POINTS);
-    progress(`flush: warm-up, one untimed batch of ${int(warmupPoints)} points`);
-    for (let i = 0; i < warmupPoints; i += APPEND_CHUNK) {
-      await buffer.append(pointsOf(data, i, Math.min(warmupPoints, i + APPEND_CHUNK)));
-    }
-    await flush(deps(consumers[0] as string), { reason: 'manual' });
-    const held = await Promise.all(consumers.map(() => db.connect()));
-    for (const c of held) await c.done();
-    const left = await buffer.depth();
-    if (left !== 0) throw new Error(`warm-up left ${left} points in the buffer`);
-    await db.none('TRUNCATE points');
-    bufferTimes.reset();
-    storeTimes.reset();
-  }
-
-  progress(
-    `flush: filling the Redis buffer (${int(data.n)} points, ${int(APPEND_CHUNK)} per append, untimed)`,
-  );
-  const filled = performance.now();
-  await fillBuffer(buffer, data, APPEND_CHUNK);
-  const fillMs = performance.now() - filled;
-  const depth = await buffer.depth();
-  if (depth !== data.n)
-    throw new Error(`buffer depth is ${depth} after filling, expected ${data.n}`);
-  progress(
-    `flush: buffer filled in ${fixed(fillMs / 1_000, 1)} s; draining with ${defaults.concurrency} loops`,
-  );
-
-  await db.none('CHECKPOINT');
-  let drained: { totals: FlushResult; loopMs: number };
-  let ms = 0;
-  let cpu: Cores;
-  const cpu0 = cpuSnapshot(roles);
-  const started = performance.now();
-  const stopProgress = every(2_000, async () => {
-    const left = await buffer.depth();
-    const done = data.n - left;
-    const s = (performance.now() - started) / 1_000;
-    progress(`flush: ${int(done)} / ${int(data.n)} points stored (${int(done / s)}/s)`);
-  });
-  try {
-    drained = await drainFlush(consumers, deps);
-    ms = performance.now() - started;
-    cpu = cpuCores(cpu0, cpuSnapshot(roles), ms);
-  } finally {
-    await stopProgress();
-  }
-  const { totals, loopMs } = drained;
-
-  const stored = await countPoints(db);
-  const left = await buffer.depth();
-  if (stored !== data.n || left !== 0 || totals.deadLettered > 0 || totals.duplicates > 0) {
-    throw new Error(
-      `flush stage stored ${stored} of ${data.n} points (buffer depth ${left}, ` +
-        `${totals.deadLettered} dead-lettered, ${totals.duplicates} duplicates)`,
-    );
-  }
   await db.none('TRUNCATE points');
-  const pointsPerSec = (data.n * 1_000) / ms;
-  progress(`flush: ${int(data.n)} points in ${fixed(ms / 1_000, 2)} s, ${totals.batches} batches`);
-  return {
-    ms,
-    cpu,
-    pointsPerSec,
-    ratio: pointsPerSec / baseline.rowsPerSec,
-    fillMs,
-    warmupPoints,
-    concurrency: defaults.concurrency,
-    readEntries: defaults.readEntries,
-    batches: totals.batches,
-    loopMs,
-    readMs: bufferTimes.ms.read,
-    writeMs: storeTimes.ms.write,
-    ackMs: bufferTimes.ms.ack,
-  };
+  progress(`flush: ${int(data.n)} points in ${fixed(r.ms / 1_000, 2)} s, ${r.batches} batches`);
+  return { ...r, ratio: r.pointsPerSec / baseline.rowsPerSec };
 }
 
 // ---------------------------------------------------------------------------------------------
