@@ -1,16 +1,15 @@
 // The regression job: for every metric (all its series together) and every series of a metric
 // with several, compares the recent window with the baseline (src/metrics/regression.ts),
-// keeps the listed entries as a report, and tracks open regressions across runs.
+// keeps the listed entries as a report, and tracks open regressions across runs. The slots it
+// reads are in regression-slots.ts, how a run is stored in regression-store.ts.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { cancellable, cancellableTx, throwIfAborted } from '../infra/abort.js';
+import { throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { pgp } from '../infra/db.js';
 import { sql } from '../metrics/queries.js';
 import {
   analyseSlots,
-  type Analysis,
   type MinuteValue,
   type RegressionSettings,
   type Severity,
@@ -19,10 +18,19 @@ import {
 import { readMetricBuckets, readMetricRange } from '../metrics/metric-rollup.js';
 import { quantiles } from '../metrics/sketch.js';
 import { SLOT_MS } from '../metrics/seasonal.js';
-import { makeEntry, type DashboardCache } from '../cache/dashboard-cache.js';
-import { cacheName } from '../cache/names.js';
-import { regressionView } from '../metrics/dashboard.js';
+import type { DashboardCache } from '../cache/dashboard-cache.js';
 import { MINUTE } from '../infra/time.js';
+import {
+  coverage,
+  mergeSlots,
+  readSlots,
+  windowOf,
+  type Slots,
+  type Window,
+} from './regression-slots.js';
+import { refreshCachedReport, storeRun, type ReportEntry } from './regression-store.js';
+
+export type { ReportEntry };
 
 export interface RegressionPayload {
   reason: 'schedule' | 'manual';
@@ -56,21 +64,6 @@ export interface RegressionDeps {
   signal?: AbortSignal;
 }
 
-export interface ReportEntry extends Omit<Analysis, 'listed'> {
-  metric_name: string;
-  series_id: number | null;
-  series: {
-    source_agent_id: string | null;
-    instance_id: string | null;
-    tags: Record<string, string>;
-  } | null;
-  p95_change_percent: number | null;
-  regression_id: number | null;
-  first_seen: string | null;
-  last_seen: string | null;
-  computed_at: string;
-}
-
 export interface RegressionRun {
   run_id: string;
   computed_at: string;
@@ -94,151 +87,6 @@ interface Unit {
   recent: Slot[];
 }
 
-/** Slots as minute_slots() (migration 011) packs them: 54 bytes each. */
-const SLOT_BYTES = 54;
-
-interface Window {
-  from: number;
-  split: number;
-  to: number;
-  /** Slot starts a window edge cuts: read from the computed slots only. */
-  edges: Set<number>;
-}
-
-interface Slots {
-  baseline: Slot[];
-  recent: Slot[];
-}
-
-/** Decodes packed slots, in their order, into `out` (those `keep` wants). */
-function decode(packed: Buffer | null, w: Window, keep: (t: number) => boolean, out: Slots): void {
-  if (!packed) return;
-  const v = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
-  for (let o = 0; o + SLOT_BYTES <= packed.length; o += SLOT_BYTES) {
-    const t = v.getFloat64(o);
-    if (!keep(t)) continue;
-    const flags = v.getInt16(o + 8);
-    ((flags & 2) !== 0 || t >= w.split ? out.recent : out.baseline).push({
-      t,
-      whole: (flags & 1) !== 0,
-      minutes: v.getInt32(o + 10),
-      vsum: v.getFloat64(o + 14),
-      vmax: v.getFloat64(o + 22),
-      first: v.getFloat64(o + 30),
-      last: v.getFloat64(o + 38),
-      rises: v.getFloat64(o + 46),
-    });
-  }
-}
-
-/** Two lists of slots in time order as one (a slot cut by the split is in both windows). */
-function interleave(a: Slot[], b: Slot[]): Slot[] {
-  if (b.length === 0) return a;
-  if (a.length === 0) return b;
-  const out: Slot[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length)
-    out.push(
-      j >= b.length || (i < a.length && (a[i] as Slot).t <= (b[j] as Slot).t)
-        ? (a[i++] as Slot)
-        : (b[j++] as Slot),
-    );
-  return out;
-}
-
-/**
- * One series' slots, baseline and recent: the stored ones (whole hours: only the slots inside
- * the window and not cut by an edge) with the computed ones (dirty and open hours, edges).
- */
-function seriesSlots(stored: Buffer | null, computed: Buffer | null, w: Window): Slots {
-  const s: Slots = { baseline: [], recent: [] };
-  decode(stored, w, (t) => t >= w.from && t + SLOT_MS <= w.to && !w.edges.has(t), s);
-  const c: Slots = { baseline: [], recent: [] };
-  decode(computed, w, () => true, c);
-  return { baseline: interleave(s.baseline, c.baseline), recent: interleave(s.recent, c.recent) };
-}
-
-/**
- * A metric's slots from its series': a slot's level is the mean of all their minutes in it,
- * and its minutes the most any series had. It is a count of events only when one series is the
- * whole metric (a mean over several series is no count).
- */
-function mergeSlots(lists: Slot[][]): Slot[] {
-  if (lists.length === 1) return lists[0] as Slot[];
-  const byT = new Map<number, { slot: Slot; minutes: number; vsum: number }>();
-  for (const list of lists)
-    for (const p of list) {
-      const m = byT.get(p.t);
-      if (!m)
-        byT.set(p.t, {
-          slot: { ...p, whole: false, first: 0, last: 0, rises: 0 },
-          minutes: p.minutes,
-          vsum: p.vsum,
-        });
-      else {
-        m.minutes += p.minutes;
-        m.vsum += p.vsum;
-        m.slot.minutes = Math.max(m.slot.minutes, p.minutes);
-        m.slot.vmax = Math.max(m.slot.vmax, p.vmax);
-      }
-    }
-  const merged = [...byT.values()].sort((x, y) => x.slot.t - y.slot.t);
-  for (const m of merged) m.slot.vsum = (m.slot.minutes * m.vsum) / m.minutes;
-  return merged.map((m) => m.slot);
-}
-
-const reportColumns = new pgp.helpers.ColumnSet(
-  [
-    { name: 'run_id', cast: 'uuid' },
-    { name: 'computed_at', cast: 'timestamptz' },
-    'metric_name',
-    { name: 'series_id', cast: 'bigint' },
-    {
-      name: 'series',
-      cast: 'jsonb',
-      init: (c: { value: unknown }) => (c.value === null ? null : JSON.stringify(c.value)),
-    },
-    'baseline_avg',
-    'recent_avg',
-    'avg_change_percent',
-    'p95_change_percent',
-    'shift_percent',
-    'change_absolute',
-    'shift_absolute',
-    { name: 'change_point', cast: 'timestamptz' },
-    'p_value',
-    'direction',
-    'regression_severity',
-    'baseline_zero',
-    'seasonality',
-    // Infinity (a move off a noiseless baseline) is stored as a float8 infinity.
-    { name: 'score', cast: 'float8', init: (c: { value: unknown }) => String(c.value) },
-    { name: 'regression_id', cast: 'bigint' },
-  ],
-  { table: 'regression_reports' },
-);
-
-/** Per-minute averages: a whole metric from its metric-level minutes, a series from its own. */
-async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<MinuteValue[]> {
-  if (u.seriesId === null)
-    return (await readMetricBuckets(db, u.metricId, from, to, MINUTE)).map((b) => ({
-      t: b.t,
-      v: b.sum / b.count,
-    }));
-  return db.manyOrNone<MinuteValue>(sql.regressionMinutes, [u.ids, new Date(from), new Date(to)]);
-}
-
-/** The share of a window's 15-minute slots that hold at least one minute. */
-function coverage(slots: Slot[], from: number, to: number): number {
-  return slots.length / Math.max(1, Math.ceil((to - from) / SLOT_MS));
-}
-
-/** The slot starts that the window's edges cut (a slot partly inside is computed, not read). */
-function edgeSlots(...edges: number[]): Set<number> {
-  return new Set(edges.filter((t) => t % SLOT_MS !== 0).map((t) => t - (t % SLOT_MS)));
-}
-
 async function p95(db: Db, u: Unit, from: number, to: number): Promise<number> {
   if (u.seriesId === null)
     return (await readMetricRange(db, u.metricId, from, to)).sketch.quantiles([0.95])[0] as number;
@@ -252,217 +100,185 @@ async function p95(db: Db, u: Unit, from: number, to: number): Promise<number> {
   return quantiles(sketch, [0.95])[0] as number;
 }
 
-export async function regression(
-  deps: RegressionDeps,
-  _payload: RegressionPayload,
-): Promise<RegressionRun> {
-  const started = performance.now();
-  const c = deps.config;
-  const now = (deps.now ?? Date.now)();
-  const recentTo = now - (now % MINUTE);
-  const recentFrom = recentTo - c.recentMs;
-  const baselineFrom = recentTo - c.baselineMs;
-  const w: Window = {
-    from: baselineFrom,
-    split: recentFrom,
-    to: recentTo,
-    edges: edgeSlots(baselineFrom, recentFrom, recentTo),
-  };
-  const packed = await cancellable(deps.db, deps.signal, 'regression read', (t) =>
-    t.manyOrNone<{
-      series_id: string;
-      stored: Buffer | null;
-      computed: Buffer | null;
-    }>(sql.regressionSlotsRead, [
-      new Date(w.from),
-      new Date(w.split),
-      new Date(w.to),
-      [...w.edges].map((t) => new Date(t)),
-    ]),
-  );
-  const slotsOf = new Map(
-    packed.map((r) => [Number(r.series_id), seriesSlots(r.stored, r.computed, w)]),
-  );
-  const rows = await deps.db.manyOrNone<{
-    id: number;
-    metric_id: number;
-    metric_name: string;
-    source_agent_id: string | null;
-    instance_id: string | null;
-    tags: Record<string, string>;
-  }>(sql.regressionUnits, [[...slotsOf.keys()]]);
-  const byMetric = new Map<string, typeof rows>();
+/** Per-minute averages: a whole metric from its metric-level minutes, a series from its own. */
+async function minuteValues(db: Db, u: Unit, from: number, to: number): Promise<MinuteValue[]> {
+  if (u.seriesId === null)
+    return (await readMetricBuckets(db, u.metricId, from, to, MINUTE)).map((b) => ({
+      t: b.t,
+      v: b.sum / b.count,
+    }));
+  return db.manyOrNone<MinuteValue>(sql.regressionMinutes, [u.ids, new Date(from), new Date(to)]);
+}
+
+/** A series row of the units' query. */
+interface SeriesRow {
+  id: number;
+  metric_id: number;
+  metric_name: string;
+  source_agent_id: string | null;
+  instance_id: string | null;
+  tags: Record<string, string>;
+}
+
+/** What is judged: each metric whole, and the series of metrics with several, within limits. */
+async function unitsOf(
+  db: Db,
+  slotsOf: Map<number, Slots>,
+  limits: RegressionConfig['seriesLimits'],
+): Promise<{ units: Unit[]; skipped: number }> {
+  const rows = await db.manyOrNone<SeriesRow>(sql.regressionUnits, [[...slotsOf.keys()]]);
+  const byMetric = new Map<string, SeriesRow[]>();
   for (const r of rows) {
     const list = byMetric.get(r.metric_name);
     if (list) list.push(r);
     else byMetric.set(r.metric_name, [r]);
   }
+  const slots = (id: number): Slots => slotsOf.get(id) ?? { baseline: [], recent: [] };
+  const budget = {
+    series: limits?.maxSeries ?? Infinity,
+    perMetric: limits?.maxPerMetric ?? Infinity,
+  };
   const units: Unit[] = [];
-  let seriesBudget = c.seriesLimits?.maxSeries ?? Infinity;
-  const perMetric = c.seriesLimits?.maxPerMetric ?? Infinity;
   let skipped = 0;
-  for (const [metric, all] of byMetric) {
-    const metricId = (all[0] as (typeof all)[number]).metric_id;
-    const slots = (id: number) => slotsOf.get(id) ?? { baseline: [], recent: [] };
-    // Judged: the series seen in the recent window; the metric's level merges all its series.
-    const list = all.filter((s) => slots(s.id).recent.length > 0);
-    if (list.length === 0) continue;
+  for (const [metric, all] of byMetric) skipped += metricUnits(metric, all, slots, budget, units);
+  return { units, skipped };
+}
+
+/** Adds a metric's units to `units`; returns how many of its series the limits left out. */
+function metricUnits(
+  metric: string,
+  all: SeriesRow[],
+  slots: (id: number) => Slots,
+  budget: { series: number; perMetric: number },
+  units: Unit[],
+): number {
+  const metricId = (all[0] as SeriesRow).metric_id;
+  // Judged: the series seen in the recent window; the metric's level merges all its series.
+  const list = all.filter((s) => slots(s.id).recent.length > 0);
+  if (list.length === 0) return 0;
+  units.push({
+    metric,
+    metricId,
+    ids: all.map((s) => s.id),
+    series: null,
+    seriesId: null,
+    baseline: mergeSlots(all.map((s) => slots(s.id).baseline)),
+    recent: mergeSlots(all.map((s) => slots(s.id).recent)),
+  });
+  if (list.length <= 1) return 0;
+  let skipped = 0;
+  const take = Math.max(0, Math.min(budget.perMetric, budget.series, list.length));
+  if (take < list.length) {
+    // Most recent coverage first; the id keeps the choice stable from run to run.
+    list.sort((x, y) => slots(y.id).recent.length - slots(x.id).recent.length || x.id - y.id);
+    skipped = list.length - take;
+    list.length = take;
+  }
+  budget.series -= take;
+  for (const s of list)
     units.push({
       metric,
       metricId,
-      ids: all.map((s) => s.id),
-      series: null,
-      seriesId: null,
-      baseline: mergeSlots(all.map((s) => slots(s.id).baseline)),
-      recent: mergeSlots(all.map((s) => slots(s.id).recent)),
+      ids: [s.id],
+      seriesId: s.id,
+      series: { source_agent_id: s.source_agent_id, instance_id: s.instance_id, tags: s.tags },
+      ...slots(s.id),
     });
-    if (list.length > 1) {
-      const take = Math.max(0, Math.min(perMetric, seriesBudget, list.length));
-      if (take < list.length) {
-        // Most recent coverage first; the id keeps the choice stable from run to run.
-        list.sort((x, y) => slots(y.id).recent.length - slots(x.id).recent.length || x.id - y.id);
-        skipped += list.length - take;
-        list.length = take;
-      }
-      seriesBudget -= take;
-      for (const s of list)
-        units.push({
-          metric,
-          metricId,
-          ids: [s.id],
-          seriesId: s.id,
-          series: { source_agent_id: s.source_agent_id, instance_id: s.instance_id, tags: s.tags },
-          ...slots(s.id),
-        });
-    }
+  return skipped;
+}
+
+/** A unit's report entry, or null when it is not listed (or not judged on its own). */
+async function judge(
+  deps: RegressionDeps,
+  u: Unit,
+  w: Window,
+  computedAt: string,
+  ms: RegressionRun['ms'],
+): Promise<ReportEntry | null> {
+  const c = deps.config;
+  let t = performance.now();
+  // A series seen in less than half of either window (a fleet-level sample tagged with
+  // whichever host took it, a host that came and went) is not judged on its own: its
+  // metric, which holds it, is.
+  if (
+    u.seriesId !== null &&
+    (coverage(u.baseline, w.from, w.split) < 0.5 || coverage(u.recent, w.split, w.to) < 0.5)
+  )
+    return null;
+  const r = analyseSlots(u.baseline, u.recent, !c.lowerIsWorse.includes(u.metric), c);
+  ms.analyse += performance.now() - t;
+  if (!r?.analysis.listed) return null;
+  t = performance.now();
+  const a = r.analysis;
+  if (r.refine && a.change_point !== null) {
+    // The minute the shift began, from the minutes of the slots around the boundary.
+    const at = Date.parse(a.change_point);
+    a.change_point = r.refine(await minuteValues(deps.db, u, at - SLOT_MS, at + SLOT_MS));
   }
+  const [pb, pr] = await Promise.all([
+    p95(deps.db, u, w.from, w.split),
+    p95(deps.db, u, w.split, w.to),
+  ]);
+  ms.read += performance.now() - t;
+  const { listed: _listed, ...analysis } = a;
+  return {
+    metric_name: u.metric,
+    series_id: u.seriesId,
+    series: u.series,
+    ...analysis,
+    p95_change_percent: Math.abs(pb) > 1e-12 ? ((pr - pb) / Math.abs(pb)) * 100 : null,
+    regression_id: null,
+    first_seen: null,
+    last_seen: null,
+    computed_at: computedAt,
+  };
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { CRITICAL: 0, WARNING: 1, NORMAL: 2 };
+
+/** Most surprising first: severity, then how far the level moved in noise units. */
+function byConcern(x: ReportEntry, y: ReportEntry): number {
+  return (
+    SEVERITY_ORDER[x.regression_severity] - SEVERITY_ORDER[y.regression_severity] ||
+    (y.score === x.score ? 0 : y.score > x.score ? 1 : -1) ||
+    Math.abs(y.shift_percent ?? 0) - Math.abs(x.shift_percent ?? 0)
+  );
+}
+
+export async function regression(
+  deps: RegressionDeps,
+  _payload: RegressionPayload,
+): Promise<RegressionRun> {
+  const started = performance.now();
+  const now = (deps.now ?? Date.now)();
+  const w = windowOf(now, deps.config);
+  const slotsOf = await readSlots(deps.db, deps.signal, w);
+  const { units, skipped } = await unitsOf(deps.db, slotsOf, deps.config.seriesLimits);
 
   const computedAt = new Date(now).toISOString();
   const entries: ReportEntry[] = [];
   const ms = { read: performance.now() - started, analyse: 0, store: 0 };
   for (const u of units) {
     throwIfAborted(deps.signal);
-    let t = performance.now();
-    // A series seen in less than half of either window (a fleet-level sample tagged with
-    // whichever host took it, a host that came and went) is not judged on its own: its
-    // metric, which holds it, is.
-    if (
-      u.seriesId !== null &&
-      (coverage(u.baseline, baselineFrom, recentFrom) < 0.5 ||
-        coverage(u.recent, recentFrom, recentTo) < 0.5)
-    )
-      continue;
-    const r = analyseSlots(u.baseline, u.recent, !c.lowerIsWorse.includes(u.metric), c);
-    ms.analyse += performance.now() - t;
-    if (!r?.analysis.listed) continue;
-    t = performance.now();
-    const a = r.analysis;
-    if (r.refine && a.change_point !== null) {
-      // The minute the shift began, from the minutes of the slots around the boundary.
-      const at = Date.parse(a.change_point);
-      a.change_point = r.refine(await minuteValues(deps.db, u, at - SLOT_MS, at + SLOT_MS));
-    }
-    const [pb, pr] = await Promise.all([
-      p95(deps.db, u, baselineFrom, recentFrom),
-      p95(deps.db, u, recentFrom, recentTo),
-    ]);
-    ms.read += performance.now() - t;
-    const { listed: _listed, ...analysis } = a;
-    entries.push({
-      metric_name: u.metric,
-      series_id: u.seriesId,
-      series: u.series,
-      ...analysis,
-      p95_change_percent: Math.abs(pb) > 1e-12 ? ((pr - pb) / Math.abs(pb)) * 100 : null,
-      regression_id: null,
-      first_seen: null,
-      last_seen: null,
-      computed_at: computedAt,
-    });
+    const entry = await judge(deps, u, w, computedAt, ms);
+    if (entry) entries.push(entry);
   }
 
   const runId = randomUUID();
   const storing = performance.now();
-  await cancellableTx(deps.db, deps.signal, 'regression run', async (t) => {
-    await t.one(sql.regressionLock);
-    await t.none(sql.regressionRunInsert, [
-      runId,
-      computedAt,
-      new Date(baselineFrom),
-      new Date(recentFrom),
-      new Date(recentFrom),
-      new Date(recentTo),
-      units.length,
-      entries.length,
-    ]);
-    const open: number[] = [];
-    for (const e of entries) {
-      if (e.regression_severity === 'NORMAL') continue;
-      const g = await t.one<{ id: number; first_seen: Date; last_seen: Date }>(sql.regressionOpen, [
-        e.metric_name,
-        e.series_id,
-        e.regression_severity,
-        e.direction,
-        computedAt,
-      ]);
-      e.regression_id = g.id;
-      e.first_seen = g.first_seen.toISOString();
-      e.last_seen = g.last_seen.toISOString();
-      open.push(g.id);
-    }
-    await t.none(sql.regressionClose, [open, computedAt]);
-    if (entries.length > 0)
-      await t.none(
-        pgp.helpers.insert(
-          entries.map((e) => ({ ...e, run_id: runId })),
-          reportColumns,
-        ),
-      );
-  });
-
-  if (deps.cache) {
-    const { cache, ttlMs } = deps.cache;
-    try {
-      const view = await regressionView(deps.db);
-      await cache.put(cacheName.regressions(), makeEntry(view, ttlMs), { announce: true });
-    } catch (err) {
-      // The report is stored; the next warm pass shows it.
-      deps.log.warn({ err: (err as Error).message }, 'could not refresh the cached report');
-    }
-  }
-
+  await storeRun(
+    deps.db,
+    deps.signal,
+    { id: runId, computedAt, window: w, analysed: units.length },
+    entries,
+  );
+  if (deps.cache) await refreshCachedReport(deps.db, deps.log, deps.cache);
   ms.store = performance.now() - storing;
 
   const counts: Record<Severity, number> = { CRITICAL: 0, WARNING: 0, NORMAL: 0 };
   for (const e of entries) counts[e.regression_severity] += 1;
-  if (skipped > 0)
-    deps.log.warn(
-      { run: runId, skipped, limits: c.seriesLimits },
-      'series not judged on their own: past MAX_SERIES_PER_METRIC or MAX_SERIES (their metrics were judged whole)',
-    );
-  deps.log.info(
-    {
-      run: runId,
-      analysed: units.length,
-      skipped,
-      listed: entries.length,
-      ...counts,
-      ms: {
-        read: Math.round(ms.read),
-        analyse: Math.round(ms.analyse),
-        store: Math.round(ms.store),
-      },
-    },
-    'regression run done',
-  );
-  const order: Record<Severity, number> = { CRITICAL: 0, WARNING: 1, NORMAL: 2 };
-  // Most surprising first: severity, then how far the level moved in noise units.
-  entries.sort(
-    (x, y) =>
-      order[x.regression_severity] - order[y.regression_severity] ||
-      (y.score === x.score ? 0 : y.score > x.score ? 1 : -1) ||
-      Math.abs(y.shift_percent ?? 0) - Math.abs(x.shift_percent ?? 0),
-  );
+  logRun(deps, { runId, analysed: units.length, skipped, listed: entries.length, counts, ms });
+  entries.sort(byConcern);
   return {
     run_id: runId,
     computed_at: computedAt,
@@ -473,4 +289,37 @@ export async function regression(
     entries,
     ms,
   };
+}
+
+function logRun(
+  deps: RegressionDeps,
+  r: {
+    runId: string;
+    analysed: number;
+    skipped: number;
+    listed: number;
+    counts: Record<Severity, number>;
+    ms: RegressionRun['ms'];
+  },
+): void {
+  if (r.skipped > 0)
+    deps.log.warn(
+      { run: r.runId, skipped: r.skipped, limits: deps.config.seriesLimits },
+      'series not judged on their own: past MAX_SERIES_PER_METRIC or MAX_SERIES (their metrics were judged whole)',
+    );
+  deps.log.info(
+    {
+      run: r.runId,
+      analysed: r.analysed,
+      skipped: r.skipped,
+      listed: r.listed,
+      ...r.counts,
+      ms: {
+        read: Math.round(r.ms.read),
+        analyse: Math.round(r.ms.analyse),
+        store: Math.round(r.ms.store),
+      },
+    },
+    'regression run done',
+  );
 }
