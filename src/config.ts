@@ -1,160 +1,26 @@
 // Every setting pulse reads from the environment, validated once at start-up.
 // Nothing else in the tree reads process.env: pass the resolved Config down instead.
-import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { formatDuration, parseDuration } from './infra/duration.js';
-import { storable } from './metrics/point.js';
+import {
+  duration,
+  int,
+  LOOPBACK,
+  percent,
+  size,
+  SIZE_UNITS,
+  tagValue,
+  token,
+  trustProxy,
+  url,
+} from './config-values.js';
 import { SECOND, MINUTE, HOUR, DAY } from './infra/time.js';
-
-/** A duration env var: "5s", "500ms", "90d" or a bare number of milliseconds. */
-function duration(fallback: string, min = 1) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === null || ms < min) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a duration such as 500ms, 5s, 10m, 1h or 90d (at least ${formatDuration(min)})`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
-
-function percent(fallback: number) {
-  return z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      const n = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
-      if (!(n >= 0 && n <= 1_000)) {
-        ctx.addIssue({ code: 'custom', message: 'expected a percentage such as 5 or 12.5' });
-        return z.NEVER;
-      }
-      return n;
-    });
-}
-
-function int(fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return n;
-    });
-}
-
-/** A value that becomes a tag on sampled points: the ingest rules for tag values apply. */
-function tagValue(fallback: string) {
-  return z
-    .string()
-    .default(fallback)
-    .refine((v) => v.length >= 1 && v.length <= 200 && storable(v), {
-      message: 'expected 1 to 200 characters (it becomes a tag value), without NUL',
-    });
-}
-
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1_024, mb: 1_024 ** 2, gb: 1_024 ** 3 };
-
-/** A size env var: "512kb", "256mb", "1gb" (1 kb = 1,024 bytes) or bytes ("65536b"). */
-function size(fallback: string, min: number) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const m = /^(\d+)(b|kb|mb|gb)$/i.exec(text.trim());
-      const n = m ? Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number) : NaN;
-      if (!Number.isSafeInteger(n) || n < min) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a size such as 64mb or 1gb (at least ${min.toLocaleString('en-US')} bytes)`,
-        });
-        return z.NEVER;
-      }
-      return n;
-    });
-}
-
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
-
-const url = (protocols: string[]) =>
-  optionalText.refine(
-    (v) => {
-      if (v === undefined) return true;
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
-  );
-
-const token = optionalText.refine((v) => v === undefined || v.length >= 16, {
-  message: 'expected at least 16 characters (a guessable token is no protection)',
-});
 
 export const BUILTIN_SAMPLERS = ['process', 'host', 'postgres', 'redis', 'queues'] as const;
 export type BuiltinSampler = (typeof BUILTIN_SAMPLERS)[number];
 
 /** Each variable, its default, and what it allows. The README table mirrors this list. */
-/** The names Express' "trust proxy" takes for address ranges. */
-const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
-
-/**
- * TRUST_PROXY: "false" (default: the peer is the client), "true" (trust every hop: only behind
- * a proxy that overwrites X-Forwarded-For), a hop count, or addresses, CIDR ranges and the names
- * loopback, linklocal, uniquelocal, comma-separated.
- */
-function trustProxy() {
-  return z
-    .string()
-    .trim()
-    .default('false')
-    .superRefine((v, ctx) => {
-      if (v === 'true' || v === 'false' || /^\d{1,2}$/.test(v)) return;
-      for (const part of v.split(',').map((x) => x.trim())) {
-        if (PROXY_RANGES.has(part)) continue;
-        const [addr = '', bits, extra] = part.split('/');
-        const family = isIP(addr);
-        const maxBits = family === 6 ? 128 : 32;
-        const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
-        if (family === 0 || !bitsOk || extra !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `"${part}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal (or use true, false or a hop count)`,
-          });
-          return;
-        }
-      }
-    })
-    .transform((v): boolean | number | string[] =>
-      v === 'true'
-        ? true
-        : v === 'false'
-          ? false
-          : /^\d+$/.test(v)
-            ? Number(v)
-            : v.split(',').map((x) => x.trim()),
-    );
-}
-
-/** Addresses only this machine reaches. */
-const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
-
 export const envSchema = z
   .object({
     PULSE_ROLE: z.enum(['all', 'worker', 'api']).default('all'),
@@ -394,22 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 function toConfig(e: Env) {
   return {
     role: e.PULSE_ROLE,
-    http: {
-      port: e.PORT,
-      host:
-        e.HOST ??
-        (e.INGEST_TOKEN !== undefined && e.READ_TOKEN !== undefined ? '0.0.0.0' : '127.0.0.1'),
-      /** Express' "trust proxy": which peers may name the client (TRUST_PROXY). */
-      trustProxy: e.TRUST_PROXY,
-      /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
-      loopbackForLackOfTokens:
-        e.HOST === undefined && (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
-      /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
-      openToNetwork:
-        e.HOST !== undefined &&
-        !LOOPBACK.test(e.HOST) &&
-        (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
-    },
+    http: httpConfig(e),
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
     postgres: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_PG_PORT, poolSize: e.DB_POOL_SIZE },
@@ -452,40 +303,67 @@ function toConfig(e: Env) {
       claimIdleMs: e.FLUSH_CLAIM_IDLE,
       attempts: e.FLUSH_ATTEMPTS,
     },
-    retention: {
-      rawMs: e.RAW_RETENTION,
-      rollup1mMs: e.ROLLUP_1M_RETENTION,
-      rollup1hMs: e.ROLLUP_1H_RETENTION,
-      /**
-       * The oldest a point may be, at ingest, import and sampling: RAW_RETENTION, or less when
-       * ROLLUP_1M_RETENTION is shorter. rollup_1h and the regression slots of an hour are rebuilt
-       * from its rollup_1m rows, so a point in an hour whose rollup_1m rows have expired would
-       * replace that hour's history by itself. A margin (a day, at most a quarter of the
-       * retention) keeps clear of the hour being expired.
-       */
-      acceptMs: Math.min(
-        e.RAW_RETENTION,
-        e.ROLLUP_1M_RETENTION - Math.min(DAY, e.ROLLUP_1M_RETENTION / 4),
-      ),
-    },
+    retention: retentionConfig(e),
     aggregateIntervalMs: e.AGGREGATE_INTERVAL,
     maintenanceIntervalMs: e.MAINTENANCE_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    sampling: {
-      /** Built-in samplers that run; scrape targets come on top. */
-      samplers: e.SAMPLERS,
-      intervalMs: e.SAMPLE_INTERVAL,
-      scrapeTargets: e.SCRAPE_TARGETS,
-      scrapeTimeoutMs: e.SCRAPE_TIMEOUT,
-      /** A scrape with more samples than this is up=0 and stores nothing (Prometheus' sample_limit). */
-      scrapeSampleLimit: e.SCRAPE_SAMPLE_LIMIT,
-      criticalMemoryPercent: e.CRITICAL_MEMORY_PERCENT,
-      criticalCpuPercent: e.CRITICAL_CPU_PERCENT,
-    },
+    sampling: samplingConfig(e),
     /** Port of the worker role's own /healthz, /readyz and /metrics; unset: none. */
     workerPort: e.WORKER_PORT,
     environment: e.ENVIRONMENT,
     instanceId: e.INSTANCE_ID,
+  };
+}
+
+function httpConfig(e: Env) {
+  return {
+    port: e.PORT,
+    host:
+      e.HOST ??
+      (e.INGEST_TOKEN !== undefined && e.READ_TOKEN !== undefined ? '0.0.0.0' : '127.0.0.1'),
+    /** Express' "trust proxy": which peers may name the client (TRUST_PROXY). */
+    trustProxy: e.TRUST_PROXY,
+    /** HOST unset and a token missing: on 127.0.0.1 only (said at start-up). */
+    loopbackForLackOfTokens:
+      e.HOST === undefined && (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
+    /** Listening beyond loopback with ingest or reads open (ALLOW_UNAUTHENTICATED=true). */
+    openToNetwork:
+      e.HOST !== undefined &&
+      !LOOPBACK.test(e.HOST) &&
+      (e.INGEST_TOKEN === undefined || e.READ_TOKEN === undefined),
+  };
+}
+
+function retentionConfig(e: Env) {
+  return {
+    rawMs: e.RAW_RETENTION,
+    rollup1mMs: e.ROLLUP_1M_RETENTION,
+    rollup1hMs: e.ROLLUP_1H_RETENTION,
+    /**
+     * The oldest a point may be, at ingest, import and sampling: RAW_RETENTION, or less when
+     * ROLLUP_1M_RETENTION is shorter. rollup_1h and the regression slots of an hour are rebuilt
+     * from its rollup_1m rows, so a point in an hour whose rollup_1m rows have expired would
+     * replace that hour's history by itself. A margin (a day, at most a quarter of the
+     * retention) keeps clear of the hour being expired.
+     */
+    acceptMs: Math.min(
+      e.RAW_RETENTION,
+      e.ROLLUP_1M_RETENTION - Math.min(DAY, e.ROLLUP_1M_RETENTION / 4),
+    ),
+  };
+}
+
+function samplingConfig(e: Env) {
+  return {
+    /** Built-in samplers that run; scrape targets come on top. */
+    samplers: e.SAMPLERS,
+    intervalMs: e.SAMPLE_INTERVAL,
+    scrapeTargets: e.SCRAPE_TARGETS,
+    scrapeTimeoutMs: e.SCRAPE_TIMEOUT,
+    /** A scrape with more samples than this is up=0 and stores nothing (Prometheus' sample_limit). */
+    scrapeSampleLimit: e.SCRAPE_SAMPLE_LIMIT,
+    criticalMemoryPercent: e.CRITICAL_MEMORY_PERCENT,
+    criticalCpuPercent: e.CRITICAL_CPU_PERCENT,
   };
 }
 

@@ -59,6 +59,12 @@ export interface DashboardDeps {
 
 const HISTORY_LIMIT = 5_000;
 
+/** What every read handler uses. */
+interface Reader {
+  deps: DashboardDeps;
+  answers: CachedAnswers;
+}
+
 /** Adds the read API and its admin routes to `router`. */
 export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
   // Reads are open while READ_TOKEN is unset, whatever ADMIN_TOKEN is; the admin token reads too.
@@ -72,16 +78,17 @@ export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
     'admin routes are disabled: set ADMIN_TOKEN to use them',
   );
   const answers = new CachedAnswers(deps.cache, deps.ttlMs, deps.readToken !== undefined);
-  router.get('/metrics/summary', ...read, (req, res) => summary(deps, answers, req, res));
-  router.get('/time-series', ...read, (req, res) => timeSeries(deps, answers, req, res));
+  const reader: Reader = { deps, answers };
+  router.get('/metrics/summary', ...read, (req, res) => summary(reader, req, res));
+  router.get('/time-series', ...read, (req, res) => timeSeries(reader, req, res));
   router.get('/metrics', ...read, async (req, res) => {
     const errors = new QueryErrors();
     queryStrings(req, () => false, errors);
     errors.throwIfAny();
     await answers.serve(req, res, cacheName.metrics(), () => metricListView(deps.db));
   });
-  router.get('/series', ...read, (req, res) => series(deps, answers, req, res));
-  router.get('/regressions', ...read, (req, res) => regressions(deps, answers, req, res));
+  router.get('/series', ...read, (req, res) => series(reader, req, res));
+  router.get('/regressions', ...read, (req, res) => regressions(reader, req, res));
   router.post('/regressions/run', admin, async (_req, res) => {
     const job = await deps.regressionQueue.add('regression', { reason: 'manual' });
     res.status(202).json({ job_id: job.id, queue: deps.regressionQueue.name });
@@ -90,12 +97,7 @@ export function dashboardRoutes(router: RouteTable, deps: DashboardDeps): void {
   router.post('/cache/refresh', admin, deps.json, (req, res) => cacheRefresh(deps, req, res));
 }
 
-async function summary(
-  deps: DashboardDeps,
-  answers: CachedAnswers,
-  req: Request,
-  res: Response,
-): Promise<void> {
+async function summary({ deps, answers }: Reader, req: Request, res: Response): Promise<void> {
   const errors = new QueryErrors();
   const q = queryStrings(req, (n) => n === 'time_range', errors);
   const range = parseRange('time_range', q.get('time_range'), '24h', errors);
@@ -110,12 +112,7 @@ async function summary(
   );
 }
 
-async function timeSeries(
-  deps: DashboardDeps,
-  answers: CachedAnswers,
-  req: Request,
-  res: Response,
-): Promise<void> {
+async function timeSeries({ deps, answers }: Reader, req: Request, res: Response): Promise<void> {
   const errors = new QueryErrors();
   const q = queryStrings(
     req,
@@ -190,12 +187,7 @@ function seriesPage(req: Request): { metric: string | undefined; page: SeriesPag
   return { metric, page: { filters, after, limit: limit as number } };
 }
 
-async function series(
-  deps: DashboardDeps,
-  answers: CachedAnswers,
-  req: Request,
-  res: Response,
-): Promise<void> {
+async function series({ deps, answers }: Reader, req: Request, res: Response): Promise<void> {
   const { metric, page } = seriesPage(req);
   const { filters } = page;
   const onlyMetric =
@@ -224,12 +216,7 @@ async function series(
   res.set('Cache-Control', 'no-store').json(await seriesPageView(deps.db, page));
 }
 
-async function regressions(
-  deps: DashboardDeps,
-  answers: CachedAnswers,
-  req: Request,
-  res: Response,
-): Promise<void> {
+async function regressions({ deps, answers }: Reader, req: Request, res: Response): Promise<void> {
   const errors = new QueryErrors();
   const q = queryStrings(req, (n) => n === 'since', errors);
   const sinceText = q.get('since');

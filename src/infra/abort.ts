@@ -33,24 +33,17 @@ export type Task = ITask<object>;
  * when `signal` aborts: the statement fails with SQLSTATE 57014, a transaction rolls back, and
  * this rejects with an AbortError. Without a signal it is a plain task or transaction.
  */
-export function cancellable<T>(
-  db: Db,
-  signal: AbortSignal | undefined,
-  tag: string,
-  fn: (t: Task) => Promise<T>,
-): Promise<T> {
-  return run(db, signal, tag, fn, false);
-}
+export const cancellable: Cancellable = (db, signal, tag, fn) => run(db, signal, tag, fn, false);
 
 /** cancellable() as a transaction: a cancelled statement rolls the whole of it back. */
-export function cancellableTx<T>(
+export const cancellableTx: Cancellable = (db, signal, tag, fn) => run(db, signal, tag, fn, true);
+
+type Cancellable = <T>(
   db: Db,
   signal: AbortSignal | undefined,
   tag: string,
   fn: (t: Task) => Promise<T>,
-): Promise<T> {
-  return run(db, signal, tag, fn, true);
-}
+) => Promise<T>;
 
 async function run<T>(
   db: Db,

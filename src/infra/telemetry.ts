@@ -28,91 +28,48 @@ export interface Telemetry {
  */
 const LIMITED_LABELS_MAX = 1_000;
 
-export function createTelemetry(opts: {
+export interface TelemetrySources {
   bufferDepth: () => Promise<number>;
   deadLetters: () => Promise<number>;
   bufferBytes?: () => Promise<number>;
   activeSeries?: () => Promise<number>;
-}): Telemetry {
+}
+
+export function createTelemetry(sources: TelemetrySources): Telemetry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pulse_' });
   const registers = [registry];
-  new client.Gauge({
-    name: 'pulse_buffer_depth_points',
-    help: 'Points accepted and not yet stored in PostgreSQL (fleet-wide, read from Redis)',
-    registers,
-    async collect() {
-      this.set(await opts.bufferDepth());
-    },
-  });
-  new client.Gauge({
-    name: 'pulse_dead_letter_entries',
-    help: 'Buffer entries the flush could not store, kept aside (npm run dead-letters; fleet-wide)',
-    registers,
-    async collect() {
-      this.set(await opts.deadLetters());
-    },
-  });
-  const { bufferBytes, activeSeries } = opts;
-  if (bufferBytes)
-    new client.Gauge({
-      name: 'pulse_buffer_bytes',
-      help: 'Bytes of the buffered entries, what BUFFER_MAX_BYTES caps (fleet-wide, read from Redis)',
-      registers,
-      async collect() {
-        this.set(await bufferBytes());
-      },
-    });
-  if (activeSeries)
-    new client.Gauge({
-      name: 'pulse_series_active',
-      help: 'Series that received a point within SERIES_IDLE_TIMEOUT, what MAX_SERIES caps (fleet-wide)',
-      registers,
-      async collect() {
-        this.set(await activeSeries());
-      },
-    });
-  const limited = new client.Counter({
-    name: 'pulse_series_limited_total',
-    help: 'Points refused by this process because they would have created a series past MAX_SERIES or MAX_SERIES_PER_METRIC, by metric',
-    labelNames: ['metric'],
-    registers,
-  });
-  const limitedLabels = new Set<string>();
+  fleetGauges(registers, sources);
   return {
-    seriesLimited(metric, points) {
-      if (!limitedLabels.has(metric) && limitedLabels.size < LIMITED_LABELS_MAX)
-        limitedLabels.add(metric);
-      limited.inc({ metric: limitedLabels.has(metric) ? metric : '_other' }, points);
-    },
+    seriesLimited: seriesLimitedCounter(registers),
     registry,
-    ingestRequests: new client.Counter({
-      name: 'pulse_ingest_requests_total',
-      help: 'POST /api/v1/metrics requests by HTTP status',
-      labelNames: ['status'],
+    ingestRequests: counter(
       registers,
-    }),
-    pointsAccepted: new client.Counter({
-      name: 'pulse_points_accepted_total',
-      help: 'Points accepted into the buffer by this process',
+      'pulse_ingest_requests_total',
+      'POST /api/v1/metrics requests by HTTP status',
+      ['status'],
+    ),
+    pointsAccepted: counter(
       registers,
-    }),
-    pointsRejected: new client.Counter({
-      name: 'pulse_points_rejected_total',
-      help: 'Points refused by this process, by reason (invalid, series_limit, buffer_full, buffer_unavailable)',
-      labelNames: ['reason'],
+      'pulse_points_accepted_total',
+      'Points accepted into the buffer by this process',
+    ),
+    pointsRejected: counter(
       registers,
-    }),
-    pointsFlushed: new client.Counter({
-      name: 'pulse_points_flushed_total',
-      help: 'Points stored in PostgreSQL by this process',
+      'pulse_points_rejected_total',
+      'Points refused by this process, by reason (invalid, series_limit, buffer_full, buffer_unavailable)',
+      ['reason'],
+    ),
+    pointsFlushed: counter(
       registers,
-    }),
-    pointsDuplicate: new client.Counter({
-      name: 'pulse_points_duplicate_total',
-      help: 'Re-delivered points this process found already stored (skipped)',
+      'pulse_points_flushed_total',
+      'Points stored in PostgreSQL by this process',
+    ),
+    pointsDuplicate: counter(
       registers,
-    }),
+      'pulse_points_duplicate_total',
+      'Re-delivered points this process found already stored (skipped)',
+    ),
     flushBatchSeconds: new client.Histogram({
       name: 'pulse_flush_duration_seconds',
       help: 'Duration of flush jobs in this process',
@@ -132,18 +89,89 @@ export function createTelemetry(opts: {
       labelNames: ['severity'],
       registers,
     }),
-    cacheLookups: new client.Counter({
-      name: 'pulse_cache_lookups_total',
-      help: 'Dashboard cache lookups in this process, by result: l1 hit, l2 hit or miss',
-      labelNames: ['result'],
+    cacheLookups: counter(
       registers,
-    }),
-    jobFailures: new client.Counter({
-      name: 'pulse_job_failures_total',
-      help: 'Failed job attempts in this process, per queue and job name',
-      labelNames: ['queue', 'name'],
+      'pulse_cache_lookups_total',
+      'Dashboard cache lookups in this process, by result: l1 hit, l2 hit or miss',
+      ['result'],
+    ),
+    jobFailures: counter(
       registers,
-    }),
+      'pulse_job_failures_total',
+      'Failed job attempts in this process, per queue and job name',
+      ['queue', 'name'],
+    ),
+  };
+}
+
+function counter<L extends string = string>(
+  registers: client.Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): client.Counter<L> {
+  return new client.Counter<L>({ name, help, labelNames, registers });
+}
+
+/** A gauge whose value is read at scrape time. */
+function readGauge(
+  registers: client.Registry[],
+  name: string,
+  help: string,
+  read: () => Promise<number>,
+): void {
+  new client.Gauge({
+    name,
+    help,
+    registers,
+    async collect() {
+      this.set(await read());
+    },
+  });
+}
+
+/** The fleet-wide gauges, read from Redis at scrape time. */
+function fleetGauges(registers: client.Registry[], sources: TelemetrySources): void {
+  readGauge(
+    registers,
+    'pulse_buffer_depth_points',
+    'Points accepted and not yet stored in PostgreSQL (fleet-wide, read from Redis)',
+    sources.bufferDepth,
+  );
+  readGauge(
+    registers,
+    'pulse_dead_letter_entries',
+    'Buffer entries the flush could not store, kept aside (npm run dead-letters; fleet-wide)',
+    sources.deadLetters,
+  );
+  if (sources.bufferBytes)
+    readGauge(
+      registers,
+      'pulse_buffer_bytes',
+      'Bytes of the buffered entries, what BUFFER_MAX_BYTES caps (fleet-wide, read from Redis)',
+      sources.bufferBytes,
+    );
+  if (sources.activeSeries)
+    readGauge(
+      registers,
+      'pulse_series_active',
+      'Series that received a point within SERIES_IDLE_TIMEOUT, what MAX_SERIES caps (fleet-wide)',
+      sources.activeSeries,
+    );
+}
+
+/** pulse_series_limited_total, labelled by metric up to LIMITED_LABELS_MAX names. */
+function seriesLimitedCounter(registers: client.Registry[]): Telemetry['seriesLimited'] {
+  const limited = counter(
+    registers,
+    'pulse_series_limited_total',
+    'Points refused by this process because they would have created a series past MAX_SERIES or MAX_SERIES_PER_METRIC, by metric',
+    ['metric'],
+  );
+  const labels = new Set<string>();
+  return (metric, points) => {
+    if (!labels.has(metric) && labels.size < LIMITED_LABELS_MAX) labels.add(metric);
+    limited.inc({ metric: labels.has(metric) ? metric : '_other' }, points);
   };
 }
 

@@ -16,6 +16,7 @@ import { samplePostgres } from '../samplers/postgres.js';
 import { scrapeTarget, targetKey } from '../samplers/prometheus.js';
 import { sampleQueues } from '../samplers/queues.js';
 import { sampleRedis } from '../samplers/redis.js';
+import type { Point } from '../metrics/point.js';
 import { toPoints } from '../samplers/to-points.js';
 import type { Sample } from '../samplers/types.js';
 
@@ -59,66 +60,9 @@ let warnedPolicy = false;
 export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<SampleResult> {
   throwIfAborted(deps.signal);
   const now = Date.now();
-  let samples: Sample[];
-  let up: boolean | undefined;
-  switch (payload.sampler) {
-    case 'host':
-      samples = await sampleHost({ dataDir: deps.dataDir });
-      // The samples are worth keeping even when the threshold check cannot run.
-      await checkCritical(deps, samples).catch((err: unknown) =>
-        deps.log.warn({ err: (err as Error).message }, 'critical threshold check failed'),
-      );
-      break;
-    case 'postgres':
-      samples = await samplePostgres({
-        db: deps.db,
-        redis: deps.redis,
-        rateKey: deps.keys.samplerRates('postgres'),
-        now,
-      });
-      break;
-    case 'redis': {
-      const r = await sampleRedis({ redis: deps.redis });
-      if (r.policy !== 'noeviction' && !warnedPolicy) {
-        warnedPolicy = true;
-        deps.log.warn(
-          { policy: r.policy },
-          'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict BullMQ jobs and buffered points. Set `maxmemory-policy noeviction`.',
-        );
-      }
-      samples = r.samples;
-      break;
-    }
-    case 'queues':
-      samples = await sampleQueues({
-        queues: deps.queues,
-        redis: deps.redis,
-        rateKeyPrefix: deps.keys.samplerRates('queues'),
-        now,
-      });
-      break;
-    case 'scrape': {
-      const url = deps.scrapeTargets.find((u) => targetKey(u) === payload.target);
-      if (url === undefined) {
-        // Scheduled by a process with other SCRAPE_TARGETS (its start-up removes it again).
-        deps.log.warn(
-          { target: payload.target },
-          "scrape target not in this worker's SCRAPE_TARGETS: skipped",
-        );
-        return { points: 0, dropped: 0 };
-      }
-      const r = await scrapeTarget({
-        url,
-        timeoutMs: deps.scrapeTimeoutMs,
-        sampleLimit: deps.scrapeSampleLimit,
-        log: deps.log,
-        signal: deps.signal,
-      });
-      samples = r.samples;
-      up = r.up;
-      break;
-    }
-  }
+  const taken = await take(deps, payload, now);
+  if (taken === null) return { points: 0, dropped: 0 };
+  const { samples, up } = taken;
   const { points, dropped } = toPoints(samples, deps.baseTags, now, deps.acceptMs);
   if (dropped.length > 0) {
     deps.log.debug(
@@ -126,31 +70,107 @@ export async function sample(deps: SampleDeps, payload: SamplePayload): Promise<
       'samples that break the ingest rules were dropped',
     );
   }
-  let limited = 0;
-  if (points.length > 0) {
-    const { result: r, refused } = await deps.buffer.appendWhatFits(points);
-    for (const x of refused) {
-      limited += x.points;
-      deps.seriesLimited?.(x.metricName, x.points);
-      deps.log.warn(
-        {
-          sampler: payload.sampler,
-          metric: x.metricName,
-          series: x.fingerprints.length,
-          points: x.points,
-        },
-        `samples left out: ${refusalReason(x)}`,
-      );
-    }
-    if (!r.accepted)
-      throw new Error(`${points.length - limited} samples not buffered: ${refusedBecause(r)}`);
-  }
+  const limited = points.length > 0 ? await buffer(deps, payload, points) : 0;
   return {
     points: points.length - limited,
     dropped: dropped.length,
     ...(limited > 0 ? { limited } : {}),
     ...(up !== undefined ? { up } : {}),
   };
+}
+
+/** The payload's samples (and, for a scrape, whether the target was up); null: nothing to take. */
+async function take(
+  deps: SampleDeps,
+  payload: SamplePayload,
+  now: number,
+): Promise<{ samples: Sample[]; up?: boolean } | null> {
+  switch (payload.sampler) {
+    case 'host': {
+      const samples = await sampleHost({ dataDir: deps.dataDir });
+      // The samples are worth keeping even when the threshold check cannot run.
+      await checkCritical(deps, samples).catch((err: unknown) =>
+        deps.log.warn({ err: (err as Error).message }, 'critical threshold check failed'),
+      );
+      return { samples };
+    }
+    case 'postgres':
+      return {
+        samples: await samplePostgres({
+          db: deps.db,
+          redis: deps.redis,
+          rateKey: deps.keys.samplerRates('postgres'),
+          now,
+        }),
+      };
+    case 'redis':
+      return { samples: await redisSamples(deps) };
+    case 'queues':
+      return {
+        samples: await sampleQueues({
+          queues: deps.queues,
+          redis: deps.redis,
+          rateKeyPrefix: deps.keys.samplerRates('queues'),
+          now,
+        }),
+      };
+    case 'scrape':
+      return scrape(deps, payload.target);
+  }
+}
+
+async function redisSamples(deps: SampleDeps): Promise<Sample[]> {
+  const r = await sampleRedis({ redis: deps.redis });
+  if (r.policy !== 'noeviction' && !warnedPolicy) {
+    warnedPolicy = true;
+    deps.log.warn(
+      { policy: r.policy },
+      'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict BullMQ jobs and buffered points. Set `maxmemory-policy noeviction`.',
+    );
+  }
+  return r.samples;
+}
+
+async function scrape(
+  deps: SampleDeps,
+  target: string,
+): Promise<{ samples: Sample[]; up: boolean } | null> {
+  const url = deps.scrapeTargets.find((u) => targetKey(u) === target);
+  if (url === undefined) {
+    // Scheduled by a process with other SCRAPE_TARGETS (its start-up removes it again).
+    deps.log.warn({ target }, "scrape target not in this worker's SCRAPE_TARGETS: skipped");
+    return null;
+  }
+  const r = await scrapeTarget({
+    url,
+    timeoutMs: deps.scrapeTimeoutMs,
+    sampleLimit: deps.scrapeSampleLimit,
+    log: deps.log,
+    signal: deps.signal,
+  });
+  return { samples: r.samples, up: r.up };
+}
+
+/** Buffers what fits of `points`; returns how many a series limit left out. */
+async function buffer(deps: SampleDeps, payload: SamplePayload, points: Point[]): Promise<number> {
+  let limited = 0;
+  const { result: r, refused } = await deps.buffer.appendWhatFits(points);
+  for (const x of refused) {
+    limited += x.points;
+    deps.seriesLimited?.(x.metricName, x.points);
+    deps.log.warn(
+      {
+        sampler: payload.sampler,
+        metric: x.metricName,
+        series: x.fingerprints.length,
+        points: x.points,
+      },
+      `samples left out: ${refusalReason(x)}`,
+    );
+  }
+  if (!r.accepted)
+    throw new Error(`${points.length - limited} samples not buffered: ${refusedBecause(r)}`);
+  return limited;
 }
 
 /**

@@ -89,25 +89,29 @@ export class BinaryCopyWriter {
     this.o += 2;
   }
 
+  /** Starts a field of `bytes` bytes: its length, with room for the value after it. */
+  private field(bytes: number): void {
+    this.ensure(4 + bytes);
+    this.view.setInt32(this.o, bytes);
+    this.o += 4;
+  }
+
   int4(n: number): void {
-    this.ensure(8);
-    this.view.setInt32(this.o, 4);
-    this.view.setInt32(this.o + 4, n);
-    this.o += 8;
+    this.field(4);
+    this.view.setInt32(this.o, n);
+    this.o += 4;
   }
 
   int8(n: number): void {
-    this.ensure(12);
-    this.view.setInt32(this.o, 8);
-    writeInt64(this.view, this.o + 4, n);
-    this.o += 12;
+    this.field(8);
+    writeInt64(this.view, this.o, n);
+    this.o += 8;
   }
 
   float8(x: number): void {
-    this.ensure(12);
-    this.view.setInt32(this.o, 8);
-    this.view.setFloat64(this.o + 4, x);
-    this.o += 12;
+    this.field(8);
+    this.view.setFloat64(this.o, x);
+    this.o += 8;
   }
 
   /** A timestamptz from epoch milliseconds. */
@@ -116,10 +120,9 @@ export class BinaryCopyWriter {
   }
 
   bytea(b: Uint8Array): void {
-    this.ensure(4 + b.length);
-    this.view.setInt32(this.o, b.length);
-    this.buf.set(b, this.o + 4);
-    this.o += 4 + b.length;
+    this.field(b.length);
+    this.buf.set(b, this.o);
+    this.o += b.length;
   }
 
   /** The whole stream, trailer included. */

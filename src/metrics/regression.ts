@@ -2,7 +2,7 @@
 // severities, fixed where the plan is wrong — no division by a zero baseline, p95 from merged
 // sketches, both directions, a change point so a regression is judged by its full size, a
 // daily-cycle-aware baseline, and a significance test so noise is never an alert.
-import { fit, SLOT_MS, type Seasonality } from './seasonal.js';
+import { fit, SLOT_MS, type Fitted, type Seasonality } from './seasonal.js';
 import { bestSplit, median, moments, welch } from './stats.js';
 import { MINUTE } from '../infra/time.js';
 
@@ -125,6 +125,85 @@ export function analyseSlots(
   higherIsWorse: boolean,
   s: RegressionSettings,
 ): { analysis: Analysis; refine?: (minutes: MinuteValue[]) => string } | undefined {
+  const d = deviationsOf(baselineSlots, recentSlots, s);
+  if (!d) return undefined;
+  const { bMean, rMean, baselineZero, relative } = d;
+  const cut = changePointOf(d, s);
+  const segment = d.rec.slice(cut.from);
+  const bStats = robust(d.base);
+  const aStats = robust(segment);
+  const test = compare(bStats, aStats, d.rho);
+
+  const avgChange = baselineZero ? null : ((rMean - bMean) / Math.abs(bMean)) * 100;
+  let shift: number | null;
+  if (baselineZero) shift = null;
+  else if (relative) shift = ((1 + aStats.level) / (1 + bStats.level) - 1) * 100;
+  else shift = ((aStats.level - bStats.level) / Math.abs(bMean)) * 100;
+  const shiftAbsolute = relative ? ((shift ?? 0) / 100) * bMean : aStats.level - bStats.level;
+  const direction: 'up' | 'down' = (shift ?? shiftAbsolute) >= 0 ? 'up' : 'down';
+  const bad = higherIsWorse ? direction === 'up' : direction === 'down';
+  const significant = test.p < s.alpha;
+  const noiseAbsolute = relative ? bStats.scale * Math.abs(bMean) : bStats.scale;
+  const size = shift === null ? null : Math.abs(shift);
+  let severity: Severity = 'NORMAL';
+  if (
+    significant &&
+    bad &&
+    held(segment, bStats.level, aStats.level - bStats.level) &&
+    matters(d, shiftAbsolute, noiseAbsolute)
+  ) {
+    if (size === null)
+      severity = 'WARNING'; // a zero baseline has no percentage: flag, never CRITICAL
+    else if (size > s.criticalPercent) severity = 'CRITICAL';
+    else if (size > s.warningPercent) severity = 'WARNING';
+  }
+  const analysis: Analysis = {
+    baseline_avg: bMean,
+    recent_avg: rMean,
+    avg_change_percent: avgChange,
+    shift_percent: shift,
+    change_absolute: rMean - bMean,
+    shift_absolute: shiftAbsolute,
+    change_point: cut.changePoint,
+    p_value: test.p,
+    direction,
+    regression_severity: severity,
+    baseline_zero: baselineZero,
+    seasonality: d.model.kind,
+    score:
+      noiseAbsolute > 0
+        ? Math.abs(shiftAbsolute) / noiseAbsolute
+        : Math.abs(shiftAbsolute) > 0
+          ? Infinity
+          : 0,
+    listed: significant && (size === null ? shiftAbsolute !== 0 : size > s.minChangePercent),
+  };
+  return cut.refine ? { analysis, refine: cut.refine } : { analysis };
+}
+
+/** The windows' slots set against the level the baseline leads to expect. */
+interface Deviations {
+  /** The slots whose expected level the baseline can tell. */
+  baseline: Slot[];
+  recent: Slot[];
+  bMean: number;
+  rMean: number;
+  baselineZero: boolean;
+  model: Fitted;
+  /** Deviations relative to the expected level, or absolute where it is near zero. */
+  relative: boolean;
+  deviation: (m: MinuteValue) => number;
+  base: number[];
+  rec: number[];
+  /** The baseline deviations' lag-one autocorrelation. */
+  rho: number;
+}
+
+function deviationsOf(
+  baselineSlots: Slot[],
+  recentSlots: Slot[],
+  s: RegressionSettings,
+): Deviations | undefined {
   let baseline = baselineSlots;
   let recent = recentSlots;
   // Each window must span two segments' worth of time: slots with data, 15 minutes each, so a
@@ -157,95 +236,72 @@ export function analyseSlots(
   const base = baseline.map((p) => deviation({ t: p.t, v: level(p) }));
   const rec = recent.map((p) => deviation({ t: p.t, v: level(p) }));
   const rho = lagOneCorrelation(base);
+  return {
+    baseline,
+    recent,
+    bMean,
+    rMean,
+    baselineZero,
+    model,
+    relative,
+    deviation,
+    base,
+    rec,
+    rho,
+  };
+}
 
-  // The change point, to the slot.
-  let from = 0;
-  let refine: ((minutes: MinuteValue[]) => string) | undefined;
-  let changePoint: string | null = null;
+/** The change point, to the slot: where the recent segment judged starts (0: no split). */
+function changePointOf(
+  d: Deviations,
+  s: RegressionSettings,
+): { from: number; changePoint: string | null; refine?: (minutes: MinuteValue[]) => string } {
+  const { rec, relative } = d;
   const k = bestSplit(rec, Math.max(1, Math.ceil(s.minSegmentMinutes / (SLOT_MS / MINUTE))));
-  if (k !== undefined) {
-    const before = robust(rec.slice(0, k));
-    const after = robust(rec.slice(k));
-    const step = relative
-      ? ((1 + after.level) / (1 + before.level) - 1) * 100
-      : after.level - before.level;
-    const t = compare(before, after, rho);
-    if (t.p < s.alpha && (relative ? Math.abs(step) > s.minChangePercent : Math.abs(step) > 0)) {
-      from = k;
-      const at = (recent[k] as Slot).t;
-      changePoint = new Date(at).toISOString();
-      refine = (minutes) =>
-        new Date(splitMinute(minutes, at, deviation, before.level, after.level)).toISOString();
-    }
-  }
-  const segment = rec.slice(from);
-  const bStats = robust(base);
-  const aStats = robust(segment);
-  const test = compare(bStats, aStats, rho);
+  if (k === undefined) return { from: 0, changePoint: null };
+  const before = robust(rec.slice(0, k));
+  const after = robust(rec.slice(k));
+  const step = relative
+    ? ((1 + after.level) / (1 + before.level) - 1) * 100
+    : after.level - before.level;
+  const t = compare(before, after, d.rho);
+  if (!(t.p < s.alpha && (relative ? Math.abs(step) > s.minChangePercent : Math.abs(step) > 0)))
+    return { from: 0, changePoint: null };
+  const at = (d.recent[k] as Slot).t;
+  return {
+    from: k,
+    changePoint: new Date(at).toISOString(),
+    refine: (minutes) =>
+      new Date(splitMinute(minutes, at, d.deviation, before.level, after.level)).toISOString(),
+  };
+}
 
-  const avgChange = baselineZero ? null : ((rMean - bMean) / Math.abs(bMean)) * 100;
-  let shift: number | null;
-  if (baselineZero) shift = null;
-  else if (relative) shift = ((1 + aStats.level) / (1 + bStats.level) - 1) * 100;
-  else shift = ((aStats.level - bStats.level) / Math.abs(bMean)) * 100;
-  const shiftAbsolute = relative ? ((shift ?? 0) / 100) * bMean : aStats.level - bStats.level;
-  const direction: 'up' | 'down' = (shift ?? shiftAbsolute) >= 0 ? 'up' : 'down';
-  const bad = higherIsWorse ? direction === 'up' : direction === 'down';
-  const significant = test.p < s.alpha;
-
-  // It holds: both halves of the segment are off the same way, by half the shift at least.
+/** It holds: both halves of the segment are off the same way, by half the shift at least. */
+function held(segment: number[], baseLevel: number, moved: number): boolean {
   const half = Math.floor(segment.length / 2);
-  const moved = aStats.level - bStats.level;
-  const held =
+  return (
     segment.length >= 2 &&
     [segment.slice(0, half), segment.slice(half)].every(
       (xs) =>
-        Math.sign(median(xs) - bStats.level) === Math.sign(moved) &&
-        Math.abs(median(xs) - bStats.level) >= 0.5 * Math.abs(moved),
-    );
-  // It matters: above the noise and a share of the typical range, in the metric's own units.
+        Math.sign(median(xs) - baseLevel) === Math.sign(moved) &&
+        Math.abs(median(xs) - baseLevel) >= 0.5 * Math.abs(moved),
+    )
+  );
+}
+
+/** It matters: above the noise and a share of the typical range, in the metric's own units. */
+function matters(d: Deviations, shiftAbsolute: number, noiseAbsolute: number): boolean {
   const quantile = (xs: number[], q: number) => {
     const sorted = xs.sort((x, y) => x - y);
     return sorted[Math.floor(q * (sorted.length - 1))] as number;
   };
-  const levels = baseline.map(level);
+  const levels = d.baseline.map(level);
   const typicalRange = quantile(levels, 0.95) - quantile(levels, 0.05);
-  const noiseAbsolute = relative ? bStats.scale * Math.abs(bMean) : bStats.scale;
   const floor = Math.max(2 * noiseAbsolute, 0.05 * typicalRange);
-  const matters =
-    (Math.abs(shiftAbsolute) >= floor || baselineZero) &&
-    (!rareEvents(baseline, recent) || eventRate(recent) - eventRate(baseline) >= 1);
-
-  const size = shift === null ? null : Math.abs(shift);
-  let severity: Severity = 'NORMAL';
-  if (significant && bad && held && matters) {
-    if (size === null)
-      severity = 'WARNING'; // a zero baseline has no percentage: flag, never CRITICAL
-    else if (size > s.criticalPercent) severity = 'CRITICAL';
-    else if (size > s.warningPercent) severity = 'WARNING';
-  }
-  const analysis: Analysis = {
-    baseline_avg: bMean,
-    recent_avg: rMean,
-    avg_change_percent: avgChange,
-    shift_percent: shift,
-    change_absolute: rMean - bMean,
-    shift_absolute: shiftAbsolute,
-    change_point: changePoint,
-    p_value: test.p,
-    direction,
-    regression_severity: severity,
-    baseline_zero: baselineZero,
-    seasonality: model.kind,
-    score:
-      noiseAbsolute > 0
-        ? Math.abs(shiftAbsolute) / noiseAbsolute
-        : Math.abs(shiftAbsolute) > 0
-          ? Infinity
-          : 0,
-    listed: significant && (size === null ? shiftAbsolute !== 0 : size > s.minChangePercent),
-  };
-  return refine ? { analysis, refine } : { analysis };
+  return (
+    (Math.abs(shiftAbsolute) >= floor || d.baselineZero) &&
+    (!rareEvents(d.baseline, d.recent) || eventRate(d.recent) - eventRate(d.baseline) >= 1)
+  );
 }
 
 /**
