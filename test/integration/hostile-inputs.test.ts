@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Running } from '../../src/main.js';
 import { scrapeTarget } from '../../src/samplers/prometheus.js';
-import { runImport } from '../../scripts/import.js';
+import { runImport } from '../../src/import/run.js';
 import { SeriesRegistry } from '../../src/metrics/series-registry.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';

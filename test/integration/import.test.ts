@@ -1,4 +1,4 @@
-// scripts/import.ts against real PostgreSQL: NDJSON and CSV with good and bad rows (exact rows
+// The import (src/import/, scripts/import.ts) against real PostgreSQL: NDJSON and CSV with good and bad rows (exact rows
 // stored, reported lines, exit code 2), a second run that stores nothing, rollups that count
 // every stored point, clear fatal errors, backpressure, the CLI as ops run it, and the peak
 // memory of a ~200 MB import in a child process.
@@ -13,14 +13,10 @@ import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WriteResult } from '../../src/metrics/store.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
-import {
-  ImportError,
-  MAX_REPORTED,
-  runImport,
-  type ImportOptions,
-  type ImportResult,
-  type Output,
-} from '../../scripts/import.js';
+import { ImportError } from '../../src/import/input.js';
+import type { Output } from '../../src/import/progress.js';
+import { MAX_REPORTED } from '../../src/import/rejections.js';
+import { runImport, type ImportOptions, type ImportResult } from '../../src/import/run.js';
 import { countPoints, createTestContext, waitFor, type TestContext } from '../helpers/context.js';
 import { ROOT } from '../helpers/processes.js';
 import { SeriesRegistry } from '../../src/metrics/series-registry.js';

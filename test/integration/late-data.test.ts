@@ -13,7 +13,7 @@ import type { DecodedEntry } from '../../src/metrics/buffer.js';
 import { sql } from '../../src/metrics/queries.js';
 import { seriesDef } from '../../src/metrics/series.js';
 import { PointStore } from '../../src/metrics/store.js';
-import { runImport } from '../../scripts/import.js';
+import { runImport } from '../../src/import/run.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
 

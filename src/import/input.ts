@@ -1,0 +1,103 @@
+// Opening an import's input (a file or stdin), settling its format, and reading it as text.
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+
+export const FORMATS = ['ndjson', 'csv'] as const;
+export type Format = (typeof FORMATS)[number];
+
+const READ_CHUNK = 64 * 1024;
+
+/** A fatal error: the import stops (exit 1). Batches committed before it stay stored. */
+export class ImportError extends Error {
+  override name = 'ImportError';
+}
+
+export interface Input {
+  name: string;
+  format: Format;
+  stream: Readable;
+  /** Bytes, when the input is a regular file. */
+  size: number | null;
+}
+
+function isFormat(v: string): v is Format {
+  return (FORMATS as readonly string[]).includes(v);
+}
+
+export function checkFormat(format: string | undefined): Format | undefined {
+  if (format === undefined) return undefined;
+  const f = format.toLowerCase();
+  if (!isFormat(f)) throw new ImportError(`unknown --format "${format}": expected ndjson or csv`);
+  return f;
+}
+
+export function formatFromName(file: string): Format {
+  if (file === '-') throw new ImportError('reading stdin needs --format ndjson or --format csv');
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
+  if (ext === '.csv') return 'csv';
+  throw new ImportError(
+    `cannot tell the format of ${file} from its extension (.ndjson, .jsonl or .csv): pass --format ndjson or --format csv`,
+  );
+}
+
+/** Opens the file (or stdin) and settles its format; every "cannot start" error is here. */
+export async function openInput(
+  file: string,
+  format: string | undefined,
+  stdin: Readable = process.stdin,
+): Promise<Input> {
+  const given = checkFormat(format);
+  if (file === '-')
+    return { name: '<stdin>', format: given ?? formatFromName(file), stream: stdin, size: null };
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ImportError(`file not found: ${file}`);
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new ImportError(`cannot read ${file}: permission denied`);
+    throw new ImportError(`cannot open ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new ImportError(`${file} is a directory, not a file`);
+    const resolved = given ?? formatFromName(file);
+    const stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
+    return { name: file, format: resolved, stream, size: st.isFile() ? st.size : null };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** The input as text, BOM removed, counting the bytes taken so far. */
+export async function* textOf(
+  input: Input,
+  counter: { bytesRead: number },
+): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let first = true;
+  try {
+    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      counter.bytesRead += buf.length;
+      let text = decoder.write(buf);
+      if (first && text.length > 0) {
+        first = false;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      }
+      if (text.length > 0) yield text;
+    }
+  } catch (err) {
+    if (err instanceof ImportError) throw err;
+    throw new ImportError(
+      `reading ${input.name} failed after ${counter.bytesRead} bytes: ${(err as Error).message}`,
+    );
+  }
+  const rest = decoder.end();
+  if (rest.length > 0) yield rest;
+}
