@@ -4,16 +4,15 @@
 // bar. Idempotent: recomputing replaces, so a second run changes nothing.
 import { parseArgs } from 'node:util';
 import { FlowProducer, Job, Queue } from 'bullmq';
-import { loadConfig, type Config } from '../src/config.js';
-import { createDb, type Db } from '../src/infra/db.js';
-import { postgresFor, redisFor } from '../src/infra/embedded.js';
+import type { Config } from '../src/config.js';
+import type { Db } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
-import { migrate } from '../src/metrics/schema.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import { hoursIn, type BackfillRangeResult } from '../src/jobs/backfill.js';
 import { QUEUE } from '../src/workers/queues.js';
 import { startBackfillWorker } from '../src/workers/upkeep-workers.js';
 import { progressLine } from '../src/infra/progress.js';
+import { runIfMain, withServices } from '../src/infra/script.js';
 import { UsageError } from '../src/infra/usage-error.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -152,22 +151,19 @@ async function main(): Promise<number> {
     );
     return values.help ? 0 : 2;
   }
-  const config = loadConfig();
-  const log = createLogger('warn', { component: 'backfill' });
-  const pg = await postgresFor(config, log);
-  const redis = await redisFor(config, log);
-  const db = createDb(pg.url, 4, 'pulse-backfill');
+  const { from, to, metric } = values;
   try {
-    await migrate(db, log);
-    const r = await runBackfill(
-      { db, redisUrl: redis.url, config },
-      {
-        from: values.from,
-        to: values.to,
-        metric: values.metric,
-        dryRun: values['dry-run'],
-        onProgress: progressLine('backfill', 'hours'),
-      },
+    const r = await withServices('backfill', ({ db, redisUrl, config }) =>
+      runBackfill(
+        { db, redisUrl, config },
+        {
+          from,
+          to,
+          metric,
+          dryRun: values['dry-run'],
+          onProgress: progressLine('backfill', 'hours'),
+        },
+      ),
     );
     process.stdout.write(
       `${r.dryRun ? 'dry run: ' : ''}${r.hours} hours, ${r.points} points, ${r.minutes} minute rollups, ${r.changed} ${r.dryRun ? 'would change' : 'changed'}` +
@@ -180,19 +176,7 @@ async function main(): Promise<number> {
       return 2;
     }
     throw err;
-  } finally {
-    await db.$pool.end();
-    await redis.stop();
-    await pg.stop();
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`backfill: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'backfill', main);

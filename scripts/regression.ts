@@ -2,17 +2,16 @@
 // shows in Bull Board), processed by this process and any running workers; waits for it and
 // prints the report as a table.
 import { Job, Queue } from 'bullmq';
-import { loadConfig, type Config } from '../src/config.js';
-import { createDb, type Db } from '../src/infra/db.js';
-import { postgresFor, redisFor } from '../src/infra/embedded.js';
+import type { Config } from '../src/config.js';
+import type { Db } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
-import { migrate } from '../src/metrics/schema.js';
 import { closeRedis, createRedis } from '../src/infra/redis.js';
 import type { RegressionRun } from '../src/jobs/regression.js';
 import { DashboardCache } from '../src/cache/dashboard-cache.js';
 import { keysFor } from '../src/infra/keys.js';
 import { QUEUE } from '../src/workers/queues.js';
 import { startRegressionWorker } from '../src/workers/upkeep-workers.js';
+import { runIfMain, withServices } from '../src/infra/script.js';
 
 export async function runRegression(deps: {
   db: Db;
@@ -99,29 +98,9 @@ export function table(run: RegressionRun): string {
 }
 
 async function main(): Promise<number> {
-  const config = loadConfig();
-  const log = createLogger('warn', { component: 'regression' });
-  const pg = await postgresFor(config, log);
-  const redis = await redisFor(config, log);
-  const db = createDb(pg.url, 4, 'pulse-regression-cli');
-  try {
-    await migrate(db, log);
-    const run = await runRegression({ db, redisUrl: redis.url, config });
-    process.stdout.write(`${table(run)}\n`);
-    return run.counts.CRITICAL > 0 ? 3 : 0;
-  } finally {
-    await db.$pool.end();
-    await redis.stop();
-    await pg.stop();
-  }
+  const run = await withServices('regression', runRegression);
+  process.stdout.write(`${table(run)}\n`);
+  return run.counts.CRITICAL > 0 ? 3 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`regression: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'regression', main);
