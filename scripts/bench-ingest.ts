@@ -13,21 +13,14 @@
 // bench/RESULTS.md. Progress goes to stderr. The database and Redis keys are removed at the end,
 // also on failure or Ctrl-C.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { envSchema } from '../src/config.js';
 import type { Db } from '../src/infra/db.js';
-import { keysFor } from '../src/infra/keys.js';
 import { ENTRY_POINTS } from '../src/metrics/buffer.js';
 import { ensurePartitions } from '../src/metrics/partitions.js';
 import { PointStore } from '../src/metrics/store.js';
-import { QUEUE } from '../src/workers/queues.js';
 import {
   BASELINE_LABEL,
   BASELINE_TEXT,
@@ -39,28 +32,9 @@ import {
   type CopyStageFigures,
   stageCopy as runCopyStage,
 } from './bench/copy-stage.js';
-import {
-  type Cores,
-  CPU_GROUPS,
-  cpuCores,
-  type CpuRoles,
-  cpuSnapshot,
-  NOISE_CORES,
-} from './bench/cpu.js';
-import { type Dataset, generateDataset, requestBody } from './bench/data.js';
-import {
-  benchMain,
-  checkRunning,
-  type Child,
-  every,
-  freePort,
-  openEnv,
-  progress,
-  redactUrl,
-  type Resources,
-  startChild,
-  stopChild,
-} from './bench/env.js';
+import { type Cores, CPU_GROUPS, type CpuRoles, cpuSnapshot, NOISE_CORES } from './bench/cpu.js';
+import { type Dataset, generateDataset } from './bench/data.js';
+import { benchMain, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
 import { insertSeries } from './bench/flush.js';
 import {
   APPEND_CHUNK,
@@ -68,61 +42,54 @@ import {
   type FlushRun,
   stageFlush as runFlushStage,
 } from './bench/flush-stage.js';
-import {
-  COMMON_USAGE,
-  commonOptions,
-  DATABASE_URL_USAGE,
-  parseBenchArgs,
-  wholeOption,
-} from './bench/options.js';
+import * as cli from './bench/options.js';
 import {
   fixed,
   type Goal,
   int,
   markdownTable,
-  percentile,
   RESULTS_MD,
   ROOT,
   textTable,
   writeResultFiles,
 } from './bench/report.js';
+import {
+  type E2eEnv,
+  type E2eFigures,
+  requestBodies,
+  stageE2e,
+  workerProcess,
+} from './bench/ingest/e2e.js';
+import type { ProcessFigures, Role } from './bench/ingest/pulse.js';
+import {
+  HTTP_CONCURRENCY,
+  type Layout,
+  LAYOUT_LABEL,
+  LAYOUTS,
+  type Options,
+  REQUEST_POINTS,
+  SPAN_MS,
+} from './bench/ingest/setup.js';
 import { UsageError } from '../src/infra/usage-error.js';
 
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
 
-const REQUEST_POINTS = 5_000; // points per HTTP request
-const HTTP_CONCURRENCY = 4;
-const SPAN_MS = 3 * 3_600_000; // timestamps spread over the last 3 hours
 const GOALS = { flushRatio: 0.8, e2eRatio: 0.5, rssMb: 200, warmCostRatio: 0.9 };
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type Layout = 'all' | 'split';
-const LAYOUTS: Layout[] = ['all', 'split'];
-const LAYOUT_LABEL: Record<Layout, string> = { all: 'all-in-one', split: 'api + worker' };
-
-interface Options {
-  points: number;
-  layouts: Layout[];
-  databaseUrl: string;
-  redisUrl: string;
-  seed: number;
-  failOnGoal: boolean;
-  cold: boolean;
-}
-
 const USAGE = `usage: node --import tsx scripts/bench-ingest.ts [options]
   --points N            points to ingest in each stage (default 1000000)
   --layout L            process layout(s) for end to end: all (one \`all\` process), split (one
                         \`api\` plus one \`worker\` process) or both (default both)
-${DATABASE_URL_USAGE}
+${cli.DATABASE_URL_USAGE}
   --redis-url URL       Redis to buffer in (default $REDIS_URL or redis://127.0.0.1:6379)
   --cold                flush stage without its warm-up batch (compiled code, pool, series cache)
-${COMMON_USAGE}`;
+${cli.COMMON_USAGE}`;
 
 function parseOptions(argv: string[]): Options {
-  const values = parseBenchArgs(
+  const values = cli.parseBenchArgs(
     argv,
     {
       points: { type: 'string' },
@@ -135,9 +102,9 @@ function parseOptions(argv: string[]): Options {
   if (layout !== 'both' && !LAYOUTS.includes(layout as Layout))
     throw new UsageError('--layout: expected all, split or both');
   return {
-    points: wholeOption(values.points, 1_000_000, 'points', 1_000),
+    points: cli.wholeOption(values.points, 1_000_000, 'points', 1_000),
     layouts: layout === 'both' ? LAYOUTS : [layout as Layout],
-    ...commonOptions(values),
+    ...cli.commonOptions(values),
     cold: values.cold ?? false,
   };
 }
@@ -147,16 +114,6 @@ function parseOptions(argv: string[]): Options {
 
 async function countPoints(db: Db): Promise<number> {
   return (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
-}
-
-async function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | null> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,322 +174,6 @@ async function stageFlush(
   await db.none('TRUNCATE points');
   progress(`flush: ${int(data.n)} points in ${fixed(r.ms / 1_000, 2)} s, ${r.batches} batches`);
   return { ...r, ratio: r.pointsPerSec / baseline.rowsPerSec };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stage 3: end to end over HTTP against the real system, per process layout
-
-type Role = 'all' | 'api' | 'worker';
-
-interface ProcessFigures {
-  role: Role;
-  /** True for the process that runs the flush worker: the RSS goal applies to it. */
-  flushWorker: boolean;
-  peakRssMb: number | null;
-  exitCode: number | null;
-  exitSignal: string | null;
-  /** Ignored SIGTERM and was killed. */
-  killed: boolean;
-  warnLines: number;
-}
-
-interface E2eFigures {
-  layout: Layout;
-  /** The warm queue was paused for the run (the comparison run). */
-  warmPaused: boolean;
-  /** Warm passes completed by the end of the run. */
-  warmPasses: number;
-  ms: number;
-  cpu: Cores;
-  pointsPerSec: number;
-  ratio: number;
-  postMs: number;
-  acceptPointsPerSec: number;
-  drainMs: number;
-  requests: number;
-  retries503: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-  maxBufferDepth: number;
-  processes: ProcessFigures[];
-}
-
-/** The process that runs the flush worker in a layout's figures. */
-function workerProcess(e2e: E2eFigures): ProcessFigures | undefined {
-  return e2e.processes.find((p) => p.flushWorker);
-}
-
-interface PulseProcess extends Child {
-  role: Role;
-}
-
-/** Starts `node dist/src/main.js <role>`; cleanup stops it if the run does not. */
-function startPulse(res: Resources, role: Role, env: NodeJS.ProcessEnv): PulseProcess {
-  return { ...startChild(res, role, ['dist/src/main.js', role], env, 'ignore'), role };
-}
-
-/** Stops one pulse process with SIGTERM (SIGKILL after 20 s) and says how it went. */
-async function stopPulse(
-  res: Resources,
-  p: PulseProcess,
-  label: string,
-): Promise<{ code: number | null; signal: string | null; timedOut: boolean }> {
-  const stopped = await stopChild(p.child, 20_000);
-  res.children = res.children.filter((c) => c !== p.child);
-  if (stopped.code !== 0) {
-    progress(
-      `e2e ${label}: the ${p.role} process exited with ${stopped.code ?? stopped.signal}${stopped.timedOut ? ' (killed after 20 s)' : ''}; last output:\n${p.output.show(30)}`,
-    );
-  } else if (p.output.warnLines > 0) {
-    progress(
-      `e2e ${label}: the ${p.role} process logged ${p.output.warnLines} warning/error line(s); last output:\n${p.output.show(10)}`,
-    );
-  }
-  return stopped;
-}
-
-async function waitReady(base: string, p: PulseProcess): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    checkRunning(p, 'before it was ready');
-    try {
-      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) });
-      last = `${r.status} ${await r.text()}`;
-      if (r.status === 200) return;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(200);
-  }
-  throw new Error(
-    `GET /readyz did not answer 200 within 90 s (last: ${last})\n${p.output.show(30)}`,
-  );
-}
-
-/** Waits until the process's BullMQ flush worker is connected (it names its Redis connection). */
-async function waitWorker(queue: Queue, p: PulseProcess): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    checkRunning(p, 'before its flush worker was up');
-    if ((await queue.getWorkers()).length > 0) return;
-    await sleep(200);
-  }
-  throw new Error(`no flush worker registered within 90 s\n${p.output.show(30)}`);
-}
-
-async function stageE2e(
-  res: Resources,
-  layout: Layout,
-  db: Db,
-  dbUrl: string,
-  redisUrl: string,
-  prefix: string,
-  data: Dataset,
-  bodies: Buffer[],
-  baseline: BaselineFigures,
-  baseRoles: CpuRoles,
-  warmPaused = false,
-): Promise<E2eFigures> {
-  const label = `${LAYOUT_LABEL[layout]}${warmPaused ? ', warm paused' : ''}`;
-  const port = await freePort();
-  // The system runs on its defaults: config variables inherited from this shell are dropped.
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(envSchema.shape)) delete env[name];
-  Object.assign(env, {
-    DATABASE_URL: dbUrl,
-    REDIS_URL: redisUrl,
-    PULSE_PREFIX: prefix,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    // Samplers would add their own points to the count this stage waits for.
-    SAMPLERS: 'none',
-  });
-
-  await db.none('TRUNCATE points');
-  const monitor = new Redis(redisUrl, {
-    connectionName: 'pulse-bench-monitor',
-    maxRetriesPerRequest: 2,
-  });
-  monitor.on('error', (err) => progress(`redis (monitor): ${err.message}`));
-  // Only to see the worker register (getWorkers() reads CLIENT LIST); its keys share the prefix.
-  const queue = new Queue(QUEUE.flush, { connection: monitor, prefix });
-  const procs: PulseProcess[] = [];
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    if (layout === 'all') {
-      progress(`e2e ${label}: starting node dist/src/main.js all (port ${port})`);
-      const all = startPulse(res, 'all', env);
-      procs.push(all);
-      await waitReady(base, all);
-      await waitWorker(queue, all);
-    } else {
-      // The worker first, so it is flushing before the first POST, as in a running deployment.
-      progress(`e2e ${label}: starting node dist/src/main.js worker`);
-      const worker = startPulse(res, 'worker', env);
-      procs.push(worker);
-      await waitWorker(queue, worker);
-      progress(`e2e ${label}: starting node dist/src/main.js api (port ${port})`);
-      const api = startPulse(res, 'api', env);
-      procs.push(api);
-      await waitReady(base, api);
-      checkRunning(worker, 'while the api process started');
-    }
-  } catch (err) {
-    await queue.close().catch(() => undefined);
-    monitor.disconnect();
-    throw err;
-  }
-  // The same system with its dashboard warm-ups held back (the warm queue paused, as an admin
-  // would in Bull Board): what warming costs ingest is the difference between the two runs.
-  const warmQueue = new Queue(QUEUE.warm, { connection: monitor, prefix });
-  if (warmPaused) await warmQueue.pause();
-  const pids = procs.map((p) => `${p.role} ${p.pid}`).join(', ');
-  progress(
-    `e2e ${label}: ready (${pids}); posting ${int(data.n)} points, ${int(REQUEST_POINTS)} per request, ${HTTP_CONCURRENCY} at a time`,
-  );
-
-  const depthKey = keysFor(prefix).bufferDepth;
-  let maxDepth = 0;
-  let posted = 0;
-  let lastReport = performance.now();
-  const stopSampler = every(100, async () => {
-    const depth = Number((await monitor.get(depthKey)) ?? 0);
-    if (depth > maxDepth) maxDepth = depth;
-    if (performance.now() - lastReport >= 2_000) {
-      lastReport = performance.now();
-      progress(
-        `e2e ${label}: ${int(posted)} / ${int(data.n)} points accepted, buffer depth ${int(depth)}`,
-      );
-    }
-  });
-
-  let retries503 = 0;
-  let warmPasses = 0;
-  const latencies: number[] = [];
-  let postMs = 0;
-  let ms = 0;
-  let drainMs = 0;
-  const roles: CpuRoles = { ...baseRoles };
-  for (const p of procs) roles[p.role] = p.pid;
-  await db.none('CHECKPOINT');
-  const cpu0 = cpuSnapshot(roles);
-  let cpu: Cores;
-  try {
-    const started = performance.now();
-    let next = 0;
-    const sender = async () => {
-      for (;;) {
-        const i = next++;
-        const body = bodies[i];
-        if (body === undefined) return;
-        for (;;) {
-          const sent = performance.now();
-          const r = await fetch(`${base}/api/v1/metrics`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-          });
-          const text = await r.text();
-          latencies.push(performance.now() - sent);
-          if (r.status === 202) {
-            posted += Math.min(REQUEST_POINTS, data.n - i * REQUEST_POINTS);
-            break;
-          }
-          if (r.status === 503) {
-            retries503 += 1;
-            const after = Number(r.headers.get('retry-after'));
-            await sleep((Number.isFinite(after) && after > 0 ? after : 1) * 1_000);
-            continue;
-          }
-          throw new Error(`POST /api/v1/metrics answered ${r.status}: ${text.slice(0, 500)}`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: HTTP_CONCURRENCY }, sender));
-    postMs = performance.now() - started;
-    progress(
-      `e2e ${label}: all points accepted in ${fixed(postMs / 1_000, 2)} s; waiting until stored`,
-    );
-
-    // Stored means count(*) = N; the buffer depth (dropped only after commit) says when to look.
-    const deadline = Date.now() + Math.max(300_000, data.n);
-    let lastCount = 0;
-    for (;;) {
-      for (const p of procs) checkRunning(p, 'during the run');
-      const depth = Number((await monitor.get(depthKey)) ?? 0);
-      if (depth === 0 || performance.now() - lastCount > 2_000) {
-        const asked = performance.now();
-        const stored = await countPoints(db);
-        lastCount = performance.now();
-        if (stored === data.n) {
-          ms = asked - started;
-          cpu = cpuCores(cpu0, cpuSnapshot(roles), performance.now() - started);
-          break;
-        }
-        if (stored > data.n)
-          throw new Error(`points holds ${stored} rows, more than the ${data.n} sent`);
-        progress(
-          `e2e ${label}: ${int(stored)} / ${int(data.n)} points stored, buffer depth ${int(depth)}`,
-        );
-      }
-      if (Date.now() > deadline) {
-        const tails = procs.map((p) => `${p.role}:\n${p.output.show(30)}`).join('\n');
-        throw new Error(`points not all stored in time:\n${tails}`);
-      }
-      await sleep(50);
-    }
-    drainMs = ms - postMs;
-  } finally {
-    await stopSampler();
-    const warmed = await warmQueue.getCompletedCount().catch(() => 0);
-    warmPasses = warmed;
-    await warmQueue.close().catch(() => undefined);
-    await queue.close().catch(() => undefined);
-    monitor.disconnect();
-  }
-
-  const hwm = await Promise.all(procs.map((p) => procStatusKb(p.pid, 'VmHWM')));
-  progress(`e2e ${label}: stored in ${fixed(ms / 1_000, 2)} s; stopping with SIGTERM`);
-  // The api first (no new points), then the worker, as one would take a deployment down.
-  const processes: ProcessFigures[] = [];
-  for (const [i, p] of [...procs.entries()].sort(
-    ([, a], [, b]) => Number(a.role !== 'api') - Number(b.role !== 'api'),
-  )) {
-    const stopped = await stopPulse(res, p, label);
-    const kb = hwm[i] ?? null;
-    processes.push({
-      role: p.role,
-      flushWorker: p.role !== 'api',
-      peakRssMb: kb === null ? null : kb / 1_024,
-      exitCode: stopped.code,
-      exitSignal: stopped.signal,
-      killed: stopped.timedOut,
-      warnLines: p.output.warnLines,
-    });
-  }
-  await db.none('TRUNCATE points');
-  latencies.sort((a, b) => a - b);
-  const pointsPerSec = (data.n * 1_000) / ms;
-  return {
-    layout,
-    warmPaused,
-    warmPasses,
-    ms,
-    cpu,
-    pointsPerSec,
-    ratio: pointsPerSec / baseline.rowsPerSec,
-    postMs,
-    acceptPointsPerSec: (data.n * 1_000) / postMs,
-    drainMs,
-    requests: bodies.length,
-    retries503,
-    latencyP50Ms: percentile(latencies, 50),
-    latencyP99Ms: percentile(latencies, 99),
-    maxBufferDepth: maxDepth,
-    processes,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -779,46 +420,25 @@ async function run(opts: Options, res: Resources): Promise<boolean> {
 
   const baseline = await stageCopy(dbUrl, db, data, ids, roles);
   const flushF = await stageFlush(db, redis, flushPrefix, data, baseline, roles, !opts.cold);
-  progress(`e2e: serialising ${Math.ceil(data.n / REQUEST_POINTS)} request bodies (untimed)`);
-  const bodies: Buffer[] = [];
-  for (let i = 0; i < data.n; i += REQUEST_POINTS) {
-    bodies.push(Buffer.from(requestBody(data, i, Math.min(data.n, i + REQUEST_POINTS))));
-  }
+  const env: E2eEnv = {
+    res,
+    db,
+    dbUrl,
+    redisUrl: opts.redisUrl,
+    data,
+    bodies: requestBodies(data),
+    baseline,
+    roles,
+    count: () => countPoints(db),
+  };
   const e2es: E2eFigures[] = [];
-  for (const layout of opts.layouts) {
-    e2es.push(
-      await stageE2e(
-        res,
-        layout,
-        db,
-        dbUrl,
-        opts.redisUrl,
-        e2ePrefix(layout),
-        data,
-        bodies,
-        baseline,
-        roles,
-      ),
-    );
-  }
+  for (const layout of opts.layouts) e2es.push(await stageE2e(env, layout, e2ePrefix(layout)));
 
   // The last layout again with the warm queue paused: warming must cost ingest little.
   const warmLayout = opts.layouts[opts.layouts.length - 1] as Layout;
   const noWarmPrefix = `pulse-bench-${suffix}-e2e-nowarm`;
   res.prefixes.push(noWarmPrefix);
-  const noWarm = await stageE2e(
-    res,
-    warmLayout,
-    db,
-    dbUrl,
-    opts.redisUrl,
-    noWarmPrefix,
-    data,
-    bodies,
-    baseline,
-    roles,
-    true,
-  );
+  const noWarm = await stageE2e(env, warmLayout, noWarmPrefix, true);
   const warmOn = e2es[e2es.length - 1] as E2eFigures;
   const warmCost = warmOn.pointsPerSec / noWarm.pointsPerSec;
   const warmGoal: Goal = {
