@@ -293,6 +293,7 @@ export async function stageE2e(
   return figuresOf(run, { layout, warmPaused, warmPasses, ...timed }, processes);
 }
 
+/** A layout run's figures, its rate also as a ratio to the faster raw COPY. */
 function figuresOf(
   run: LayoutRun,
   t: Pick<E2eFigures, 'layout' | 'warmPaused' | 'warmPasses' | 'ms' | 'postMs' | 'cpu'>,
