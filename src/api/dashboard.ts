@@ -59,6 +59,11 @@ export interface DashboardDeps {
 
 const HISTORY_LIMIT = 5_000;
 
+/** The query names a route takes: `names`, and with `tags` every `tag.<key>` filter. */
+function takes(names: string[], tags: boolean): (name: string) => boolean {
+  return (n) => names.includes(n) || (tags && n.startsWith('tag.'));
+}
+
 /** What every read handler uses. */
 interface Reader {
   deps: DashboardDeps;
@@ -114,13 +119,8 @@ async function summary({ deps, answers }: Reader, req: Request, res: Response): 
 
 async function timeSeries({ deps, answers }: Reader, req: Request, res: Response): Promise<void> {
   const errors = new QueryErrors();
-  const q = queryStrings(
-    req,
-    (n) =>
-      ['metric_name', 'time_range', 'resolution', 'source_agent_id', 'instance_id'].includes(n) ||
-      n.startsWith('tag.'),
-    errors,
-  );
+  const names = ['metric_name', 'time_range', 'resolution', 'source_agent_id', 'instance_id'];
+  const q = queryStrings(req, takes(names, true), errors);
   const metric = parseMetricName(q.get('metric_name'), errors);
   const range = parseRange('time_range', q.get('time_range'), '24h', errors);
   const resolution = range ? parseResolution(q.get('resolution'), range, errors) : undefined;
@@ -159,13 +159,8 @@ async function timeSeries({ deps, answers }: Reader, req: Request, res: Response
 /** The series page a `GET /series` asks for, or the first invalid field. */
 function seriesPage(req: Request): { metric: string | undefined; page: SeriesPageQuery } {
   const errors = new QueryErrors();
-  const q = queryStrings(
-    req,
-    (n) =>
-      ['metric_name', 'source_agent_id', 'instance_id', 'limit', 'cursor'].includes(n) ||
-      n.startsWith('tag.'),
-    errors,
-  );
+  const names = ['metric_name', 'source_agent_id', 'instance_id', 'limit', 'cursor'];
+  const q = queryStrings(req, takes(names, true), errors);
   const metricText = q.get('metric_name');
   const metric = metricText === undefined ? undefined : parseMetricName(metricText, errors);
   const filters: SeriesFilters = {

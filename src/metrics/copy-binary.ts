@@ -89,29 +89,25 @@ export class BinaryCopyWriter {
     this.o += 2;
   }
 
-  /** Starts a field of `bytes` bytes: its length, with room for the value after it. */
-  private field(bytes: number): void {
+  /** Writes a field's length and makes room for its `bytes`; returns where they go. */
+  private field(bytes: number): number {
     this.ensure(4 + bytes);
     this.view.setInt32(this.o, bytes);
-    this.o += 4;
+    const at = this.o + 4;
+    this.o = at + bytes;
+    return at;
   }
 
   int4(n: number): void {
-    this.field(4);
-    this.view.setInt32(this.o, n);
-    this.o += 4;
+    this.view.setInt32(this.field(4), n);
   }
 
   int8(n: number): void {
-    this.field(8);
-    writeInt64(this.view, this.o, n);
-    this.o += 8;
+    writeInt64(this.view, this.field(8), n);
   }
 
   float8(x: number): void {
-    this.field(8);
-    this.view.setFloat64(this.o, x);
-    this.o += 8;
+    this.view.setFloat64(this.field(8), x);
   }
 
   /** A timestamptz from epoch milliseconds. */
@@ -120,9 +116,7 @@ export class BinaryCopyWriter {
   }
 
   bytea(b: Uint8Array): void {
-    this.field(b.length);
-    this.buf.set(b, this.o);
-    this.o += b.length;
+    this.buf.set(b, this.field(b.length));
   }
 
   /** The whole stream, trailer included. */
