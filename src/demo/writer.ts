@@ -48,9 +48,14 @@ class BatchWriter {
     return p;
   }
 
-  /** Until fewer than WRITE_CONCURRENCY writes are in flight. */
-  async room(): Promise<void> {
-    while (this.inFlight.size >= WRITE_CONCURRENCY) await Promise.race(this.inFlight);
+  /** WRITE_CONCURRENCY writes are in flight. */
+  get full(): boolean {
+    return this.inFlight.size >= WRITE_CONCURRENCY;
+  }
+
+  /** Until one of the writes in flight ends. */
+  oneDone(): Promise<void> {
+    return Promise.race(this.inFlight);
   }
 
   async settle(): Promise<void> {
@@ -82,7 +87,7 @@ export async function writeBatches(
       const p = writer.write(validate(generate(specs, from, to, stepMs), now, config));
       // The first batch alone creates (nearly) every series; later ones only look them up.
       if (i === 0) await p;
-      await writer.room();
+      while (writer.full) await writer.oneDone();
     }
   } finally {
     // Never leave a transaction running behind a failure (the caller closes the pool).
