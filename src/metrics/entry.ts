@@ -1,5 +1,5 @@
 // Validated points as a DecodedEntry, for writers that hand points to PointStore directly
-// instead of going through the Redis buffer (scripts/demo.ts). The entry is built by the
+// instead of going through the Redis buffer (src/demo/writer.ts). The entry is built by the
 // buffer's own encoder and decoder, so series definitions and fingerprints are exactly the
 // ones a flush would store for the same points: one series logic, not two.
 import { decodeEntry, encodeEntry, type DecodedEntry } from './buffer.js';

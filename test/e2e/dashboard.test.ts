@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDemo, type DemoResult } from '../../scripts/demo.js';
+import { runDemo, type DemoResult } from '../../src/demo/run.js';
 import { regression, type RegressionRun } from '../../src/jobs/regression.js';
 import { start, type Running } from '../../src/main.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';

@@ -6,7 +6,8 @@
 // Samples every 2 minutes keep the test near two minutes; `npm run demo`'s 60 s gives the same
 // report for these three ends.
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoRegression, runDemo } from '../../scripts/demo.js';
+import { demoRegression } from '../../src/demo/regression.js';
+import { runDemo } from '../../src/demo/run.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { MINUTE } from '../../src/infra/time.js';
 

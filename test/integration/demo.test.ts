@@ -5,13 +5,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAME } from '../../src/metrics/point.js';
 import { cacheName } from '../../src/cache/names.js';
-import {
-  demoRegression,
-  parseDays,
-  parseEnd,
-  runDemo,
-  type DemoResult,
-} from '../../scripts/demo.js';
+import { demoRegression } from '../../src/demo/regression.js';
+import { parseDays, parseEnd } from '../../src/demo/options.js';
+import { runDemo, type DemoResult } from '../../src/demo/run.js';
 import { UsageError } from '../../src/infra/usage-error.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
 import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
