@@ -16,9 +16,10 @@
 //   5. latency   unloaded (1 connection) p50 of the warm answers; the plan's summary SQL over
 //                the raw points (median of --sql-runs); each answer on a cache miss (the entry
 //                removed with POST /cache/refresh before each GET; median of --miss-runs).
-// Goals are on ratios to the baselines of the same bench. Results: a table on stdout,
+// Goals are on ratios to the baselines of the same run. Results: a table on stdout,
 // bench/results/api.json and the API section of bench/RESULTS.md. Progress goes to stderr.
 // The database, Redis keys and child processes are removed at the end, also on failure or Ctrl-C.
+// Each stage is a module of scripts/bench/api/; this file runs them in order and prints.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pino } from 'pino';
