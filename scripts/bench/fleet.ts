@@ -1,52 +1,33 @@
 // The synthetic fleet of the read and regression benchmarks (metric names × hosts, one point per
-// series per minute) and its fill: points by binary COPY, rollup_1m by SQL, rollup_1h by the
-// aggregate job, metric rollups by the upgrade's rebuild, then VACUUM ANALYZE.
+// series per minute) and its fill: points by binary COPY, then the rollups
+// (scripts/bench/fleet-rollups.ts: rollup_1m by SQL, rollup_1h by the aggregate job, metric
+// rollups by the upgrade's rebuild), then VACUUM ANALYZE.
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { pino } from 'pino';
 import type { Db } from '../../src/infra/db.js';
-import { aggregate } from '../../src/jobs/aggregate.js';
 import { binaryCopyChunks, type Rows } from '../../src/metrics/copy-binary.js';
-import { rebuildMetricRollups } from '../../src/metrics/metric-rollup-upkeep.js';
 import { sql, text } from '../../src/metrics/queries.js';
 import { seriesDef, type SeriesDef } from '../../src/metrics/series.js';
-import { keyOf, type Sketch } from '../../src/metrics/sketch.js';
 import { prng } from './data.js';
 import { progress, type Resources } from './env.js';
+import {
+  checkSketches,
+  fillHours,
+  fillMetricRollups,
+  fillRollup1h,
+  fillRollup1m,
+  type FillBlock,
+} from './fleet-rollups.js';
 import { insertSeries } from './flush.js';
 import { wholeOption } from './options.js';
 import { fixed, int } from './report.js';
-import { MINUTE, HOUR, DAY } from '../../src/infra/time.js';
+import { MINUTE, DAY } from '../../src/infra/time.js';
 import { UsageError } from '../../src/infra/usage-error.js';
 
 const COPY_ROWS_PER_CHUNK = 2_000;
-
-// rollup_1m from the raw rows of [$1, $2): count, sum, min, max, last and a DDSketch whose keys
-// are computed as src/metrics/sketch.ts keyOf computes them (gamma = 1.01 / 0.99 in doubles).
-const ROLLUP_1M_FILL_SQL = `INSERT INTO rollup_1m (series_id, bucket, count, sum, min, max, last, last_ts, sketch)
-WITH keyed AS (
-  SELECT series_id, date_trunc('minute', ts, 'UTC') AS bucket, ts, value,
-         CASE WHEN value > 1e-300 THEN 'p' || ceil(ln(value) / ln(1.01::float8 / 0.99::float8))::bigint
-              WHEN value < -1e-300 THEN 'n' || ceil(ln(-value) / ln(1.01::float8 / 0.99::float8))::bigint
-              ELSE 'z' END AS key
-  FROM points
-  WHERE ts >= $1::timestamptz AND ts < $2::timestamptz
-), agg AS (
-  SELECT series_id, bucket, count(*) AS count, sum(value) AS sum, min(value) AS min,
-         max(value) AS max, (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
-  FROM keyed
-  GROUP BY series_id, bucket
-), sk AS (
-  SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch
-  FROM (SELECT series_id, bucket, key, count(*) AS n FROM keyed GROUP BY 1, 2, 3) AS per_key
-  GROUP BY series_id, bucket
-)
-SELECT agg.series_id, agg.bucket, agg.count, agg.sum, agg.min, agg.max, agg.last, agg.last_ts,
-       sk.sketch
-FROM agg JOIN sk USING (series_id, bucket)`;
 
 export interface MetricSpec {
   name: string;
@@ -223,23 +204,7 @@ export interface FillFigures {
   sizesMb: Record<string, number>;
 }
 
-/** Runs `jobs` on `workers` parallel lanes, each taking the next job when it is done. */
-export async function lanes<T>(
-  jobs: T[],
-  workers: number,
-  run: (job: T, lane: number) => Promise<void>,
-) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, lane) => {
-      for (;;) {
-        const i = next++;
-        if (i >= jobs.length) return;
-        await run(jobs[i] as T, lane);
-      }
-    }),
-  );
-}
+export { lanes } from './fleet-rollups.js';
 
 export interface FillOptions {
   days: number;
@@ -247,6 +212,82 @@ export interface FillOptions {
   seed: number;
   /** The data ends in the minute before this one (epoch ms; default now). */
   endMs?: number;
+}
+
+/** Minutes [fromMinute, toMinute) in blocks of a day (the last one what is left). */
+function dayBlocks(fromMinute: number, toMinute: number): FillBlock[] {
+  const blocks: FillBlock[] = [];
+  for (let m = fromMinute; m < toMinute; m += 1_440)
+    blocks.push({ from: m, minutes: Math.min(1_440, toMinute - m) });
+  return blocks;
+}
+
+/** Two connections for the fill's parallel streams, closed by the caller (or on failure). */
+async function openFillClients(res: Resources, dbUrl: string): Promise<pg.Client[]> {
+  const clients = [0, 1].map(
+    (i) => new pg.Client({ connectionString: dbUrl, application_name: `pulse-bench-fill-${i}` }),
+  );
+  res.clients.push(...clients);
+  await Promise.all(clients.map((c) => c.connect()));
+  return clients;
+}
+
+/**
+ * Points: 2 parallel COPY streams (even and odd series), one COPY per day of each; checks that
+ * points holds them all. Returns the COPY's time.
+ */
+async function copyPoints(
+  db: Db,
+  clients: pg.Client[],
+  specs: SeriesSpec[],
+  ids: number[],
+  blocks: FillBlock[],
+  seed: number,
+): Promise<number> {
+  const halves = [0, 1].map((h) => specs.map((_, i) => i).filter((i) => i % 2 === h));
+  const total = specs.length * blocks.reduce((n, b) => n + b.minutes, 0);
+  const copyStarted = performance.now();
+  let copied = 0;
+  await Promise.all(
+    halves.map(async (which, h) => {
+      for (const b of blocks) {
+        const rows = blockRows(specs, which, ids, b.from, b.minutes, seed);
+        await pipeline(
+          Readable.from(binaryCopyChunks(rows, COPY_ROWS_PER_CHUNK)),
+          (clients[h] as pg.Client).query(copyFrom(text(sql.pointsCopy))),
+        );
+        copied += rows.ts.length;
+        if (h === 0) progress(`fill: ${int(copied)} / ${int(total)} points copied`);
+      }
+    }),
+  );
+  const copyMs = performance.now() - copyStarted;
+  const stored = (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
+  if (stored !== total) throw new Error(`points holds ${stored} rows, expected ${total}`);
+  return copyMs;
+}
+
+/** VACUUM ANALYZE and a CHECKPOINT after the load; returns their time. */
+async function vacuum(db: Db): Promise<number> {
+  progress('fill: VACUUM ANALYZE (what autovacuum would do after such a load)');
+  const vacuumStarted = performance.now();
+  await db.none(
+    'VACUUM (ANALYZE) points, rollup_1m, rollup_1h, series, rollup_dirty_hours, metric_rollup, metric_rollup_partial, metrics',
+  );
+  await db.none('CHECKPOINT');
+  return performance.now() - vacuumStarted;
+}
+
+/** The sizes of the filled tables, MB (points: all its partitions). */
+async function tableSizes(db: Db): Promise<Record<string, number>> {
+  const sizes = await db.many<{ name: string; mb: number }>(
+    `SELECT name, pg_total_relation_size(name::regclass)::float8 / 1048576 AS mb
+     FROM unnest(ARRAY['rollup_1m', 'rollup_1h', 'metric_rollup', 'series']) AS name
+     UNION ALL
+     SELECT 'points', sum(pg_total_relation_size(inhrelid))::float8 / 1048576
+     FROM pg_inherits WHERE inhparent = 'points'::regclass`,
+  );
+  return Object.fromEntries(sizes.map((s) => [s.name, Math.round(s.mb)]));
 }
 
 export async function fill(
@@ -268,119 +309,32 @@ export async function fill(
     specs.map((s) => s.def),
   );
 
-  // Points: 2 parallel COPY streams (even and odd series), one COPY per day of each.
-  const clients = [0, 1].map(
-    (i) => new pg.Client({ connectionString: dbUrl, application_name: `pulse-bench-fill-${i}` }),
-  );
-  res.clients.push(...clients);
-  await Promise.all(clients.map((c) => c.connect()));
-  const halves = [0, 1].map((h) => specs.map((_, i) => i).filter((i) => i % 2 === h));
-  const blocks: { from: number; minutes: number }[] = [];
-  for (let m = fromMinute; m < nowMinute; m += 1_440)
-    blocks.push({ from: m, minutes: Math.min(1_440, nowMinute - m) });
+  const clients = await openFillClients(res, dbUrl);
+  const blocks = dayBlocks(fromMinute, nowMinute);
   const total = specs.length * minutes;
   progress(
     `fill: ${int(total)} points (${specs.length} series × ${int(minutes)} minutes) by binary COPY, 2 streams`,
   );
-  const copyStarted = performance.now();
-  let copied = 0;
-  await Promise.all(
-    halves.map(async (which, h) => {
-      for (const b of blocks) {
-        const rows = blockRows(specs, which, ids, b.from, b.minutes, opts.seed);
-        await pipeline(
-          Readable.from(binaryCopyChunks(rows, COPY_ROWS_PER_CHUNK)),
-          (clients[h] as pg.Client).query(copyFrom(text(sql.pointsCopy))),
-        );
-        copied += rows.ts.length;
-        if (h === 0) progress(`fill: ${int(copied)} / ${int(total)} points copied`);
-      }
-    }),
-  );
-  const copyMs = performance.now() - copyStarted;
-  const stored = (await db.one<{ n: number }>('SELECT count(*)::int AS n FROM points')).n;
-  if (stored !== total) throw new Error(`points holds ${stored} rows, expected ${total}`);
+  const copyMs = await copyPoints(db, clients, specs, ids, blocks, opts.seed);
   progress(`fill: points copied in ${fixed(copyMs / 1_000, 1)} s; rollup_1m by SQL, per day`);
 
-  // rollup_1m: one INSERT … SELECT … GROUP BY per day, 2 days at a time.
-  const r1mStarted = performance.now();
-  let rollup1mRows = 0;
-  await lanes(blocks, 2, async (b, lane) => {
-    const r = await (clients[lane] as pg.Client).query(ROLLUP_1M_FILL_SQL, [
-      new Date(b.from * MINUTE),
-      new Date((b.from + b.minutes) * MINUTE),
-    ]);
-    rollup1mRows += r.rowCount ?? 0;
-    progress(`fill: rollup_1m ${int(rollup1mRows)} rows`);
-  });
-  const rollup1mMs = performance.now() - r1mStarted;
-  if (rollup1mRows !== total)
-    throw new Error(`rollup_1m got ${rollup1mRows} rows, expected ${total} (one per point)`);
-
-  // The sketch keys made in SQL must be the ones keyOf makes: check a sample.
-  const sample = await db.many<{ value: number; sketch: Sketch }>(
-    'SELECT last AS value, sketch FROM rollup_1m TABLESAMPLE SYSTEM (1) LIMIT 2000',
-  );
-  for (const r of sample) {
-    const keys = Object.keys(r.sketch);
-    if (keys.length !== 1 || keys[0] !== keyOf(r.value) || r.sketch[keyOf(r.value)] !== 1)
-      throw new Error(
-        `rollup_1m sketch ${JSON.stringify(r.sketch)} for value ${r.value}; keyOf gives ${keyOf(r.value)}`,
-      );
-  }
+  const rollup1m = await fillRollup1m(clients, blocks, total);
+  const sketchChecked = await checkSketches(db);
   progress(
-    `fill: rollup_1m in ${fixed(rollup1mMs / 1_000, 1)} s (${sample.length} sketches checked against keyOf); rollup_1h by the aggregate job`,
+    `fill: rollup_1m in ${fixed(rollup1m.ms / 1_000, 1)} s (${sketchChecked} sketches checked against keyOf); rollup_1h by the aggregate job`,
   );
+  const hours = fillHours(fromMinute, nowMinute);
+  const rollup1h = await fillRollup1h(db, hours);
+  const metric = await fillMetricRollups(db, hours);
 
-  // rollup_1h: every hour marked dirty (as the flushes would), then the real aggregate job.
-  const r1hStarted = performance.now();
-  const hours: Date[] = [];
-  for (let h = Math.floor((fromMinute * MINUTE) / HOUR); h * HOUR < nowMinute * MINUTE; h++)
-    hours.push(new Date(h * HOUR));
-  await db.none(sql.rollupDirtyMark, [hours]);
-  const quiet = pino({ level: 'warn' }, pino.destination(2));
-  let rollup1hRows = 0;
-  for (;;) {
-    const r = await aggregate({ db, log: quiet }, { reason: 'manual' });
-    rollup1hRows += r.rows;
-    if (r.hours === 0) break;
-    progress(`fill: rollup_1h ${int(rollup1hRows)} rows`);
-  }
-  const rollup1hMs = performance.now() - r1hStarted;
-
-  // Metric-level rollups (1m/5m/1h/1d, all series of a metric merged), built from the
-  // per-series rollups by the same code an upgrading installation runs; one day per transaction.
-  progress('fill: metric rollups from the per-series rollups');
-  const metricStarted = performance.now();
-  let metricRows = 0;
-  for (let d = 0; d < hours.length; d += 24) {
-    const dayHours = hours.slice(d, d + 24).map((h) => h.getTime());
-    const r = await db.tx((t) => rebuildMetricRollups(t, dayHours));
-    metricRows += r.rows;
-    progress(`fill: metric rollups ${int(metricRows)} rows`);
-  }
-  const metricMs = performance.now() - metricStarted;
-
-  progress('fill: VACUUM ANALYZE (what autovacuum would do after such a load)');
-  const vacuumStarted = performance.now();
-  await db.none(
-    'VACUUM (ANALYZE) points, rollup_1m, rollup_1h, series, rollup_dirty_hours, metric_rollup, metric_rollup_partial, metrics',
-  );
-  await db.none('CHECKPOINT');
-  const vacuumMs = performance.now() - vacuumStarted;
+  const vacuumMs = await vacuum(db);
   for (const c of clients) await c.end();
   res.clients = res.clients.filter((c) => !clients.includes(c));
 
-  const sizes = await db.many<{ name: string; mb: number }>(
-    `SELECT name, pg_total_relation_size(name::regclass)::float8 / 1048576 AS mb
-     FROM unnest(ARRAY['rollup_1m', 'rollup_1h', 'metric_rollup', 'series']) AS name
-     UNION ALL
-     SELECT 'points', sum(pg_total_relation_size(inhrelid))::float8 / 1048576
-     FROM pg_inherits WHERE inhparent = 'points'::regclass`,
-  );
+  const sizesMb = await tableSizes(db);
   const totalMs = performance.now() - started;
   progress(
-    `fill: done in ${fixed(totalMs / 1_000, 1)} s (COPY ${fixed(copyMs / 1_000, 1)} s, rollup_1m ${fixed(rollup1mMs / 1_000, 1)} s, rollup_1h ${fixed(rollup1hMs / 1_000, 1)} s, metric rollups ${fixed(metricMs / 1_000, 1)} s, vacuum ${fixed(vacuumMs / 1_000, 1)} s)`,
+    `fill: done in ${fixed(totalMs / 1_000, 1)} s (COPY ${fixed(copyMs / 1_000, 1)} s, rollup_1m ${fixed(rollup1m.ms / 1_000, 1)} s, rollup_1h ${fixed(rollup1h.ms / 1_000, 1)} s, metric rollups ${fixed(metric.ms / 1_000, 1)} s, vacuum ${fixed(vacuumMs / 1_000, 1)} s)`,
   );
   return {
     series: specs.length,
@@ -389,15 +343,15 @@ export async function fill(
     fromMs: fromMinute * MINUTE,
     toMs: nowMinute * MINUTE,
     copyMs,
-    rollup1mMs,
-    rollup1mRows,
-    rollup1hMs,
-    rollup1hRows,
-    metricMs,
-    metricRows,
+    rollup1mMs: rollup1m.ms,
+    rollup1mRows: rollup1m.rows,
+    rollup1hMs: rollup1h.ms,
+    rollup1hRows: rollup1h.rows,
+    metricMs: metric.ms,
+    metricRows: metric.rows,
     vacuumMs,
     totalMs,
-    sketchChecked: sample.length,
-    sizesMb: Object.fromEntries(sizes.map((s) => [s.name, Math.round(s.mb)])),
+    sketchChecked,
+    sizesMb,
   };
 }
