@@ -36,7 +36,7 @@ import {
   type Resources,
 } from './bench/env.js';
 import { fill, fleet, type SeriesSpec } from './bench/fleet.js';
-import { fixed, int, RESULTS_MD, ROOT, textTable } from './bench/report.js';
+import { fixed, int, printTables, RESULTS_MD, ROOT } from './bench/report.js';
 import { startApi, startBaseline, stopNamed } from './bench/api/children.js';
 import type { CpuRoles } from './bench/api/cpu.js';
 import type { ApiFigures } from './bench/api/figures.js';
@@ -153,12 +153,8 @@ function print(rep: Report): void {
   console.log(rep.fillLine);
   console.log('');
   const shown = [tables.main, tables.fleet, ...(tables.scale ? [tables.scale] : [])];
-  for (const t of [...shown, tables.runs, tables.onRequest, tables.cpu]) {
-    console.log(textTable(t.header, t.rows, t.right));
-    console.log('');
-  }
-  console.log(rep.liveLine);
-  console.log('');
+  printTables([...shown, tables.runs, tables.onRequest, tables.cpu]);
+  console.log(`${rep.liveLine}\n`);
   if (rep.noisy) console.log(`warning: ${NOISE_NOTE}\n`);
 }
 

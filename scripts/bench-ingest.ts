@@ -29,7 +29,15 @@ import { benchMain, openEnv, progress, redactUrl, type Resources } from './bench
 import { insertSeries } from './bench/flush.js';
 import { flushDefaults, type FlushRun, stageFlush as runFlushStage } from './bench/flush-stage.js';
 import * as cli from './bench/options.js';
-import { fixed, int, machineInfo, RESULTS_MD, ROOT, textTable } from './bench/report.js';
+import {
+  fixed,
+  int,
+  machineInfo,
+  printTables,
+  RESULTS_MD,
+  ROOT,
+  textTable,
+} from './bench/report.js';
 import { type E2eEnv, type E2eFigures, requestBodies, stageE2e } from './bench/ingest/e2e.js';
 import { allGoals, type Figures, goalsOf, warmCostOf } from './bench/ingest/goals.js';
 import { RESULTS_JSON, type RunSummary, writeResults } from './bench/ingest/results.js';
@@ -245,12 +253,8 @@ function printResults(run: RunSummary): void {
   console.log(textTable(t.stage.header, t.stage.rows, t.stage.right));
   console.log(run.usedNote);
   console.log('');
-  for (const table of [t.detail, t.e2eDetail, t.cpu]) {
-    console.log(textTable(table.header, table.rows, table.right));
-    console.log('');
-  }
-  console.log(run.warmLine);
-  console.log('');
+  printTables([t.detail, t.e2eDetail, t.cpu]);
+  console.log(`${run.warmLine}\n`);
   if (run.noisy) console.log(`warning: ${NOISE_NOTE}\n`);
 }
 

@@ -40,6 +40,13 @@ export function textTable(header: string[], rows: string[][], right: number[] = 
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
+/** Prints each table as text on stdout, a blank line after each. */
+export function printTables(
+  tables: { header: string[]; rows: string[][]; right?: number[] }[],
+): void {
+  for (const t of tables) console.log(`${textTable(t.header, t.rows, t.right)}\n`);
+}
+
 export function markdownTable(header: string[], rows: string[][], right: number[] = []): string {
   const esc = (cell: string) => cell.replace(/\|/g, '\\|');
   return [
