@@ -89,7 +89,10 @@ export class BinaryCopyWriter {
     this.o += 2;
   }
 
-  /** Writes a field's length and makes room for its `bytes`; returns where they go. */
+  /**
+   * Writes a field's length and makes room for its `bytes`; returns where they go. Call it
+   * before reading `view` or `buf`: making room may move to a new buffer.
+   */
   private field(bytes: number): number {
     this.ensure(4 + bytes);
     this.view.setInt32(this.o, bytes);
@@ -99,15 +102,18 @@ export class BinaryCopyWriter {
   }
 
   int4(n: number): void {
-    this.view.setInt32(this.field(4), n);
+    const at = this.field(4);
+    this.view.setInt32(at, n);
   }
 
   int8(n: number): void {
-    writeInt64(this.view, this.field(8), n);
+    const at = this.field(8);
+    writeInt64(this.view, at, n);
   }
 
   float8(x: number): void {
-    this.view.setFloat64(this.field(8), x);
+    const at = this.field(8);
+    this.view.setFloat64(at, x);
   }
 
   /** A timestamptz from epoch milliseconds. */
@@ -116,7 +122,8 @@ export class BinaryCopyWriter {
   }
 
   bytea(b: Uint8Array): void {
-    this.buf.set(b, this.field(b.length));
+    const at = this.field(b.length);
+    this.buf.set(b, at);
   }
 
   /** The whole stream, trailer included. */
