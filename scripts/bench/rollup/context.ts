@@ -32,7 +32,9 @@ export async function countRows(db: Db, table: string): Promise<number> {
 }
 
 export async function emptyTables(db: Db): Promise<void> {
-  await db.none('TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours');
+  await db.none(
+    'TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours, metric_rollup, metric_rollup_partial, regression_slots',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
