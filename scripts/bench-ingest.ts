@@ -27,7 +27,7 @@ import { type CpuRoles, cpuSnapshot } from './bench/cpu.js';
 import { type Dataset, generateDataset } from './bench/data.js';
 import { benchMain, openEnv, progress, redactUrl, type Resources } from './bench/env.js';
 import { insertSeries } from './bench/flush.js';
-import { flushDefaults, type FlushRun, stageFlush as runFlushStage } from './bench/flush-stage.js';
+import { flushDefaults, stageFlush as runFlushStage } from './bench/flush-stage.js';
 import * as cli from './bench/options.js';
 import {
   fixed,
@@ -41,7 +41,13 @@ import {
 import { type E2eEnv, type E2eFigures, requestBodies, stageE2e } from './bench/ingest/e2e.js';
 import { allGoals, type Figures, goalsOf, warmCostOf } from './bench/ingest/goals.js';
 import { RESULTS_JSON, type RunSummary, writeResults } from './bench/ingest/results.js';
-import { type Layout, LAYOUTS, type Options, SPAN_MS } from './bench/ingest/setup.js';
+import {
+  type FlushFigures,
+  type Layout,
+  LAYOUTS,
+  type Options,
+  SPAN_MS,
+} from './bench/ingest/setup.js';
 import { NOISE_NOTE, noisyRun, tables, usedNoteOf, warmLineOf } from './bench/ingest/tables.js';
 import { UsageError } from '../src/infra/usage-error.js';
 
@@ -89,10 +95,6 @@ async function countPoints(db: Db): Promise<number> {
 // Stages 1 and 2: raw COPY baselines; the flush handler draining a full buffer
 
 type BaselineFigures = CopyStageFigures;
-
-interface FlushFigures extends FlushRun {
-  ratio: number;
-}
 
 async function stageCopy(
   dbUrl: string,
