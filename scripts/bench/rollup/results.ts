@@ -18,7 +18,7 @@ import type { AccuracyFigures } from './accuracy.js';
 import type { FlushFigures } from './flush.js';
 import { pct, ROLLUPS_OFF } from './goals.js';
 import type { HourFigures } from './hour.js';
-import type { MinuteCase, MinuteFigures } from './minute.js';
+import type { MinuteFigures } from './minute.js';
 import type { Options } from './options.js';
 import type { Table, TitledTable } from './tables.js';
 
@@ -81,19 +81,6 @@ function copyJson(r: CopyRun, b: CopyStageFigures) {
   };
 }
 
-function caseJson(c: MinuteCase) {
-  return {
-    historyPoints: c.historyRows,
-    historyRollup1mRows: c.historyRollupRows,
-    fillSeconds: c.fillMs / 1_000,
-    medianMs: c.medianMs,
-    minuteMs: c.minuteMs,
-    medianRollupSqlMs: c.medianRollupSqlMs,
-    medianCommitMs: c.medianCommitMs,
-    cpuCores: c.cpu,
-  };
-}
-
 function setupJson(fl: FlushFigures) {
   return {
     flushConcurrency: fl.concurrency,
@@ -122,24 +109,8 @@ function flushJson(b: CopyStageFigures, fl: FlushFigures) {
       single: copyJson(b.single, b),
       parallel: copyJson(b.parallel, b),
     },
-    withRollups: {
-      seconds: fl.ms / 1_000,
-      pointsPerSec: fl.pointsPerSec,
-      ratioToBaseline: fl.ratio,
-      cpuCores: fl.cpu,
-      fillSeconds: fl.fillMs / 1_000,
-      warmupPoints: fl.warmupPoints,
-      batches: fl.batches,
-      rollup1mRows: fl.rollupRows,
-      loopSecondsSummed: fl.loopMs / 1_000,
-      readSeconds: fl.readMs / 1_000,
-      writeSeconds: fl.writeMs / 1_000,
-      ackSeconds: fl.ackMs / 1_000,
-      rollupSqlSeconds: fl.rollupSqlMs / 1_000,
-      commitSeconds: fl.commitMs / 1_000,
-      activeConnectionSamples: fl.busySamples,
-      waitSamples: fl.waits,
-    },
+    // The figure records as measured: units in the key names (…Ms in milliseconds).
+    withRollups: fl,
     withoutRollups: { measured: false, reason: ROLLUPS_OFF },
   };
 }
@@ -152,25 +123,12 @@ function stagesJson(f: AllFigures, reps: number) {
       pointsPerMinute: mi.pointsPerMinute,
       writesPerMinute: mi.writesPerMinute,
       repetitions: reps,
-      small: caseJson(mi.small),
-      large: caseJson(mi.large),
+      small: mi.small,
+      large: mi.large,
       ratioLargeToSmall: mi.ratio,
       jsAggregateMsPerMinute: mi.jsAggregateMs,
     },
-    rollup1h: {
-      days: h.days,
-      rollup1mRows: h.rollup1mRows,
-      rollup1mMb: h.rollup1mMb,
-      hours: h.hours,
-      rollup1hRows: h.rollup1hRows,
-      keysPerMinuteSketch: h.keysPerMinuteSketch,
-      keysPerHourSketch: h.keysPerHourSketch,
-      fillSeconds: h.fillMs / 1_000,
-      vacuumSeconds: h.vacuumMs / 1_000,
-      seconds: h.ms / 1_000,
-      rollup1mRowsPerSec: h.rowsPerSec,
-      cpuCores: h.cpu,
-    },
+    rollup1h: h,
     accuracy: {
       series: a.series,
       sampleSeries: a.sampleSeries,
