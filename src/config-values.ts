@@ -24,6 +24,24 @@ export function duration(fallback: string, min = 1) {
     });
 }
 
+/** A duration env var that may also be "off" (null): what can be switched off. */
+export function durationOrOff(fallback: string, min = 1) {
+  const inner = duration(fallback, min);
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      if (text.trim().toLowerCase() === 'off') return null;
+      const parsed = inner.safeParse(text);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected off, or a duration such as 2d or 7d (at least ${formatDuration(min)})`,
+      });
+      return z.NEVER;
+    });
+}
+
 export function percent(fallback: number) {
   return z
     .string()

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   duration,
+  durationOrOff,
   int,
   LOOPBACK,
   percent,
@@ -99,6 +100,7 @@ export const envSchema = z
     FLUSH_CLAIM_IDLE: duration('30s', 5_000),
     FLUSH_ATTEMPTS: int(8, 1, 100),
     RAW_RETENTION: duration('90d', HOUR),
+    COMPRESS_AFTER: durationOrOff('2d', DAY),
     ROLLUP_1M_RETENTION: duration('30d', HOUR),
     ROLLUP_1H_RETENTION: duration('730d', DAY),
     AGGREGATE_INTERVAL: duration('1m', 1_000),
@@ -337,6 +339,8 @@ function httpConfig(e: Env) {
 function retentionConfig(e: Env) {
   return {
     rawMs: e.RAW_RETENTION,
+    /** Raw days whose end is this long past are packed by the maintenance job; null: never. */
+    compressAfterMs: e.COMPRESS_AFTER,
     rollup1mMs: e.ROLLUP_1M_RETENTION,
     rollup1hMs: e.ROLLUP_1H_RETENTION,
     /**

@@ -5,6 +5,9 @@
 /** SQLSTATE unique_violation. */
 export const UNIQUE_VIOLATION = '23505';
 
+/** SQLSTATE lock_not_available: a lock_timeout ran out. */
+export const LOCK_NOT_AVAILABLE = '55P03';
+
 /** SQLSTATEs that retrying cannot fix: data exceptions, integrity, program limits, protocol. */
 export function isPermanent(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

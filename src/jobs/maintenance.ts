@@ -1,9 +1,11 @@
 // The maintenance job: keeps daily partitions of points made ahead, and applies retention —
 // whole partitions past RAW_RETENTION are dropped (cheap, no row-by-row delete), rollups past
-// their own retention are deleted in short batches. Nothing inside retention is touched.
+// their own retention are deleted in short batches. Nothing inside retention is touched. Then
+// it packs the days of raw points that are COMPRESS_AFTER old (src/metrics/packing.ts).
 import { cancellable, throwIfAborted, type Task } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { packDays, type PackedDay } from '../metrics/packing.js';
 import { ensurePartitions } from '../metrics/partitions.js';
 import { sql } from '../metrics/queries.js';
 import type { SeriesRegistry } from '../metrics/series-registry.js';
@@ -15,7 +17,14 @@ export interface MaintenancePayload {
 export interface MaintenanceDeps {
   db: Db;
   log: Logger;
-  retention: { rawMs: number; rollup1mMs: number; rollup1hMs: number; regressionMs: number };
+  retention: {
+    rawMs: number;
+    rollup1mMs: number;
+    rollup1hMs: number;
+    regressionMs: number;
+    /** Days end this long ago are packed (COMPRESS_AFTER); null or absent: never. */
+    compressAfterMs?: number | null;
+  };
   /** The active-series registry, whose idle series stop counting towards the series limits. */
   series?: Pick<SeriesRegistry, 'trim'>;
   now?: () => number;
@@ -39,6 +48,10 @@ export interface MaintenanceResult {
   regressionsDeleted: number;
   /** Series idle past SERIES_IDLE_TIMEOUT that stopped counting as active (their data stays). */
   seriesIdled: number;
+  /** Days of raw points packed by this run (late points merged into packed days included). */
+  daysPacked: PackedDay[];
+  /** Days left for the next run: a lock was not had in time. */
+  packSkipped: string[];
 }
 
 const DELETE_BATCH = 50_000;
@@ -123,7 +136,15 @@ export async function maintenance(
           .rowCount,
     ),
     seriesIdled: (await deps.series?.trim(now)) ?? 0,
+    daysPacked: [],
+    packSkipped: [],
   };
+  const { compressAfterMs } = deps.retention;
+  if (compressAfterMs !== undefined && compressAfterMs !== null) {
+    const pack = await packDays(deps.db, new Date(now - compressAfterMs), deps.signal);
+    result.daysPacked = pack.packed;
+    result.packSkipped = pack.skipped;
+  }
   if (
     result.partitionsCreated > 0 ||
     result.partitionsDropped.length > 0 ||
@@ -131,7 +152,9 @@ export async function maintenance(
     result.rollup1hDeleted > 0 ||
     result.regressionSlotsDeleted > 0 ||
     result.metricRollupDeleted > 0 ||
-    result.seriesIdled > 0
+    result.seriesIdled > 0 ||
+    result.daysPacked.length > 0 ||
+    result.packSkipped.length > 0
   ) {
     deps.log.info(result, 'maintenance: partitions and retention applied');
   }

@@ -9,6 +9,7 @@ import { isConnectionError, UNIQUE_VIOLATION } from '../infra/pg-errors.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
+import { withoutPacked } from './packing.js';
 import { sql, text } from './queries.js';
 import { aggregateMinutes, type MinuteRollups } from './rollup.js';
 import { HOUR } from '../infra/time.js';
@@ -54,15 +55,18 @@ export class PointStore {
       await sco.none('BEGIN');
       const meta = new Map<number, SeriesMeta>();
       const ids = await this.resolveSeries(sco, entries, meta);
-      const rows = toRows(entries, ids, total);
-      await sco.one(sql.rollupHoursLockShared, [hoursOf(rows.ts)]);
+      const batch = toRows(entries, ids, total);
+      await sco.one(sql.rollupHoursLockShared, [hoursOf(batch.ts)]);
+      // Points of packed days that a packed row holds are skipped here (the primary key skips
+      // the others); the rest of a packed day's points are stored unpacked and packed later.
+      const { rows } = await withoutPacked(sco, batch);
       const client = sco.client as unknown as pg.ClientBase;
-      let inserted = total;
+      let inserted = rows.ts.length;
       let slowPath = false;
       let stored: Rows = rows;
       await sco.none('SAVEPOINT fast_path');
       try {
-        await copyInto(client, COPY_POINTS, rows);
+        if (inserted > 0) await copyInto(client, COPY_POINTS, rows);
       } catch (err) {
         if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
         slowPath = true;

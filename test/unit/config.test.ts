@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     expect(c.redis.url).toBeUndefined();
     expect(c.flush.intervalMs).toBe(5_000);
     expect(c.retention.rawMs).toBe(90 * 86_400_000);
+    expect(c.retention.compressAfterMs).toBe(2 * 86_400_000);
     expect(c.shutdownTimeoutMs).toBe(10_000);
   });
 
@@ -26,6 +27,15 @@ describe('loadConfig', () => {
       8080,
       500,
     ]);
+  });
+
+  it('takes COMPRESS_AFTER as a duration of at least a day, or off', () => {
+    expect(loadConfig({ COMPRESS_AFTER: '7d' }).retention.compressAfterMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ COMPRESS_AFTER: 'off' }).retention.compressAfterMs).toBeNull();
+    for (const bad of ['12h', 'soon'])
+      expect(() => loadConfig({ COMPRESS_AFTER: bad })).toThrow(
+        `COMPRESS_AFTER="${bad}": expected off, or a duration such as 2d or 7d (at least 1d)`,
+      );
   });
 
   it('names every bad variable, its value and what is allowed, and hides secrets', () => {
