@@ -240,7 +240,7 @@ describe('a packed day', () => {
       expect(r.packed).toEqual([]);
     } finally {
       await flushing.none('ROLLBACK');
-      flushing.done();
+      await flushing.done();
     }
     const r = await packDays(ctx.db, new Date(NOW - 2 * DAY));
     expect(r.packed).toEqual([expect.objectContaining({ day: utc(day), points: 1 })]);
