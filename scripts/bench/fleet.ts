@@ -127,7 +127,7 @@ export function fleet(seriesCount: number, metricCount: number, seed: number): S
 }
 
 /** A deterministic uniform draw in [0, 1) for (seed, series, minute), whatever the fill order. */
-function noise(seed: number, s: number, minute: number): number {
+export function noise(seed: number, s: number, minute: number): number {
   let h = (seed ^ Math.imul(s + 1, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca77)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);

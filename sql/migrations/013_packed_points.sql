@@ -139,6 +139,11 @@ BEGIN
   JOIN point_sets s ON s.digest = pp.digest AND s.series_ids = pp.ids
   ORDER BY pp.ts;
   GET DIAGNOSTICS n_stored = ROW_COUNT;
+  -- The new rows' BRIN ranges summarised, and the planner's statistics of the day made, now
+  -- rather than by a later autovacuum.
+  PERFORM brin_summarize_new_values(i.indexrelid)
+  FROM pg_index i WHERE i.indrelid = packed::regclass;
+  EXECUTE format('ANALYZE %I', packed);
   IF n_stored <> n_rows THEN
     -- Only an md5 collision between two different series lists gets here; nothing is lost.
     RAISE EXCEPTION 'packing % stored % of % rows: a series set did not match its digest', day, n_stored, n_rows;
