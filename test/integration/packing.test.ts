@@ -61,13 +61,24 @@ function fleet(): Point[] {
       for (const host of ['a', 'b', 'c']) points.push(point('cpu', host, t, valueOf(i++)));
     // A series of its own timestamps: milliseconds off any grid.
     for (let k = 0; k < 50; k++)
-      points.push(point('jitter', 'z', start + 7 * HOUR + k * 61_337 + (k % 3), valueOf(i++)));
+      points.push({
+        ...point('jitter', 'z', start + 7 * HOUR + k * 61_337 + (k % 3), valueOf(i++)),
+        sourceAgentId: 'agent-7',
+        instanceId: 'i-42',
+      });
   }
   return points;
 }
 
 interface Snapshot {
-  rows: { metric_name: string; host: string; ms: number; metric_value: number }[];
+  rows: {
+    metric_name: string;
+    host: string;
+    source_agent_id: string | null;
+    instance_id: string | null;
+    ms: number;
+    metric_value: number;
+  }[];
   perDay: { metric_name: string; day: string; n: number; sum: string }[];
   window: { n: number; sum: string };
 }
@@ -75,7 +86,7 @@ interface Snapshot {
 async function snapshot(): Promise<Snapshot> {
   return {
     rows: await ctx.db.many(
-      `SELECT metric_name, tags->>'host' AS host,
+      `SELECT metric_name, tags->>'host' AS host, source_agent_id, instance_id,
               (extract(epoch FROM "timestamp") * 1000)::float8 AS ms, metric_value
        FROM performance_metrics_ts ORDER BY metric_name, host, "timestamp"`,
     ),
@@ -130,6 +141,7 @@ describe('a packed day', () => {
     const points = fleet();
     expect(await write(points)).toBe(points.length);
     before = await snapshot();
+    expect(before.rows.filter((r) => r.source_agent_id === 'agent-7').length).toBe(4 * 50);
     backfillBefore = await backfillHour(
       { db: ctx.db, log: ctx.log },
       { hour: new Date(PACKED[1]! + 2 * HOUR).toISOString(), metric: null, dryRun: true },
