@@ -4,10 +4,12 @@
 // series share timestamps (--modes: tick, agent, series; scripts/bench/storage/fill.ts):
 //   1. fill     --days of --series series at one point per minute, by binary COPY into points;
 //               VACUUM ANALYZE;
-//   2. raw      the exact answers over a 24 h window of closed days, and the window's scans
-//               through performance_metrics_ts timed (median of --runs after one untimed);
-//   3. pack     packDays, as the maintenance job runs it with COMPRESS_AFTER 2d, timed;
-//   4. packed   the same scans and answers again, and the bytes a point takes before and after.
+//   2. raw      the exact answers over 24 h of days that packing will take;
+//   3. pack     packDays, as the maintenance job runs it with COMPRESS_AFTER 2d, timed; the
+//               bytes a point takes before and after;
+//   4. compare  the same answers again, and scans through performance_metrics_ts (and of one
+//               series through points_all) over a whole raw day (yesterday) and a whole packed
+//               day (four days back) in turns, median of --runs after one untimed run each.
 // Results (scripts/bench/storage/report.ts): tables on stdout, bench/results/storage.json and
 // the Storage section of bench/RESULTS.md. Progress goes to stderr. The database is dropped at
 // the end, also on failure or Ctrl-C.
@@ -33,7 +35,7 @@ const USAGE = `usage: node --import tsx scripts/bench-storage.ts [options]
   --series N            series to store (default 1000), spread over --metrics metric names
   --days N              days of history, one point per series per minute (default 7, at least 5)
   --metrics N           metric names (default 30, at most ${METRICS.length})
-  --runs N              timed runs of each scan after one untimed (default 5)
+  --runs N              timed runs of each scan after one untimed (default 7)
   --modes LIST          ways the series share timestamps, comma-separated (default ${MODES.join(',')})
 ${cli.DATABASE_URL_USAGE}
   --redis-url URL       Redis (checked only)
@@ -53,7 +55,7 @@ function parseOptions(argv: string[]): Options {
     );
   return {
     ...fleetSize(values, { metrics: 30, minDays: 5 }),
-    runs: cli.wholeOption(values.runs, 5, 'runs', 1, 100),
+    runs: cli.wholeOption(values.runs, 7, 'runs', 1, 100),
     modes: [...new Set(modes)] as Mode[],
     ...cli.commonOptions(values, 2 ** 31),
   };

@@ -1,7 +1,6 @@
 // The storage benchmark's report: its goals, its tables (stdout and the Storage section of
 // bench/RESULTS.md) and bench/results/storage.json.
 import path from 'node:path';
-import { NOISE_CORES } from '../cpu.js';
 import {
   fixed,
   type Goal,
@@ -141,10 +140,12 @@ export async function writeResults(
     '*Raw B/point*: the day partitions of `points` with their primary key, before packing;',
     '*packed B/point*: the `points_packed` partitions with their TOAST and BRIN index, and the',
     'series sets. Scans: median of ' +
-      `${opts.runs} runs after one untimed, raw → packed (ratio), over the same 24 h (06:00 four days back`,
-    'to 06:00 three days back); *one series* reads `points_all` for one series id. The answers',
-    '(count, exact sum, min, max and p95 per metric over the window) are compared in full.',
-    `CPU noise is not sampled here; a run on a busy machine (over ${NOISE_CORES} cores used by others) can shift the ratios.`,
+      `${opts.runs} runs, raw → packed (ratio): the whole of yesterday (raw) and the whole day four`,
+    'days back (packed), the same number of points, run in turns (raw, packed, raw …) after one',
+    'untimed run of each, so outside load falls on both alike; *one series* reads `points_all`',
+    'for one series id. The answers over 24 h of packed days (06:00 four days back to 06:00 three',
+    'days back; count, exact sum, min, max and p95 per metric) before and after packing are',
+    'compared in full.',
     '',
   ].join('\n');
   const report = {
