@@ -12,18 +12,12 @@
 -- timestamps (pulse's own readers use the rollups for that).
 
 -- The series of packed rows, in the order of their values (ascending ids). Few distinct sets
--- exist (the fleets that report together), each stored once. A series row never changes, so
--- its name, tags, agent and instance are kept here too, in the same order: the plan's view
--- then unpacks them with the values instead of joining series once per point.
+-- exist (the fleets that report together), each stored once.
 CREATE TABLE point_sets (
-  id               integer  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id         integer  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- md5 of the id list, to find a set by its members; equality is checked on the list itself.
-  digest           uuid     NOT NULL UNIQUE,
-  series_ids       bigint[] NOT NULL CHECK (cardinality(series_ids) > 0),
-  metric_names     text[]   NOT NULL,
-  tags             jsonb[]  NOT NULL,
-  source_agent_ids text[]   NOT NULL,
-  instance_ids     text[]   NOT NULL
+  digest     uuid     NOT NULL UNIQUE,
+  series_ids bigint[] NOT NULL CHECK (cardinality(series_ids) > 0)
 );
 
 -- One row per (ts, set_id), kept so by pulse_pack_points_day, the only writer. No b-tree: its
@@ -57,9 +51,10 @@ SELECT unnest(s.series_ids) AS series_id, p.ts, unnest(p.vals) AS value
 FROM points_packed p
 JOIN point_sets s ON s.id = p.set_id;
 
--- The plan's view over raw and packed points. The packed half unpacks each row's values with
--- its set's series columns, all arrays in the same order; a 24 h scan of packed days costs no
--- more than one of raw days (npm run bench:storage).
+-- The plan's view over raw and packed points. The packed half joins series with a LEFT JOIN
+-- (every packed series id has its series row: a flush writes the series first, and series rows
+-- are never deleted), which PostgreSQL leaves out of a query that reads no series column: a
+-- count or sum over a time range then only unpacks arrays (npm run bench:storage).
 CREATE OR REPLACE VIEW performance_metrics_ts AS
 SELECT p.ts            AS "timestamp",
        s.metric_name,
@@ -70,14 +65,13 @@ SELECT p.ts            AS "timestamp",
 FROM points p
 JOIN series s ON s.id = p.series_id
 UNION ALL
-SELECT p.ts,
-       unnest(s.metric_names),
-       unnest(p.vals),
-       unnest(s.tags),
-       unnest(s.source_agent_ids),
-       unnest(s.instance_ids)
-FROM points_packed p
-JOIN point_sets s ON s.id = p.set_id;
+SELECT x.ts, s.metric_name, x.value, s.tags, s.source_agent_id, s.instance_id
+FROM (
+  SELECT p.ts, unnest(k.series_ids) AS series_id, unnest(p.vals) AS value
+  FROM points_packed p
+  JOIN point_sets k ON k.id = p.set_id
+) x
+LEFT JOIN series s ON s.id = x.series_id;
 
 -- Packs the unpacked points of one UTC day: its partition (points_YYYYMMDD) if there is one,
 -- and what points_default holds for the day (late points after an earlier packing, or a day
@@ -138,16 +132,8 @@ BEGIN
   ) g;
   SELECT count(*), coalesce(sum(cardinality(pp.ids)), 0) INTO n_rows, n_points FROM pulse_pack pp;
 
-  -- New sets, with their series' columns in the same order (a series row never changes).
-  INSERT INTO point_sets (digest, series_ids, metric_names, tags, source_agent_ids, instance_ids)
-  SELECT d.digest, d.ids,
-         array_agg(s.metric_name ORDER BY u.i), array_agg(s.tags ORDER BY u.i),
-         array_agg(s.source_agent_id ORDER BY u.i), array_agg(s.instance_id ORDER BY u.i)
-  FROM (SELECT DISTINCT ON (pp.digest) pp.digest, pp.ids FROM pulse_pack pp) d
-  CROSS JOIN LATERAL unnest(d.ids) WITH ORDINALITY AS u (series_id, i)
-  LEFT JOIN series s ON s.id = u.series_id
-  WHERE NOT EXISTS (SELECT 1 FROM point_sets k WHERE k.digest = d.digest)
-  GROUP BY d.digest, d.ids
+  INSERT INTO point_sets (digest, series_ids)
+  SELECT DISTINCT ON (pp.digest) pp.digest, pp.ids FROM pulse_pack pp
   ON CONFLICT (digest) DO NOTHING;
 
   IF to_regclass(packed) IS NULL THEN
