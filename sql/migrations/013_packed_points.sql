@@ -55,13 +55,22 @@ CREATE TABLE points_packed_days (
   packed_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- A set's arrays, read once per query. A set of many series is stored compressed out of line
+-- (TOAST); joined as it is, each packed row would decompress it again. The concatenation makes
+-- a plain in-memory copy, and OFFSET 0 keeps the planner from moving it above the join.
+CREATE VIEW point_sets_read AS
+SELECT k.id, k.series_ids || '{}'::bigint[] AS series_ids,
+       k.columns || '{}'::pulse_series_columns[] AS columns
+FROM point_sets k
+OFFSET 0;
+
 -- Every raw point, packed or not: what every reader of raw points reads.
 CREATE VIEW points_all AS
 SELECT series_id, ts, value FROM points
 UNION ALL
 SELECT unnest(s.series_ids) AS series_id, p.ts, unnest(p.vals) AS value
 FROM points_packed p
-JOIN point_sets s ON s.id = p.set_id;
+JOIN point_sets_read s ON s.id = p.set_id;
 
 -- The plan's view over raw and packed points. The packed half unpacks a row's values with its
 -- set's series columns, two arrays in step, and reads a column of a series only when a query
@@ -80,7 +89,7 @@ SELECT x.ts, (x.c).metric_name, x.value, (x.c).tags, (x.c).source_agent_id, (x.c
 FROM (
   SELECT p.ts, unnest(k.columns) AS c, unnest(p.vals) AS value
   FROM points_packed p
-  JOIN point_sets k ON k.id = p.set_id
+  JOIN point_sets_read k ON k.id = p.set_id
 ) x;
 
 -- Packs the unpacked points of one UTC day: its partition (points_YYYYMMDD) if there is one,
