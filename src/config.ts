@@ -339,8 +339,6 @@ function httpConfig(e: Env) {
 function retentionConfig(e: Env) {
   return {
     rawMs: e.RAW_RETENTION,
-    /** Raw days whose end is this long past are packed by the maintenance job; null: never. */
-    compressAfterMs: e.COMPRESS_AFTER,
     rollup1mMs: e.ROLLUP_1M_RETENTION,
     rollup1hMs: e.ROLLUP_1H_RETENTION,
     /**
@@ -354,6 +352,8 @@ function retentionConfig(e: Env) {
       e.RAW_RETENTION,
       e.ROLLUP_1M_RETENTION - Math.min(DAY, e.ROLLUP_1M_RETENTION / 4),
     ),
+    /** Raw days whose end is this long past are packed by the maintenance job; null: never. */
+    compressAfterMs: e.COMPRESS_AFTER,
   };
 }
 

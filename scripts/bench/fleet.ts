@@ -127,7 +127,7 @@ export function fleet(seriesCount: number, metricCount: number, seed: number): S
 }
 
 /** A deterministic uniform draw in [0, 1) for (seed, series, minute), whatever the fill order. */
-export function noise(seed: number, s: number, minute: number): number {
+function noise(seed: number, s: number, minute: number): number {
   let h = (seed ^ Math.imul(s + 1, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca77)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
@@ -153,14 +153,18 @@ export function valueOf(spec: SeriesSpec, u: number, ts: number): number {
   }
 }
 
-/** The rows of minutes [fromMinute, fromMinute + minutes) for the given series, minute by minute. */
-function blockRows(
+/**
+ * The rows of minutes [fromMinute, fromMinute + minutes) for the given series, minute by minute;
+ * series s reports at `offsets[s]` ms into each minute (default: its own offsetMs).
+ */
+export function blockRows(
   specs: SeriesSpec[],
   which: number[],
   ids: number[],
   fromMinute: number,
   minutes: number,
   seed: number,
+  offsets: readonly number[] = specs.map((s) => s.offsetMs),
 ): Rows {
   const n = which.length * minutes;
   const rows = {
@@ -172,7 +176,7 @@ function blockRows(
   for (let m = fromMinute; m < fromMinute + minutes; m++) {
     for (const s of which) {
       const spec = specs[s] as SeriesSpec;
-      const ts = m * MINUTE + spec.offsetMs;
+      const ts = m * MINUTE + (offsets[s] as number);
       rows.seriesId[k] = ids[s] as number;
       rows.ts[k] = ts;
       rows.value[k] = valueOf(spec, noise(seed, s, m), ts);

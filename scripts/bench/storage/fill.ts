@@ -8,12 +8,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { MINUTE } from '../../../src/infra/time.js';
-import { binaryCopyChunks, type Rows } from '../../../src/metrics/copy-binary.js';
+import { binaryCopyChunks } from '../../../src/metrics/copy-binary.js';
 import { sql, text } from '../../../src/metrics/queries.js';
 import { COPY_ROWS_PER_CHUNK } from '../copy-stage.js';
 import { progress } from '../env.js';
-import { noise, valueOf, type SeriesSpec } from '../fleet.js';
+import { blockRows, type SeriesSpec } from '../fleet.js';
 import { int } from '../report.js';
 
 export const MODES = ['tick', 'agent', 'series'] as const;
@@ -31,33 +30,6 @@ function offsetOf(mode: Mode, specs: SeriesSpec[], i: number, metrics: number): 
   if (mode === 'series') return (specs[i] as SeriesSpec).offsetMs;
   // An agent is a host: its series are metric i mod M on host ⌊i / M⌋ (fleet()).
   return (specs[Math.floor(i / metrics) * metrics] as SeriesSpec).offsetMs;
-}
-
-function dayRows(
-  specs: SeriesSpec[],
-  which: number[],
-  ids: number[],
-  offsets: number[],
-  fromMinute: number,
-  minutes: number,
-  seed: number,
-): Rows {
-  const n = which.length * minutes;
-  const rows = {
-    seriesId: new Float64Array(n),
-    ts: new Float64Array(n),
-    value: new Float64Array(n),
-  };
-  let k = 0;
-  for (let m = fromMinute; m < fromMinute + minutes; m++)
-    for (const s of which) {
-      const ts = m * MINUTE + (offsets[s] as number);
-      rows.seriesId[k] = ids[s] as number;
-      rows.ts[k] = ts;
-      rows.value[k] = valueOf(specs[s] as SeriesSpec, noise(seed, s, m), ts);
-      k += 1;
-    }
-  return rows;
 }
 
 /**
@@ -78,7 +50,7 @@ export async function fillPoints(
     halves.map(async (which, h) => {
       for (let m = o.fromMinute; m < o.toMinute; m += 1_440) {
         const minutes = Math.min(1_440, o.toMinute - m);
-        const rows = dayRows(specs, which, ids, offsets, m, minutes, o.seed);
+        const rows = blockRows(specs, which, ids, m, minutes, o.seed, offsets);
         await pipeline(
           Readable.from(binaryCopyChunks(rows, COPY_ROWS_PER_CHUNK)),
           (clients[h] as pg.Client).query(copyFrom(text(sql.pointsCopy))),
