@@ -1,5 +1,6 @@
 // Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_append
 // takes. Computed in the worker so the flush transaction sends ~1 row per series and minute.
+import { BinaryCopyWriter } from './copy-binary.js';
 import { SketchBuilder } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 
@@ -113,4 +114,22 @@ export function aggregateMinutes(rows: {
   }
   out.hours = [...hours].sort((a, b) => a - b).map((h) => new Date(h));
   return out;
+}
+
+/** The rows of `m` as a binary COPY stream for rollup_1m (rollup_1m_copy.sql's columns). */
+export function minuteRollupCopy(m: MinuteRollups): Buffer[] {
+  const w = new BinaryCopyWriter();
+  for (let i = 0; i < m.seriesIds.length; i++) {
+    w.row(9);
+    w.int8(m.seriesIds[i] as number);
+    w.timestamptz((m.buckets[i] as Date).getTime());
+    w.int8(m.counts[i] as number);
+    w.float8(m.sums[i] as number);
+    w.float8(m.mins[i] as number);
+    w.float8(m.maxes[i] as number);
+    w.float8(m.lasts[i] as number);
+    w.timestamptz((m.lastTimes[i] as Date).getTime());
+    w.jsonb(m.sketches[i] as string);
+  }
+  return w.finish();
 }
