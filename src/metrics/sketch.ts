@@ -103,6 +103,13 @@ export class SketchBuilder {
     }
   }
 
+  /** Adds another builder's counts (the minutes of an hour into the hour). */
+  merge(other: SketchBuilder): void {
+    for (const [k, n] of other.positive) this.positive.set(k, (this.positive.get(k) ?? 0) + n);
+    for (const [k, n] of other.negative) this.negative.set(k, (this.negative.get(k) ?? 0) + n);
+    this.zero += other.zero;
+  }
+
   /** Adds this sketch's counts to an accumulator (metric-level rollups). */
   addTo(acc: SketchAcc): void {
     for (const [k, n] of this.positive) acc.addIndex(1, k, n);
