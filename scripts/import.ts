@@ -10,14 +10,16 @@
 // ingest refuses it (counted in the same Redis registry; series already stored always pass).
 // Bad rows are reported on stderr (file:line: field: reason, the first 100) and skipped.
 //
-// The file is streamed: constant memory whatever its size (~150 MB peak RSS). Points are
-// written with PointStore.write in batches of --batch (10,000), one transaction each, as
-// buffer entries of 1,000 points like a flush writes, so rollup_1m is updated exactly as a
-// flush does. While one batch is being written the next is parsed; reading then waits for that
-// write. The primary key skips points already stored, so running an import twice stores
-// nothing twice (they are counted as duplicates). Daily partitions of `points` are created for
-// the days imported. At the end the aggregate job runs once, so rollup_1h covers the closed
-// hours imported.
+// The file is streamed: constant memory whatever its size. Rows are read where they lie in the
+// text (src/import/ndjson-reader.ts, csv-reader.ts: the same answers as JSON.parse or the CSV
+// parser and the ingest rules, which take every row those readers do not) into batches of
+// --batch (50,000) points held as columns, written with PointStore.write, one transaction each,
+// WRITES_IN_FLIGHT (3) at once on their own connections while the next batch is read. A batch
+// whose every point is stored already is only checked, so running an import twice stores
+// nothing twice (its points are counted as duplicates); the primary key skips a stored point in
+// any batch. Daily partitions of `points` are created for the days imported. At the end rollup_1h
+// and the regression slots of the closed hours imported are built from the minutes the import
+// appended (an hour that also held other rows is left to the aggregate job, run once then).
 //
 // Exit codes: 0 every row imported (or already stored), 1 fatal error (only whole batches were
 // stored; running it again is safe), 2 some rows rejected, 130 interrupted (SIGINT/SIGTERM: the
@@ -39,6 +41,7 @@ import { DEFAULT_BATCH, MAX_BATCH, runImport, summaryLine } from '../src/import/
 import { migrate } from '../src/metrics/schema.js';
 import { SeriesRegistry } from '../src/metrics/series-registry.js';
 import { storedSeries } from '../src/metrics/store.js';
+import { WRITES_IN_FLIGHT } from '../src/metrics/bulk-writer.js';
 import { redactUrl } from '../src/infra/redact.js';
 
 const USAGE = `usage: npm run import -- FILE [--format ndjson|csv] [--batch N]
@@ -147,7 +150,8 @@ async function openServices(
       log,
     });
   }
-  const db = createDb(s.pg.url, 3, 'pulse-import', (e) =>
+  // A connection per write in flight, one for the reader's own statements, one for the check.
+  const db = createDb(s.pg.url, WRITES_IN_FLIGHT + 2, 'pulse-import', (e) =>
     log.warn({ err: e.message }, 'an idle PostgreSQL connection was closed by the server'),
   );
   s.db = db;

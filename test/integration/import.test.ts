@@ -13,6 +13,7 @@ import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WriteResult } from '../../src/metrics/store.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
+import { WRITES_IN_FLIGHT } from '../../src/metrics/bulk-writer.js';
 import { ImportError } from '../../src/import/input.js';
 import type { Output } from '../../src/import/progress.js';
 import { MAX_REPORTED } from '../../src/import/rejections.js';
@@ -424,7 +425,7 @@ describe('import', () => {
     await expect(run(file)).rejects.toThrow(`cannot read ${file}: permission denied`);
   });
 
-  it('reads at most one batch ahead while a write is in flight', async () => {
+  it('reads at most one batch ahead of the writes in flight, and keeps WRITES_IN_FLIGHT of them going', async () => {
     const batchSize = 100;
     let pulled = 0;
     const input = Readable.from(
@@ -441,18 +442,19 @@ describe('import', () => {
     const store = {
       async write(entries: DecodedEntry[]): Promise<WriteResult> {
         pulledAtWrite.push(pulled);
-        if (pulledAtWrite.length === 1) await gate;
+        await gate;
         const n = entries.reduce((s, e) => s + e.ts.length, 0);
         return { points: n, inserted: n, slowPath: false };
       },
     };
     const running = run('-', { format: 'ndjson', stdin: input, batchSize, store });
-    // The first batch is being written; the second gets parsed, and then reading waits.
-    await waitFor(() => Promise.resolve(pulled >= 2 * batchSize), 10_000, 'the second batch read');
+    // WRITES_IN_FLIGHT batches are being written; the next one gets read, and then reading waits.
+    const ahead = (WRITES_IN_FLIGHT + 1) * batchSize;
+    await waitFor(() => Promise.resolve(pulled >= ahead), 10_000, 'the batches in flight read');
     await new Promise((r) => setTimeout(r, 200));
-    expect(pulledAtWrite).toHaveLength(1);
-    expect(pulled).toBeGreaterThanOrEqual(2 * batchSize);
-    expect(pulled).toBeLessThanOrEqual(2 * batchSize + 20); // + the stream's small buffer
+    expect(pulledAtWrite).toHaveLength(WRITES_IN_FLIGHT);
+    expect(pulled).toBeGreaterThanOrEqual(ahead);
+    expect(pulled).toBeLessThanOrEqual(ahead + 20); // + the stream's small buffer
     release();
     const { result } = await running;
     expect(result).toMatchObject({ rowsRead: 1_000, imported: 1_000, exitCode: 0 });
