@@ -20,6 +20,7 @@
 // any batch. Daily partitions of `points` are created for the days imported. At the end rollup_1h
 // and the regression slots of the closed hours imported are built from the minutes the import
 // appended (an hour that also held other rows is left to the aggregate job, run once then).
+// Input compressed with gzip (a file or stdin) is read as such, found by its first two bytes.
 //
 // Exit codes: 0 every row imported (or already stored), 1 fatal error (only whole batches were
 // stored; running it again is safe), 2 some rows rejected, 130 interrupted (SIGINT/SIGTERM: the
@@ -47,12 +48,12 @@ import { redactUrl } from '../src/infra/redact.js';
 const USAGE = `usage: npm run import -- FILE [--format ndjson|csv] [--batch N]
 
 Imports points from FILE (NDJSON: one JSON object per line; CSV: a header row, then one point
-per row; "-" reads stdin and needs --format). Columns: timestamp (ISO-8601 with a zone, or epoch
+per row; gzip-compressed or not; "-" reads stdin and needs --format). Columns: timestamp (ISO-8601 with a zone, or epoch
 milliseconds), metric_name, metric_value (or value), tags (a JSON object), source_agent_id,
 instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
 MAX_SERIES_PER_METRIC, are reported on stderr and skipped.
 
-  --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv)
+  --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv, maybe with .gz)
   --batch N             points per transaction (default ${count(DEFAULT_BATCH)})
 
 Exit code: 0 all rows imported (or already stored), 1 fatal error, 2 some rows rejected.

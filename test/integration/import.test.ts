@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WriteResult } from '../../src/metrics/store.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
@@ -364,6 +365,34 @@ describe('import', () => {
     expect(lines(result)).toEqual(CSV_REJECTED);
     expect(result.bytesRead).toBe(bytes.length);
     expect(await stored()).toEqual(csvExpected());
+  });
+
+  it('reads gzip input, from a file by any name and from stdin, with the same answer', async () => {
+    const file = path.join(dir, 'mixed.ndjson.gz');
+    await writeFile(file, gzipSync(ndjsonFixture()));
+    const { result } = await run(file);
+    expect(result).toMatchObject({ format: 'ndjson', rowsRead: 15, imported: 5, rejected: 9 });
+    expect(lines(result)).toEqual(NDJSON_REJECTED);
+    expect(result.bytesRead).toBe((await stat(file)).size);
+    await expectRollupsComplete();
+
+    await ctx.db.none('TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours');
+    const bytes = gzipSync(csvFixture());
+    const oneByOne = Readable.from(
+      (function* () {
+        for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
+      })(),
+    );
+    const fromStdin = await run('-', { format: 'csv', stdin: oneByOne });
+    expect(fromStdin.result).toMatchObject({ rowsRead: 12, imported: 4, rejected: 8 });
+    expect(lines(fromStdin.result)).toEqual(CSV_REJECTED);
+    expect(await stored()).toEqual(csvExpected());
+
+    const cut = path.join(dir, 'cut.csv');
+    await writeFile(cut, bytes.subarray(0, bytes.length - 10));
+    await expect(run(cut)).rejects.toThrow(
+      /^reading .*cut\.csv failed after \d+ bytes: unexpected end of file$/,
+    );
   });
 
   it('prints the first 100 rejected rows and counts the rest', async () => {
