@@ -48,9 +48,9 @@ import { redactUrl } from '../src/infra/redact.js';
 const USAGE = `usage: npm run import -- FILE [--format ndjson|csv] [--batch N]
 
 Imports points from FILE (NDJSON: one JSON object per line; CSV: a header row, then one point
-per row; gzip-compressed or not; "-" reads stdin and needs --format). Columns: timestamp (ISO-8601 with a zone, or epoch
-milliseconds), metric_name, metric_value (or value), tags (a JSON object), source_agent_id,
-instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
+per row; either may be gzip-compressed; "-" reads stdin and needs --format). Columns:
+timestamp (ISO-8601 with a zone, or epoch milliseconds), metric_name, metric_value (or value),
+tags (a JSON object), source_agent_id, instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
 MAX_SERIES_PER_METRIC, are reported on stderr and skipped.
 
   --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv, maybe with .gz)
