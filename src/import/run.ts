@@ -116,7 +116,7 @@ async function readAll(opts: ImportOptions, r: Reading): Promise<boolean> {
 async function buildHours(opts: ImportOptions, writer: BulkWriter<Lines>): Promise<number> {
   try {
     const fromWrites = await writer.finish();
-    return fromWrites + (await aggregateAll({ db: opts.db, log: opts.log })).hours;
+    return fromWrites.hours + (await aggregateAll({ db: opts.db, log: opts.log })).hours;
   } catch (err) {
     throw new ImportError(
       `the rows are stored, but building rollup_1h failed: ${(err as Error).message} ` +

@@ -5,7 +5,7 @@
 // whenever more are held than that allows. Counts what was stored; never reports a batch as
 // stored before its transaction committed.
 import type { DecodedEntry } from './buffer.js';
-import type { HourRollups } from './hour-rollups.js';
+import type { HourRollups, HoursBuilt } from './hour-rollups.js';
 import type { WriteResult } from './store.js';
 import type { StoredPoints } from './stored-points.js';
 
@@ -90,10 +90,10 @@ export class BulkWriter<L> {
     throw new BatchFailed(first.label, first.err);
   }
 
-  /** settle(), then the hours held are built; resolves with how many were. */
-  async finish(): Promise<number> {
+  /** settle(), then the hours held are built; resolves with how many were (and their rows). */
+  async finish(): Promise<HoursBuilt> {
     await this.settle();
-    return (await this.opts.hours?.build()) ?? 0;
+    return (await this.opts.hours?.build()) ?? { hours: 0, rows: 0 };
   }
 
   /** Waits for every batch in flight, whatever became of them (after a failure elsewhere). */

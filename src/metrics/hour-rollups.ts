@@ -42,6 +42,12 @@ class HourAcc {
   readonly minuteCount = new Float64Array(60);
 }
 
+/** Closed hours built, and the rollup_1h rows written for them. */
+export interface HoursBuilt {
+  hours: number;
+  rows: number;
+}
+
 export class HourRollups {
   private byHour = new Map<number, Map<number, HourAcc>>();
   private held = 0;
@@ -87,15 +93,19 @@ export class HourRollups {
 
   /**
    * Builds every closed hour held that is made of this writer's rows alone and still marked
-   * dirty (no aggregate job did it meanwhile); returns how many. Then forgets all it holds: the
-   * other hours stay dirty, for the aggregate job. Call it with no write of this writer in flight.
+   * dirty (no aggregate job did it meanwhile); says how many hours and rollup_1h rows. Then
+   * forgets all it holds: the other hours stay dirty, for the aggregate job. Call it with no
+   * write of this writer in flight.
    */
-  async build(now = Date.now()): Promise<number> {
+  async build(now = Date.now()): Promise<HoursBuilt> {
     const hours = [...this.byHour.keys()].filter((h) => h + HOUR <= now).sort((a, b) => a - b);
-    let built = 0;
+    const built: HoursBuilt = { hours: 0, rows: 0 };
     try {
-      for (let i = 0; i < hours.length; i += HOURS_PER_TX)
-        built += await this.buildSome(hours.slice(i, i + HOURS_PER_TX));
+      for (let i = 0; i < hours.length; i += HOURS_PER_TX) {
+        const r = await this.buildSome(hours.slice(i, i + HOURS_PER_TX));
+        built.hours += r.hours;
+        built.rows += r.rows;
+      }
     } finally {
       this.byHour = new Map();
       this.held = 0;
@@ -104,7 +114,7 @@ export class HourRollups {
   }
 
   /** One transaction: the hours' exclusive locks, the ones made of our rows built and unmarked. */
-  private async buildSome(hours: number[]): Promise<number> {
+  private async buildSome(hours: number[]): Promise<HoursBuilt> {
     const sco = await this.db.connect();
     let broken = false;
     try {
@@ -119,9 +129,10 @@ export class HourRollups {
       const mine = totals.filter((t) => this.onlyMine(t)).map((t) => new Date(t.hour_ms));
       const taken = await sco.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [mine]);
       const dirty = taken.map((r) => r.bucket.getTime()).sort((a, b) => a - b);
-      if (dirty.length > 0) await this.write(sco, sco.client as unknown as pg.ClientBase, dirty);
+      const rows =
+        dirty.length > 0 ? await this.write(sco, sco.client as unknown as pg.ClientBase, dirty) : 0;
       await sco.none('COMMIT');
-      return dirty.length;
+      return { hours: dirty.length, rows };
     } catch (err) {
       broken = isConnectionError(err);
       if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
@@ -144,7 +155,11 @@ export class HourRollups {
     return rows === t.rows && points === t.points;
   }
 
-  private async write(t: Pick<Db, 'none'>, client: pg.ClientBase, hours: number[]): Promise<void> {
+  private async write(
+    t: Pick<Db, 'none'>,
+    client: pg.ClientBase,
+    hours: number[],
+  ): Promise<number> {
     const ids: number[] = [];
     const buckets: Date[] = [];
     const rollups = new BinaryCopyWriter();
@@ -174,6 +189,7 @@ export class HourRollups {
     const dates = hours.map((h) => new Date(h));
     await t.none(sql.regressionSlotsDelete, [dates]);
     await copyInto(client, COPY_SLOTS, slots.finish());
+    return ids.length;
   }
 }
 

@@ -77,7 +77,7 @@ async function write(entries: DecodedEntry[]) {
     },
   });
   for (const [i, e] of entries.entries()) await writer.write(e, i);
-  const built = await writer.finish();
+  const built = (await writer.finish()).hours;
   return { inserted, checked, built };
 }
 
