@@ -4,6 +4,7 @@
 // hours written are built from the writes' own minutes (hour-rollups.ts) at the end, and
 // whenever more are held than that allows. Counts what was stored; never reports a batch as
 // stored before its transaction committed.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecodedEntry } from './buffer.js';
 import type { HourRollups, HoursBuilt } from './hour-rollups.js';
 import type { WriteResult } from './store.js';
@@ -16,6 +17,11 @@ export interface PointWriter {
 
 /** Write transactions in flight at once: PostgreSQL's cores are busy while the next is made. */
 export const WRITES_IN_FLIGHT = 3;
+
+// Two batches in flight that hold the same points in another order can deadlock on them; the
+// one PostgreSQL aborts is written again (it then finds the other's points stored).
+const RETRIED = new Set(['40P01', '40001']);
+const ATTEMPTS = 4;
 
 /** What one batch did, as its write (or the check that found it stored) says. */
 export interface BatchDone<L> {
@@ -96,6 +102,18 @@ export class BulkWriter<L> {
     return (await this.opts.hours?.build()) ?? { hours: 0, rows: 0 };
   }
 
+  private async writeRetrying(entry: DecodedEntry): Promise<WriteResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.opts.store.write([entry]);
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (attempt >= ATTEMPTS || typeof code !== 'string' || !RETRIED.has(code)) throw err;
+        await sleep(20 * attempt * (1 + Math.random()));
+      }
+    }
+  }
+
   /** Waits for every batch in flight, whatever became of them (after a failure elsewhere). */
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.all(this.running);
@@ -108,7 +126,7 @@ export class BulkWriter<L> {
       if (stored === points) return { label, points, inserted: 0, checked: true };
       if (stored === 0) this.checking = false;
     }
-    const r = await this.opts.store.write([entry]);
+    const r = await this.writeRetrying(entry);
     if (r.inserted < r.points) this.checking = true;
     if (r.minutes !== undefined) this.opts.hours?.add(r.minutes);
     return { label, points: r.points, inserted: r.inserted, checked: false };

@@ -10,7 +10,8 @@ import { BulkWriter } from '../../src/metrics/bulk-writer.js';
 import { entryOf } from '../../src/metrics/entry.js';
 import { HourRollups } from '../../src/metrics/hour-rollups.js';
 import type { Point } from '../../src/metrics/point.js';
-import { PointStore } from '../../src/metrics/store.js';
+import { cachedSeriesDef } from '../../src/metrics/series.js';
+import { PointStore, storeSeries } from '../../src/metrics/store.js';
 import { StoredPoints } from '../../src/metrics/stored-points.js';
 import { HOUR, MINUTE, SECOND } from '../../src/infra/time.js';
 import { countPoints, createTestContext, type TestContext } from '../helpers/context.js';
@@ -148,6 +149,28 @@ describe('bulk writer', () => {
       'SELECT (SELECT count(*)::int FROM points) AS n, (SELECT sum(count)::int FROM rollup_1h) AS h',
     );
     expect(counts.h).toBe(counts.n);
+  });
+
+  it("stores the points of batches in flight at once that hold each other's in another order once", async () => {
+    // Large enough batches that both COPYs run at once.
+    const list: Point[] = [];
+    for (let t = h0; t < h0 + HOUR; t += SECOND)
+      for (let s = 0; s < 25; s++)
+        list.push({ metricName: 'bw_dl', value: s, ts: t, tags: { s: String(s) }, sourceAgentId: null, instanceId: null }); // prettier-ignore
+    // The series stored first: creating a series takes its metric's lock, which would make the
+    // second write wait for the first to commit.
+    await storeSeries(ctx.db, [...new Set(list.map((p) => cachedSeriesDef(p)))]);
+    const mid = Math.floor(list.length / 2);
+    const [x1, x2] = [list[0] as Point, list[list.length - 1] as Point];
+    // Each batch holds the other's first point as its last: both writes hold a point the other
+    // needs by the time they reach it.
+    const a = [...list.slice(0, mid), x2];
+    const b = [x2, ...list.slice(mid, -1), x1];
+    const r = await write([entryOf(a), entryOf(b)]);
+    expect(r.inserted).toBe(list.length);
+    expect(await countPoints(ctx.db)).toBe(list.length);
+    const m1 = await ctx.db.one<{ n: number }>('SELECT sum(count)::int AS n FROM rollup_1m');
+    expect(m1.n).toBe(list.length);
   });
 
   it('only checks batches stored whole, and stores nothing twice', async () => {
