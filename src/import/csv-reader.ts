@@ -1,7 +1,8 @@
-// CSV rows, read in place. A record on one line whose time and value cells are plain (a number
-// or an ISO-8601 time, unquoted) is split where it lies, its series taken from the first such
-// record with the same series cells; the header, records spanning lines and anything unusual go
-// through the RFC 4180 parser (csv.ts) and the full rules, so the answer is the same.
+// CSV rows, read in place. A line of the shape of its series' last line (the same cells around
+// a plain time and value) costs three in-place comparisons; another record on one line whose
+// time and value cells are plain (unquoted) is split where it lies, its series found by its
+// series cells' text. The header, records across lines and anything else go through the
+// RFC 4180 parser (csv.ts) and the full rules, so every answer is the same.
 import type { RowChecker, RowSink } from './check.js';
 import { CsvParser, MAX_RECORD_CHARS, type CsvRecord } from './csv.js';
 import { csvHeader, csvRow, type CsvColumn } from './rows.js';
