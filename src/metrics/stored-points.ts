@@ -7,6 +7,20 @@ import { sql } from './queries.js';
 
 // Bounds the series id cache; past it the cache starts over (a lookup, not a loss).
 const IDS_MAX = 500_000;
+// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
+const PG_EPOCH_MS = 946_684_800_000;
+
+/** Stored times (timestamptz's binary form, concatenated) as epoch ms, ascending. */
+function storedTimes(times: Buffer, n: number): Float64Array {
+  const view = new DataView(times.buffer, times.byteOffset, times.byteLength);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    // Microseconds since 2000 stay far below 2^53: exact as a double.
+    const us = view.getInt32(i * 8) * 4_294_967_296 + view.getUint32(i * 8 + 4);
+    out[i] = us / 1_000 + PG_EPOCH_MS;
+  }
+  return out.sort();
+}
 
 export class StoredPoints {
   private ids = new Map<string, number>();
@@ -53,11 +67,11 @@ export class StoredPoints {
     for (const row of rows) {
       const s = asked[row.ord - 1] as number;
       const mine = grouped.subarray(starts[s], starts[s + 1]).sort();
-      const view = new DataView(row.times.buffer, row.times.byteOffset, row.times.byteLength);
+      const stored = storedTimes(row.times, row.n);
       // Both ascending and distinct: walk them together.
       let j = 0;
       for (let i = 0; i < row.n && j < mine.length; i++) {
-        const t = view.getFloat64(i * 8);
+        const t = stored[i] as number;
         while (j < mine.length && (mine[j] as number) < t) j += 1;
         if (j < mine.length && mine[j] === t) {
           found += 1;
