@@ -57,8 +57,6 @@ export async function writeBatches(
       written.points += entry.ts.length;
       for (const s of entry.series) written.fingerprints.add(s.fingerprint);
       await writer.write(entry, i);
-      // The first batch alone creates (nearly) every series; later ones only look them up.
-      if (i === 0) await writer.drain();
     }
     written.hours = await writer.finish();
   } finally {

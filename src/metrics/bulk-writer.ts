@@ -67,7 +67,11 @@ export class BulkWriter<L> {
     return this.failures.length > 0;
   }
 
-  /** Starts writing `entry` once fewer than the limit are in flight. */
+  /**
+   * Starts writing `entry` once fewer than the limit are in flight. The first batch is written
+   * alone: it creates the series (nearly all of a file's), which takes their metrics' locks, and
+   * writes beside it would only wait for them.
+   */
   async write(entry: DecodedEntry, label: L): Promise<void> {
     while (this.running.size >= this.limit) await Promise.race(this.running);
     if (this.opts.hours?.full) {
@@ -83,6 +87,7 @@ export class BulkWriter<L> {
       })
       .finally(() => this.running.delete(p));
     this.running.add(p);
+    if (seq === 0) await p;
   }
 
   /**
