@@ -6,10 +6,12 @@
 // that only go up, and exactly one regression about 12 h before the end. It then runs regression
 // detection as of the end and prints the report, so the dashboard shows it at once.
 //
-// Points go through the ingest rules (validateBatch) and PointStore.write in batches, so
-// rollup_1m is exact, then the aggregate job builds rollup_1h. Every value is a pure function of
-// (seed, series, timestamp) and timestamps sit on a grid of --step, so a second run stores
-// nothing twice: the primary key skips what is already there, and the summary counts it.
+// Points go through the ingest rules (validateBatch) and PointStore.write in batches of whole
+// hours, a few in flight (src/metrics/bulk-writer.ts), so rollup_1m is exact; rollup_1h and the
+// regression slots of the closed hours are built from the writes' own minutes. Every value is a
+// pure function of (seed, series, timestamp) and timestamps sit on a grid of --step, so a
+// second run stores nothing twice: a batch stored already is only checked, and the summary
+// counts its points as duplicates.
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
@@ -25,7 +27,7 @@ import { parseDays, parseEnd, parseStep } from '../src/demo/options.js';
 import { runDemo } from '../src/demo/run.js';
 import { summary } from '../src/demo/summary.js';
 import { demoRegression } from '../src/demo/regression.js';
-import { WRITE_CONCURRENCY } from '../src/demo/writer.js';
+import { WRITES_IN_FLIGHT } from '../src/metrics/bulk-writer.js';
 import { table } from './regression.js';
 
 const USAGE = `usage: npm run demo -- --days N [--end ISO] [--seed N] [--hosts N] [--step 60s]
@@ -90,7 +92,7 @@ async function demo(s: Settings): Promise<void> {
     );
   const log = createLogger('warn', { component: 'demo' });
   const pg = await postgresFor(config, log);
-  const db = createDb(pg.url, WRITE_CONCURRENCY + 1, 'pulse-demo');
+  const db = createDb(pg.url, WRITES_IN_FLIGHT + 2, 'pulse-demo');
   try {
     await migrate(db, log);
     process.stderr.write(

@@ -10,14 +10,17 @@
 // ingest refuses it (counted in the same Redis registry; series already stored always pass).
 // Bad rows are reported on stderr (file:line: field: reason, the first 100) and skipped.
 //
-// The file is streamed: constant memory whatever its size (~150 MB peak RSS). Points are
-// written with PointStore.write in batches of --batch (10,000), one transaction each, as
-// buffer entries of 1,000 points like a flush writes, so rollup_1m is updated exactly as a
-// flush does. While one batch is being written the next is parsed; reading then waits for that
-// write. The primary key skips points already stored, so running an import twice stores
-// nothing twice (they are counted as duplicates). Daily partitions of `points` are created for
-// the days imported. At the end the aggregate job runs once, so rollup_1h covers the closed
-// hours imported.
+// The file is streamed: constant memory whatever its size. Rows are read where they lie in the
+// text (src/import/ndjson-reader.ts, csv-reader.ts: the same answers as JSON.parse or the CSV
+// parser and the ingest rules, which take every row those readers do not) into batches of
+// --batch (50,000) points held as columns, written with PointStore.write, one transaction each,
+// WRITES_IN_FLIGHT (3) at once on their own connections while the next batch is read. A batch
+// whose every point is stored already is only checked, so running an import twice stores
+// nothing twice (its points are counted as duplicates); the primary key skips a stored point in
+// any batch. Daily partitions of `points` are created for the days imported. At the end rollup_1h
+// and the regression slots of the closed hours imported are built from the minutes the import
+// appended (an hour that also held other rows is left to the aggregate job, run once then).
+// Input compressed with gzip (a file or stdin) is read as such, found by its first two bytes.
 //
 // Exit codes: 0 every row imported (or already stored), 1 fatal error (only whole batches were
 // stored; running it again is safe), 2 some rows rejected, 130 interrupted (SIGINT/SIGTERM: the
@@ -39,17 +42,18 @@ import { DEFAULT_BATCH, MAX_BATCH, runImport, summaryLine } from '../src/import/
 import { migrate } from '../src/metrics/schema.js';
 import { SeriesRegistry } from '../src/metrics/series-registry.js';
 import { storedSeries } from '../src/metrics/store.js';
+import { WRITES_IN_FLIGHT } from '../src/metrics/bulk-writer.js';
 import { redactUrl } from '../src/infra/redact.js';
 
 const USAGE = `usage: npm run import -- FILE [--format ndjson|csv] [--batch N]
 
 Imports points from FILE (NDJSON: one JSON object per line; CSV: a header row, then one point
-per row; "-" reads stdin and needs --format). Columns: timestamp (ISO-8601 with a zone, or epoch
-milliseconds), metric_name, metric_value (or value), tags (a JSON object), source_agent_id,
-instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
+per row; either may be gzip-compressed; "-" reads stdin and needs --format). Columns:
+timestamp (ISO-8601 with a zone, or epoch milliseconds), metric_name, metric_value (or value),
+tags (a JSON object), source_agent_id, instance_id. Rows that break the ingest rules, or would create a series past MAX_SERIES or
 MAX_SERIES_PER_METRIC, are reported on stderr and skipped.
 
-  --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv)
+  --format ndjson|csv   default: from the extension (.ndjson, .jsonl, .csv, maybe with .gz)
   --batch N             points per transaction (default ${count(DEFAULT_BATCH)})
 
 Exit code: 0 all rows imported (or already stored), 1 fatal error, 2 some rows rejected.
@@ -147,7 +151,8 @@ async function openServices(
       log,
     });
   }
-  const db = createDb(s.pg.url, 3, 'pulse-import', (e) =>
+  // A connection per write in flight, one for the reader's own statements, one for the check.
+  const db = createDb(s.pg.url, WRITES_IN_FLIGHT + 2, 'pulse-import', (e) =>
     log.warn({ err: e.message }, 'an idle PostgreSQL connection was closed by the server'),
   );
   s.db = db;

@@ -6,7 +6,7 @@ import type { Db } from '../infra/db.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { MINUTE, HOUR, DAY } from '../infra/time.js';
 import { UsageError } from '../infra/usage-error.js';
-import { aggregate } from '../jobs/aggregate.js';
+import { aggregateAll } from '../jobs/aggregate.js';
 import { ensurePartitions } from '../metrics/partitions.js';
 import { sql } from '../metrics/queries.js';
 import { checkRetention, parseStep } from './options.js';
@@ -74,22 +74,6 @@ function batchesOf(first: number, end: number, stepMs: number, specs: number): [
   return batches;
 }
 
-/**
- * The aggregate job builds rollup_1h for the closed hours the writes marked dirty. One call
- * works for at most a minute (an hour per transaction), so a long range takes a few calls;
- * the bound only guards against a live flush that keeps marking hours.
- */
-async function buildRollup1h(db: Db, log: Logger, days: number): Promise<DemoResult['rollup1h']> {
-  const rollup1h = { hours: 0, rows: 0 };
-  for (let call = 0; call < days + 5; call++) {
-    const r = await aggregate({ db, log }, { reason: 'manual' });
-    rollup1h.hours += r.hours;
-    rollup1h.rows += r.rows;
-    if (r.hours === 0) break;
-  }
-  return rollup1h;
-}
-
 /** Writes the demo data into an already migrated database; resolves with what it did. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
@@ -120,8 +104,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const grid = { batches, stepMs, now };
   const written = await writeBatches(opts.db, opts.config, plan.specs, grid, opts.onProgress);
 
+  // The hours the writes could not build themselves (they also held other rows), and the
+  // metric-level rollups' compaction: the aggregate job, until nothing is left.
   opts.onPhase?.('building rollup_1h');
-  const rollup1h = await buildRollup1h(opts.db, log, opts.days);
+  const rest = await aggregateAll({ db: opts.db, log }, opts.days + 5);
+  const rollup1h = {
+    hours: written.hours.hours + rest.hours,
+    rows: written.hours.rows + rest.rows,
+  };
   return {
     from: first,
     to: end,

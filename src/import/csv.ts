@@ -93,6 +93,20 @@ export class CsvParser {
     }
   }
 
+  /** True between the first character of a record and its end. */
+  get inRecord(): boolean {
+    return this.state !== START || this.fields.length > 0 || this.chars > 0 || this.quoted;
+  }
+
+  /**
+   * Resumes at a record boundary on physical line `line`, after lines read elsewhere (the
+   * import reads plain lines itself and hands this parser the rest).
+   */
+  startAt(line: number): void {
+    this.line = line;
+    this.recordLine = line;
+  }
+
   /** The last record, when the text does not end with a line break. */
   end(out: CsvRecord[]): void {
     if (this.state === QUOTED) {

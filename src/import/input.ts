@@ -1,8 +1,10 @@
-// Opening an import's input (a file or stdin), settling its format, and reading it as text.
+// Opening an import's input (a file or stdin), settling its format, and reading it as text,
+// gunzipped when it is gzip (found by its first two bytes, whatever its name).
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
 
 export const FORMATS = ['ndjson', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -35,11 +37,12 @@ export function checkFormat(format: string | undefined): Format | undefined {
 
 export function formatFromName(file: string): Format {
   if (file === '-') throw new ImportError('reading stdin needs --format ndjson or --format csv');
-  const ext = path.extname(file).toLowerCase();
+  const gz = path.extname(file).toLowerCase() === '.gz';
+  const ext = path.extname(gz ? file.slice(0, -3) : file).toLowerCase();
   if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
   if (ext === '.csv') return 'csv';
   throw new ImportError(
-    `cannot tell the format of ${file} from its extension (.ndjson, .jsonl or .csv): pass --format ndjson or --format csv`,
+    `cannot tell the format of ${file} from its extension (.ndjson, .jsonl or .csv, each maybe with .gz): pass --format ndjson or --format csv`,
   );
 }
 
@@ -74,6 +77,53 @@ export async function openInput(
   }
 }
 
+function bufferOf(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+}
+
+/** The input's bytes as read, counted (compressed bytes for gzip: what the file's size is). */
+async function* rawBytes(input: Input, counter: { bytesRead: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
+    const buf = bufferOf(chunk);
+    counter.bytesRead += buf.length;
+    yield buf;
+  }
+}
+
+/** The input's bytes, gunzipped when the first two are gzip's magic number (1f 8b). */
+async function* bytesOf(input: Input, counter: { bytesRead: number }): AsyncGenerator<Buffer> {
+  const raw = rawBytes(input, counter);
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  while (headBytes < 2) {
+    const next = await raw.next();
+    if (next.done) break;
+    head.push(next.value);
+    headBytes += next.value.length;
+  }
+  const first = Buffer.concat(head);
+  if (!(first[0] === 0x1f && first[1] === 0x8b)) {
+    if (first.length > 0) yield first;
+    yield* raw;
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+  const source = Readable.from(
+    (async function* () {
+      yield first;
+      yield* raw;
+    })(),
+  );
+  // An error on either side ends the iteration below with it.
+  pipeline(source, gunzip, () => undefined);
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+  } finally {
+    gunzip.destroy();
+    source.destroy();
+  }
+}
+
 /** The input as text, BOM removed, counting the bytes taken so far. */
 export async function* textOf(
   input: Input,
@@ -82,9 +132,7 @@ export async function* textOf(
   const decoder = new StringDecoder('utf8');
   let first = true;
   try {
-    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      counter.bytesRead += buf.length;
+    for await (const buf of bytesOf(input, counter)) {
       let text = decoder.write(buf);
       if (first && text.length > 0) {
         first = false;

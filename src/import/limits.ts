@@ -1,8 +1,8 @@
 // MAX_SERIES and MAX_SERIES_PER_METRIC during an import, as ingest enforces them: a row whose
 // series this import has not seen yet is held until a batch of new series is asked of the
 // series registry at once; its answer (admitted or refused) is remembered, bounded.
-import type { Point } from '../metrics/point.js';
 import type { SeriesRefusal, SeriesRegistry } from '../metrics/series-registry.js';
+import type { SeriesDef } from '../metrics/series.js';
 import { ImportError } from './input.js';
 
 /** New series asked about in one call to the series registry (rows held meanwhile). */
@@ -10,10 +10,12 @@ export const ADMIT_AT_ONCE = 1_000;
 /** Series remembered as admitted (or refused) by this import; past it the memory starts over. */
 const ADMITTED_MAX = 200_000;
 
-interface Held {
-  point: Point;
+/** A row held until its series is asked about. */
+export interface Held {
+  def: SeriesDef;
+  ts: number;
+  value: number;
   line: number;
-  fp: string;
 }
 
 export class ImportLimits {
@@ -25,15 +27,16 @@ export class ImportLimits {
   constructor(private readonly registry: SeriesRegistry) {}
 
   /**
-   * What becomes of a row of series `fp`: kept, held until its series is asked about, or
-   * refused (the series was refused before).
+   * What becomes of a row: kept, held until its series is asked about, or refused (the series
+   * was refused before).
    */
-  classify(point: Point, line: number, fp: string): 'keep' | 'held' | SeriesRefusal {
+  classify(row: Held): 'keep' | 'held' | SeriesRefusal {
+    const fp = row.def.fingerprint;
     const refusal = this.refused.get(fp);
     if (refusal !== undefined) return refusal;
     if (this.admitted.has(fp)) return 'keep';
-    this.held.push({ point, line, fp });
-    this.asking.set(fp, point.metricName);
+    this.held.push(row);
+    this.asking.set(fp, row.def.metricName);
     return 'held';
   }
 
@@ -45,7 +48,7 @@ export class ImportLimits {
   /** Asks the registry about the held rows' new series; each held row is kept or refused. */
   async admitHeld(
     lastLine: number,
-    keep: (point: Point) => void,
+    keep: (row: Held) => void,
     refuse: (line: number, r: SeriesRefusal) => void,
   ): Promise<void> {
     if (this.held.length === 0) return;
@@ -67,8 +70,8 @@ export class ImportLimits {
     for (const r of refusals) for (const fp of r.fingerprints) this.refused.set(fp, r);
     for (const fp of this.asking.keys()) if (!this.refused.has(fp)) this.admitted.add(fp);
     for (const h of this.held) {
-      const r = this.refused.get(h.fp);
-      if (r === undefined) keep(h.point);
+      const r = this.refused.get(h.def.fingerprint);
+      if (r === undefined) keep(h);
       else refuse(h.line, r);
     }
     this.held = [];

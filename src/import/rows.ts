@@ -31,7 +31,8 @@ const tooLong: FieldIssue = {
   reason: `is longer than ${MAX_RECORD_CHARS} characters`,
 };
 
-function ndjsonRow(text: string, line: number): Row | null {
+/** One NDJSON line as a row to check; null for a blank line. */
+export function ndjsonRow(text: string, line: number): Row | null {
   const s = text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
   if (s.trim() === '') return null;
   try {
@@ -129,7 +130,8 @@ function csvNumber(text: string): number | string {
   return text;
 }
 
-function csvRow(columns: CsvColumn[], record: CsvRecord): Row {
+/** One CSV record as a row to check, against the header's columns. */
+export function csvRow(columns: CsvColumn[], record: CsvRecord): Row {
   const { line, fields } = record;
   if (record.error !== undefined) return { line, errors: [{ field: 'csv', reason: record.error }] };
   if (fields.length !== columns.length)

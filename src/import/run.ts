@@ -1,21 +1,25 @@
-// Imports one file of history: rows read and validated by the ingest rules (a timestamp is
-// required), gathered into batches written like flushes, then rollup_1h rebuilt once for the
-// closed hours imported. See scripts/import.ts for the command line.
+// Imports one file of history: rows read where they lie and validated by the ingest rules (a
+// timestamp is required), gathered into batches written with a few transactions in flight,
+// then rollup_1h built for the closed hours imported. See scripts/import.ts for the command line.
 import type { Readable } from 'node:stream';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { aggregate } from '../jobs/aggregate.js';
-import { validateBatch, type Point } from '../metrics/point.js';
+import { aggregateAll } from '../jobs/aggregate.js';
+import { BulkWriter, type PointWriter } from '../metrics/bulk-writer.js';
+import { HourRollups } from '../metrics/hour-rollups.js';
 import type { SeriesRegistry } from '../metrics/series-registry.js';
 import { PointStore } from '../metrics/store.js';
-import { ImportBatch, type PointWriter } from './batch.js';
+import { StoredPoints } from '../metrics/stored-points.js';
+import { ImportBatch, type Lines } from './batch.js';
+import { RowChecker } from './check.js';
+import { CsvReader } from './csv-reader.js';
 import { ImportError, openInput, textOf, type Format, type Input } from './input.js';
 import { ImportLimits } from './limits.js';
+import { NdjsonReader } from './ndjson-reader.js';
 import { count, Progress, type Output, type Stats } from './progress.js';
 import { Rejections, type RejectedRow } from './rejections.js';
-import { csvRows, ndjsonRows, type FieldIssue, type Row } from './rows.js';
 
-export const DEFAULT_BATCH = 10_000;
+export const DEFAULT_BATCH = 50_000;
 export const MAX_BATCH = 100_000;
 
 export interface ImportResult {
@@ -30,7 +34,7 @@ export interface ImportResult {
   rejected: number;
   bytesRead: number;
   elapsedMs: number;
-  /** Closed hours whose rollup_1h the aggregate run rebuilt. */
+  /** Closed hours whose rollup_1h (and regression slots) the import built. */
   rollupHours: number;
   /** The first MAX_REPORTED rejected rows, in file order. */
   rejectedRows: RejectedRow[];
@@ -64,33 +68,6 @@ export interface ImportOptions {
   series?: SeriesRegistry;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const MISSING_TIMESTAMP: FieldIssue = {
-  field: 'timestamp',
-  reason: 'is required in an import (a point without one would be stored again by every run)',
-};
-
-/** A row's point by the ingest rules, or every problem found with it. */
-function checkRow(row: Row, now: number, acceptMs: number): { point: Point } | FieldIssue[] {
-  let errors = row.errors;
-  let point: Point | undefined;
-  if (row.point !== undefined) {
-    const checked = validateBatch({ points: [row.point] }, { now, maxPoints: 1, acceptMs });
-    if (checked.ok) point = checked.points[0];
-    else {
-      errors = [...(errors ?? [])];
-      for (const e of checked.errors) errors.push({ field: e.field, reason: e.reason });
-    }
-  }
-  if (isPlainObject(row.point) && row.point.timestamp === undefined)
-    errors = [...(errors ?? []), MISSING_TIMESTAMP];
-  if (errors !== undefined || point === undefined) return errors ?? [];
-  return { point };
-}
-
 interface Reading {
   source: Input;
   stats: Stats;
@@ -101,42 +78,48 @@ interface Reading {
 
 /** Reads every row into batches; true when a signal stopped it before the end. */
 async function readAll(opts: ImportOptions, r: Reading): Promise<boolean> {
-  const text = textOf(r.source, r.stats);
-  const rows = r.source.format === 'csv' ? csvRows(text, r.source.name) : ndjsonRows(text);
+  const checker = new RowChecker(opts.acceptMs);
+  const reader =
+    r.source.format === 'csv' ? new CsvReader(checker, r.source.name) : new NdjsonReader(checker);
   let interrupted = false;
   r.progress.start();
   try {
-    for await (const chunk of rows) {
-      const now = Date.now();
-      for (const row of chunk) {
-        r.stats.rowsRead += 1;
-        const checked = checkRow(row, now, opts.acceptMs);
-        if (Array.isArray(checked)) r.rejections.reject(row.line, checked);
-        else if (r.batch.add(checked.point, row.line)) await r.batch.submit();
-      }
+    for await (const text of textOf(r.source, r.stats)) {
+      checker.now = Date.now();
+      reader.feed(text);
+      while (reader.read(r.batch)) await r.batch.submit();
       if (opts.signal?.aborted) {
         interrupted = true;
         break;
       }
     }
+    if (!interrupted) {
+      reader.finish();
+      while (reader.read(r.batch)) await r.batch.submit();
+    }
     await r.batch.submit();
     await r.batch.settle();
   } finally {
     r.progress.stop();
-    // A fatal error leaves a write running: let it end before the caller closes the pool.
+    // After a fatal error too: no write may still be running when the caller closes the pool.
     await r.batch.drain();
     if (!r.source.stream.destroyed && r.source.stream !== process.stdin) r.source.stream.destroy();
   }
   return interrupted;
 }
 
-/** The aggregate job once, so rollup_1h covers the closed hours imported. */
-async function rebuildHours(opts: ImportOptions): Promise<number> {
+/**
+ * rollup_1h and the regression slots of the closed hours imported: from the import's own
+ * minutes where an hour holds nothing else, else by the aggregate job (which also compacts the
+ * metric-level rollups). Returns the hours built.
+ */
+async function buildHours(opts: ImportOptions, writer: BulkWriter<Lines>): Promise<number> {
   try {
-    return (await aggregate({ db: opts.db, log: opts.log }, { reason: 'manual' })).hours;
+    const fromWrites = await writer.finish();
+    return fromWrites.hours + (await aggregateAll({ db: opts.db, log: opts.log })).hours;
   } catch (err) {
     throw new ImportError(
-      `the rows are stored, but rebuilding rollup_1h failed: ${(err as Error).message} ` +
+      `the rows are stored, but building rollup_1h failed: ${(err as Error).message} ` +
         '(the aggregate job will do it on its next run)',
       { cause: err },
     );
@@ -156,9 +139,18 @@ export async function runImport(opts: ImportOptions, input?: Input): Promise<Imp
   const everyMs = opts.progressEveryMs ?? 5_000;
   const progress = new Progress(out, mode, everyMs, source.size, stats, started);
   const rejections = new Rejections(stats, out, progress, source.name);
+  const writer = new BulkWriter<Lines>({
+    store: opts.store ?? new PointStore(opts.db),
+    stored: new StoredPoints(opts.db),
+    hours: new HourRollups(opts.db),
+    onDone: (done) => {
+      stats.imported += done.inserted;
+      stats.duplicates += done.points - done.inserted;
+    },
+  });
   const batch = new ImportBatch({
     db: opts.db,
-    store: opts.store ?? new PointStore(opts.db),
+    writer,
     batchSize,
     stats,
     rejections,
@@ -166,7 +158,7 @@ export async function runImport(opts: ImportOptions, input?: Input): Promise<Imp
   });
   const interrupted = await readAll(opts, { source, stats, progress, rejections, batch });
   rejections.finish();
-  const rollupHours = await rebuildHours(opts);
+  const rollupHours = await buildHours(opts, writer);
   return {
     name: source.name,
     format: source.format,

@@ -126,6 +126,14 @@ export class BinaryCopyWriter {
     this.buf.set(b, at);
   }
 
+  /** A jsonb value in its binary form: version 1, then the JSON text (UTF-8). */
+  jsonb(json: string): void {
+    const bytes = Buffer.byteLength(json);
+    const at = this.field(1 + bytes);
+    this.buf[at] = 1;
+    this.buf.write(json, at + 1, bytes, 'utf8');
+  }
+
   /** The whole stream, trailer included. */
   finish(): Buffer[] {
     this.ensure(2);

@@ -166,6 +166,15 @@ export function validateBatch(body: unknown, opts: ValidateOptions): Validated {
 }
 
 /**
+ * One point through the rules, as validateBatch checks each point of a request (a point alone
+ * cannot repeat another): the normalised point, or every error found in it.
+ */
+export function validateOne(raw: unknown, opts: ValidateOptions): Point | FieldError[] {
+  const errors: FieldError[] = [];
+  return validatePoint(raw, 0, opts, errors) ?? errors;
+}
+
+/**
  * A series holds one value per millisecond: a second point with the same series and time would
  * be taken for a re-delivery and silently skipped, so a request must not carry one. Checked
  * cheaply on (time, name) first; the full series key only for points that share both.
@@ -265,6 +274,67 @@ function valueRule(value: unknown, field: string): number | Refused {
 
 const BOTH_VALUES = new Refused('metric_value', 'give either value or metric_value, not both');
 
+const ZERO = 48;
+
+/** The n digits at text[at…] as a number, or -1 when one of them is not a digit. */
+function digitsAt(text: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = text.charCodeAt(i) - ZERO;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * Epoch ms of text[at, end) when it is `YYYY-MM-DDTHH:MM:SS.sssZ` or `YYYY-MM-DDTHH:MM:SSZ` and
+ * a real date and time, else NaN. The form exporters write (Date.prototype.toISOString), read
+ * without a regular expression; anything else takes the full rule, which gives the same answer
+ * for this form (year 1000 on: Date.UTC reads years below 100 as 19xx).
+ */
+export function canonicalIsoMs(text: string, at = 0, end = text.length): number {
+  const len = end - at;
+  if ((len !== 24 && len !== 20) || text.charCodeAt(end - 1) !== 90) return NaN; // Z
+  if (
+    text.charCodeAt(at + 4) !== 45 || // -
+    text.charCodeAt(at + 7) !== 45 ||
+    text.charCodeAt(at + 10) !== 84 || // T
+    text.charCodeAt(at + 13) !== 58 || // :
+    text.charCodeAt(at + 16) !== 58
+  )
+    return NaN;
+  const y = digitsAt(text, at, 4);
+  const mo = digitsAt(text, at + 5, 2);
+  const d = digitsAt(text, at + 8, 2);
+  const hh = digitsAt(text, at + 11, 2);
+  const mm = digitsAt(text, at + 14, 2);
+  const ss = digitsAt(text, at + 17, 2);
+  let ms = 0;
+  if (len === 24) {
+    if (text.charCodeAt(at + 19) !== 46) return NaN; // .
+    ms = digitsAt(text, at + 20, 3);
+  }
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || hh < 0 || hh > 23 || mm < 0 || mm > 59) return NaN;
+  if (ss < 0 || ss > 59 || ms < 0) return NaN;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (d > (mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] as number))) return NaN;
+  return Date.UTC(y, mo - 1, d, hh, mm, ss, ms);
+}
+
+const IN_FUTURE = new Refused('timestamp', 'is more than 1 h in the future');
+
+/** Epoch ms `ts` if it lies in what pulse accepts: at most 1 h ahead, back to acceptMs. */
+function rangeRule(ts: number, opts: ValidateOptions): number | Refused {
+  if (ts > opts.now + LIMITS.futureMs) return IN_FUTURE;
+  if (ts < opts.now - opts.acceptMs)
+    return new Refused(
+      'timestamp',
+      `is older than the ${fixedDays(opts.acceptMs)} d pulse accepts (RAW_RETENTION, and ROLLUP_1M_RETENTION less a margin: the rollups of older hours are gone or going, and an hour rebuilt from the rest would lose its history); epoch timestamps are in milliseconds`,
+    );
+  return ts;
+}
+
 function timestampRule(t: unknown, opts: ValidateOptions): number | Refused {
   let ts: number;
   if (t === undefined) return opts.now;
@@ -273,25 +343,48 @@ function timestampRule(t: unknown, opts: ValidateOptions): number | Refused {
       return new Refused('timestamp', 'must be a finite number of epoch milliseconds');
     ts = Math.floor(t);
   } else if (typeof t === 'string') {
-    if (!ISO_8601.test(t)) return new Refused('timestamp', NO_TIMEZONE);
-    if (!realDateTime(t))
-      return new Refused('timestamp', 'is not a real date and time (e.g. February 30th)');
-    ts = Date.parse(t);
-    if (Number.isNaN(ts)) return new Refused('timestamp', 'is not a valid date');
+    ts = canonicalIsoMs(t);
+    if (Number.isNaN(ts)) {
+      if (!ISO_8601.test(t)) return new Refused('timestamp', NO_TIMEZONE);
+      if (!realDateTime(t))
+        return new Refused('timestamp', 'is not a real date and time (e.g. February 30th)');
+      ts = Date.parse(t);
+      if (Number.isNaN(ts)) return new Refused('timestamp', 'is not a valid date');
+    }
   } else {
     return new Refused(
       'timestamp',
       `must be an ISO-8601 string or epoch milliseconds, got ${typeName(t)}`,
     );
   }
-  if (ts > opts.now + LIMITS.futureMs)
-    return new Refused('timestamp', 'is more than 1 h in the future');
-  if (ts < opts.now - opts.acceptMs)
-    return new Refused(
-      'timestamp',
-      `is older than the ${fixedDays(opts.acceptMs)} d pulse accepts (RAW_RETENTION, and ROLLUP_1M_RETENTION less a margin: the rollups of older hours are gone or going, and an hour rebuilt from the rest would lose its history); epoch timestamps are in milliseconds`,
-    );
-  return ts;
+  return rangeRule(ts, opts);
+}
+
+/**
+ * A point's timestamp by the rules, for readers that find fields without building the point
+ * (the import): a number, or an ISO-8601 string as text[at, end). Epoch ms, or undefined when
+ * the rule refuses it (validateOne then says why).
+ */
+export function acceptedTimestamp(t: number, opts: ValidateOptions): number | undefined;
+export function acceptedTimestamp(
+  text: string,
+  opts: ValidateOptions,
+  at: number,
+  end: number,
+): number | undefined;
+export function acceptedTimestamp(
+  t: number | string,
+  opts: ValidateOptions,
+  at = 0,
+  end = 0,
+): number | undefined {
+  let r: number | Refused;
+  if (typeof t === 'number') r = timestampRule(t, opts);
+  else {
+    const ms = canonicalIsoMs(t, at, end);
+    r = Number.isNaN(ms) ? timestampRule(t.slice(at, end), opts) : rangeRule(ms, opts);
+  }
+  return typeof r === 'number' ? r : undefined;
 }
 
 function tagRule(k: string, v: unknown): Refused | undefined {

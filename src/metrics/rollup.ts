@@ -1,5 +1,6 @@
-// Per-minute aggregates of the points a flush really inserted, in the shape rollup_1m_append
-// takes. Computed in the worker so the flush transaction sends ~1 row per series and minute.
+// Per-minute aggregates of the points a flush really inserted, and their rows for rollup_1m's
+// COPY. Computed in the worker so the flush transaction sends ~1 row per series and minute.
+import { BinaryCopyWriter } from './copy-binary.js';
 import { SketchBuilder } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 
@@ -7,6 +8,12 @@ interface Acc extends Aggregate {
   seriesId: number;
   bucket: number;
   sketch: SketchBuilder;
+}
+
+/** One series' minutes being summed, and the one its last point was in. */
+interface SeriesMinutes {
+  last: Acc | null;
+  byBucket: Map<number, Acc>;
 }
 
 /** An aggregate's plain figures. */
@@ -53,17 +60,22 @@ export function aggregateMinutes(rows: {
   ts: ArrayLike<number>;
   value: ArrayLike<number>;
 }): MinuteRollups {
-  const groups = new Map<number, Map<number, Acc>>();
+  const groups = new Map<number, SeriesMinutes>();
   const hours = new Set<number>();
   const n = rows.ts.length;
   for (let i = 0; i < n; i++) {
     const seriesId = rows.seriesId[i] as number;
     const ts = rows.ts[i] as number;
     const value = rows.value[i] as number;
-    const bucket = ts - (((ts % MINUTE) + MINUTE) % MINUTE);
+    const bucket = ts >= 0 ? ts - (ts % MINUTE) : ts - (((ts % MINUTE) + MINUTE) % MINUTE);
     let bySeries = groups.get(seriesId);
-    if (bySeries === undefined) groups.set(seriesId, (bySeries = new Map<number, Acc>()));
-    let acc = bySeries.get(bucket);
+    if (bySeries === undefined) {
+      bySeries = { last: null, byBucket: new Map<number, Acc>() };
+      groups.set(seriesId, bySeries);
+    }
+    // A series' points mostly come minute after minute: its last minute first, no lookup.
+    let acc = bySeries.last !== null && bySeries.last.bucket === bucket ? bySeries.last : undefined;
+    acc ??= bySeries.byBucket.get(bucket);
     if (acc === undefined) {
       acc = {
         seriesId,
@@ -76,9 +88,10 @@ export function aggregateMinutes(rows: {
         lastTs: ts,
         sketch: new SketchBuilder(),
       };
-      bySeries.set(bucket, acc);
+      bySeries.byBucket.set(bucket, acc);
       hours.add(bucket - (((bucket % HOUR) + HOUR) % HOUR));
     }
+    bySeries.last = acc;
     acc.count += 1;
     acc.sum += value;
     if (value < acc.min) acc.min = value;
@@ -103,7 +116,7 @@ export function aggregateMinutes(rows: {
     hours: [],
   };
   for (const bySeries of groups.values()) {
-    for (const a of bySeries.values()) {
+    for (const a of bySeries.byBucket.values()) {
       out.seriesIds.push(a.seriesId);
       out.buckets.push(new Date(a.bucket));
       pushAggregate(out, a);
@@ -113,4 +126,22 @@ export function aggregateMinutes(rows: {
   }
   out.hours = [...hours].sort((a, b) => a - b).map((h) => new Date(h));
   return out;
+}
+
+/** The rows of `m` as a binary COPY stream for rollup_1m (rollup_1m_copy.sql's columns). */
+export function minuteRollupCopy(m: MinuteRollups): Buffer[] {
+  const w = new BinaryCopyWriter();
+  for (let i = 0; i < m.seriesIds.length; i++) {
+    w.row(9);
+    w.int8(m.seriesIds[i] as number);
+    w.timestamptz((m.buckets[i] as Date).getTime());
+    w.int8(m.counts[i] as number);
+    w.float8(m.sums[i] as number);
+    w.float8(m.mins[i] as number);
+    w.float8(m.maxes[i] as number);
+    w.float8(m.lasts[i] as number);
+    w.timestamptz((m.lastTimes[i] as Date).getTime());
+    w.jsonb(m.sketches[i] as string);
+  }
+  return w.finish();
 }

@@ -82,41 +82,85 @@ export function quantiles(
   });
 }
 
+// A builder's buckets as one integer each: 2k for the positive bucket k, 2k + 1 for the
+// negative one (the zero bucket is counted apart).
+/** Distinct buckets a builder holds in plain arrays before it moves them to a Map. */
+const INLINE_BUCKETS = 8;
+
 /**
- * A sketch being filled on a hot path: counts in a Map keyed by a number (no key strings per
- * value), turned into the stored form once at the end.
+ * A sketch being filled on a hot path (one series' minute: a few values, a few buckets): its
+ * buckets in two small arrays searched in place, moved to a Map keyed by number once there are
+ * more than a few (an hour's); no key strings per value, and the stored form made once at the end.
  */
 export class SketchBuilder {
-  private readonly positive = new Map<number, number>();
-  private readonly negative = new Map<number, number>();
+  private codes: number[] = [];
+  private counts: number[] = [];
+  private map: Map<number, number> | null = null;
   private zero = 0;
 
   add(value: number): void {
-    if (value > MIN_INDEXABLE) {
-      const k = Math.ceil(Math.log(value) / LN_GAMMA);
-      this.positive.set(k, (this.positive.get(k) ?? 0) + 1);
-    } else if (value < -MIN_INDEXABLE) {
-      const k = Math.ceil(Math.log(-value) / LN_GAMMA);
-      this.negative.set(k, (this.negative.get(k) ?? 0) + 1);
-    } else {
-      this.zero += 1;
-    }
+    if (value > MIN_INDEXABLE) this.addCode(2 * Math.ceil(Math.log(value) / LN_GAMMA), 1);
+    else if (value < -MIN_INDEXABLE)
+      this.addCode(2 * Math.ceil(Math.log(-value) / LN_GAMMA) + 1, 1);
+    else this.zero += 1;
+  }
+
+  /** Adds another builder's counts (the minutes of an hour into the hour). */
+  merge(other: SketchBuilder): void {
+    other.each((code, n) => this.addCode(code, n));
+    this.zero += other.zero;
   }
 
   /** Adds this sketch's counts to an accumulator (metric-level rollups). */
   addTo(acc: SketchAcc): void {
-    for (const [k, n] of this.positive) acc.addIndex(1, k, n);
-    for (const [k, n] of this.negative) acc.addIndex(-1, k, n);
+    this.each((code, n) => {
+      if (code % 2 === 0) acc.addIndex(1, code / 2, n);
+      else acc.addIndex(-1, (code - 1) / 2, n);
+    });
     if (this.zero > 0) acc.addIndex(0, 0, this.zero);
   }
 
   /** The stored form as JSON: same keys as keyOf gives. */
   toJSON(): string {
-    const parts: string[] = [];
-    for (const [k, n] of this.positive) parts.push(`"p${k}":${n}`);
-    for (const [k, n] of this.negative) parts.push(`"n${k}":${n}`);
-    if (this.zero > 0) parts.push(`"z":${this.zero}`);
-    return `{${parts.join(',')}}`;
+    let out = '';
+    this.each((code, n) => {
+      const key = code % 2 === 0 ? `p${code / 2}` : `n${(code - 1) / 2}`;
+      out += out === '' ? `"${key}":${n}` : `,"${key}":${n}`;
+    });
+    if (this.zero > 0) out += out === '' ? `"z":${this.zero}` : `,"z":${this.zero}`;
+    return `{${out}}`;
+  }
+
+  private addCode(code: number, n: number): void {
+    if (this.map !== null) {
+      this.map.set(code, (this.map.get(code) ?? 0) + n);
+      return;
+    }
+    const codes = this.codes;
+    for (let i = 0; i < codes.length; i++) {
+      if (codes[i] === code) {
+        (this.counts[i] as number) += n;
+        return;
+      }
+    }
+    if (codes.length < INLINE_BUCKETS) {
+      codes.push(code);
+      this.counts.push(n);
+      return;
+    }
+    this.map = new Map();
+    for (let i = 0; i < codes.length; i++)
+      this.map.set(codes[i] as number, this.counts[i] as number);
+    this.map.set(code, n);
+    this.codes = [];
+    this.counts = [];
+  }
+
+  private each(fn: (code: number, n: number) => void): void {
+    if (this.map !== null) for (const [code, n] of this.map) fn(code, n);
+    else
+      for (let i = 0; i < this.codes.length; i++)
+        fn(this.codes[i] as number, this.counts[i] as number);
   }
 }
 

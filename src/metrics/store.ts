@@ -11,7 +11,7 @@ import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
 import { withoutPacked } from './packing.js';
 import { sql, text } from './queries.js';
-import { aggregateMinutes, type MinuteRollups } from './rollup.js';
+import { aggregateMinutes, minuteRollupCopy, type MinuteRollups } from './rollup.js';
 import { HOUR } from '../infra/time.js';
 
 export interface WriteResult {
@@ -21,6 +21,8 @@ export interface WriteResult {
   inserted: number;
   /** True when the batch met a duplicate and took the ON CONFLICT path. */
   slowPath: boolean;
+  /** Per-minute aggregates of exactly the rows inserted (what rollup_1m got); none if none. */
+  minutes?: MinuteRollups;
 }
 
 // Bounds the in-process series id cache; past it the cache starts over (a lookup, not a loss).
@@ -29,6 +31,7 @@ const SERIES_CACHE_MAX = 500_000;
 const COPY_POINTS = text(sql.pointsCopy);
 const COPY_STAGING = text(sql.pointsStagingCopy);
 const COPY_METRIC_PARTIAL = text(sql.metricRollupPartialCopy);
+const COPY_ROLLUP_1M = text(sql.rollup1mCopy);
 
 type Queryable = Pick<Db, 'none' | 'manyOrNone'>;
 
@@ -85,9 +88,11 @@ export class PointStore {
       }
       // The rollups count exactly the rows this transaction inserted: a re-delivered point
       // was skipped above and changes nothing here.
+      let minutes: MinuteRollups | undefined;
       if (inserted > 0) {
-        const minutes = aggregateMinutes(stored);
-        await updateRollups(sco, minutes);
+        minutes = aggregateMinutes(stored);
+        await copyChunks(client, COPY_ROLLUP_1M, minuteRollupCopy(minutes));
+        await sco.none(sql.rollupDirtyMark, [minutes.hours]);
         const metricRows = metricRollupCopy(minutes, (id) => meta.get(id) as SeriesMeta);
         if (metricRows.length > 0) await copyChunks(client, COPY_METRIC_PARTIAL, metricRows);
       }
@@ -99,7 +104,9 @@ export class PointStore {
       }
       for (const [fp, id] of ids) this.seriesIds.set(fp, id);
       for (const [id, m] of meta) this.seriesMeta.set(id, m);
-      return { points: total, inserted, slowPath };
+      return minutes === undefined
+        ? { points: total, inserted, slowPath }
+        : { points: total, inserted, slowPath, minutes };
     } catch (err) {
       broken = isConnectionError(err);
       if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
@@ -218,6 +225,7 @@ export function hoursOf(ts: ArrayLike<number>): number[] {
   return [...hours].sort((a, b) => a - b);
 }
 
+/** Appends `m` to rollup_1m and marks its hours dirty, with parameters (backfill's way). */
 export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
   await t.none(sql.rollup1mAppend, [
     m.seriesIds,

@@ -10,9 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WriteResult } from '../../src/metrics/store.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
+import { WRITES_IN_FLIGHT } from '../../src/metrics/bulk-writer.js';
 import { ImportError } from '../../src/import/input.js';
 import type { Output } from '../../src/import/progress.js';
 import { MAX_REPORTED } from '../../src/import/rejections.js';
@@ -365,6 +367,34 @@ describe('import', () => {
     expect(await stored()).toEqual(csvExpected());
   });
 
+  it('reads gzip input, from a file by any name and from stdin, with the same answer', async () => {
+    const file = path.join(dir, 'mixed.ndjson.gz');
+    await writeFile(file, gzipSync(ndjsonFixture()));
+    const { result } = await run(file);
+    expect(result).toMatchObject({ format: 'ndjson', rowsRead: 15, imported: 5, rejected: 9 });
+    expect(lines(result)).toEqual(NDJSON_REJECTED);
+    expect(result.bytesRead).toBe((await stat(file)).size);
+    await expectRollupsComplete();
+
+    await ctx.db.none('TRUNCATE points, rollup_1m, rollup_1h, rollup_dirty_hours');
+    const bytes = gzipSync(csvFixture());
+    const oneByOne = Readable.from(
+      (function* () {
+        for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
+      })(),
+    );
+    const fromStdin = await run('-', { format: 'csv', stdin: oneByOne });
+    expect(fromStdin.result).toMatchObject({ rowsRead: 12, imported: 4, rejected: 8 });
+    expect(lines(fromStdin.result)).toEqual(CSV_REJECTED);
+    expect(await stored()).toEqual(csvExpected());
+
+    const cut = path.join(dir, 'cut.csv');
+    await writeFile(cut, bytes.subarray(0, bytes.length - 10));
+    await expect(run(cut)).rejects.toThrow(
+      /^reading .*cut\.csv failed after \d+ bytes: unexpected end of file$/,
+    );
+  });
+
   it('prints the first 100 rejected rows and counts the rest', async () => {
     const file = path.join(dir, 'many-bad.jsonl');
     const good = Array.from({ length: 50 }, (_, i) =>
@@ -424,7 +454,7 @@ describe('import', () => {
     await expect(run(file)).rejects.toThrow(`cannot read ${file}: permission denied`);
   });
 
-  it('reads at most one batch ahead while a write is in flight', async () => {
+  it('reads at most one batch ahead of the writes in flight, and keeps WRITES_IN_FLIGHT of them going', async () => {
     const batchSize = 100;
     let pulled = 0;
     const input = Readable.from(
@@ -441,18 +471,21 @@ describe('import', () => {
     const store = {
       async write(entries: DecodedEntry[]): Promise<WriteResult> {
         pulledAtWrite.push(pulled);
-        if (pulledAtWrite.length === 1) await gate;
+        // The first batch is written alone (it creates the series); the others wait here.
+        if (pulledAtWrite.length > 1) await gate;
         const n = entries.reduce((s, e) => s + e.ts.length, 0);
         return { points: n, inserted: n, slowPath: false };
       },
     };
     const running = run('-', { format: 'ndjson', stdin: input, batchSize, store });
-    // The first batch is being written; the second gets parsed, and then reading waits.
-    await waitFor(() => Promise.resolve(pulled >= 2 * batchSize), 10_000, 'the second batch read');
+    // After the first, WRITES_IN_FLIGHT batches are being written; the next one gets read, and
+    // then reading waits.
+    const ahead = (1 + WRITES_IN_FLIGHT + 1) * batchSize;
+    await waitFor(() => Promise.resolve(pulled >= ahead), 10_000, 'the batches in flight read');
     await new Promise((r) => setTimeout(r, 200));
-    expect(pulledAtWrite).toHaveLength(1);
-    expect(pulled).toBeGreaterThanOrEqual(2 * batchSize);
-    expect(pulled).toBeLessThanOrEqual(2 * batchSize + 20); // + the stream's small buffer
+    expect(pulledAtWrite).toHaveLength(1 + WRITES_IN_FLIGHT);
+    expect(pulled).toBeGreaterThanOrEqual(ahead);
+    expect(pulled).toBeLessThanOrEqual(ahead + 20); // + the stream's small buffer
     release();
     const { result } = await running;
     expect(result).toMatchObject({ rowsRead: 1_000, imported: 1_000, exitCode: 0 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../../src/metrics/buffer.js';
-import { validateBatch, type Point } from '../../src/metrics/point.js';
+import {
+  acceptedTimestamp,
+  canonicalIsoMs,
+  validateBatch,
+  validateOne,
+  type Point,
+} from '../../src/metrics/point.js';
 import { seriesDef } from '../../src/metrics/series.js';
 
 const now = Date.parse('2026-01-10T12:00:00Z');
@@ -211,6 +217,79 @@ describe('values PostgreSQL cannot store, and points that would be taken for re-
         pointer: '/points/3/timestamp',
         reason: expect.stringContaining('repeats point 0') as string,
       },
+    ]);
+  });
+});
+
+describe('timestamps read without the regular expression', () => {
+  it('canonicalIsoMs gives what Date.parse gives for toISOString text, and NaN for the rest', () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 20_000; i++) {
+      const ms = Math.floor(
+        Date.UTC(1000, 0, 1) + rand() * (Date.UTC(9999, 11, 31) - Date.UTC(1000, 0, 1)),
+      );
+      const iso = new Date(ms).toISOString();
+      expect(canonicalIsoMs(iso)).toBe(ms);
+      const whole = `${iso.slice(0, 19)}Z`;
+      expect(canonicalIsoMs(whole)).toBe(Date.parse(whole));
+      expect(canonicalIsoMs(`"${iso}"`, 1, 25)).toBe(ms);
+    }
+    for (const leap of ['2024-02-29T00:00:00Z', '2000-02-29T23:59:59.999Z'])
+      expect(canonicalIsoMs(leap)).toBe(Date.parse(leap));
+    for (const bad of [
+      '2025-02-29T00:00:00Z', // not a leap year
+      '1900-02-29T00:00:00Z',
+      '2025-04-31T00:00:00.000Z',
+      '2025-01-01T24:00:00Z',
+      '2025-01-01T00:60:00Z',
+      '2025-01-01T00:00:60Z',
+      '2025-13-01T00:00:00Z',
+      '2025-00-01T00:00:00Z',
+      '2025-01-00T00:00:00Z',
+      '0999-01-01T00:00:00Z',
+      '2025-01-01T00:00:00.00Z', // other fractions take the full rule
+      '2025-01-01T00:00:00+00:00',
+      '2025-01-01 00:00:00.000Z',
+      '2025-01-01T00:00:00.000z',
+      '2025-01-01T0a:00:00.000Z',
+      '',
+    ])
+      expect(canonicalIsoMs(bad), bad).toBeNaN();
+  });
+
+  it('acceptedTimestamp applies the same rules as a point does', () => {
+    const check = (t: unknown) => {
+      const r = validateBatch({ points: [{ metric_name: 'a', value: 1, timestamp: t }] }, opts);
+      return r.ok ? r.points[0]?.ts : undefined;
+    };
+    const texts = [
+      '2026-01-10T11:00:00.250Z',
+      '2026-01-10T11:00:00Z',
+      '2026-01-10T11:00:00.250+01:00',
+      '2026-01-10T11:00Z',
+      '2026-01-10T13:00:00.001Z', // more than 1 h ahead
+      '2025-01-10T11:00:00.000Z', // older than acceptMs
+      '2026-02-30T11:00:00.000Z',
+      'yesterday',
+    ];
+    for (const t of texts) {
+      expect(acceptedTimestamp(t, opts, 0, t.length), t).toBe(check(t));
+      expect(acceptedTimestamp(`x${t}y`, opts, 1, t.length + 1), t).toBe(check(t));
+    }
+    for (const n of [now, now - 1.5, now + 3_600_001, now - 91 * 86_400_000, NaN, Infinity])
+      expect(acceptedTimestamp(n, opts), String(n)).toBe(check(n));
+  });
+
+  it('validateOne answers as validateBatch does for a request of one point', () => {
+    const good = { metric_name: 'a', value: 1, timestamp: now, tags: { h: 'x' } };
+    const one = validateBatch({ points: [good] }, opts);
+    expect(validateOne(good, opts)).toEqual(one.ok && one.points[0]);
+    const bad = { metric_name: 'a b', value: 'x', host: 1 };
+    const many = validateBatch({ points: [bad] }, opts);
+    expect(validateOne(bad, opts)).toEqual(!many.ok && many.errors);
+    expect(validateOne([1], opts)).toEqual([
+      { index: 0, field: 'point', pointer: '/points/0', reason: 'must be an object, got array' },
     ]);
   });
 });

@@ -1,0 +1,127 @@
+// The ingest rules for one import row, and the series of rows seen before. Readers that find a
+// row's fields in place (ndjson-reader.ts, csv-reader.ts) check its time and value here and take its
+// series from what an earlier row with the same series text was found to be; every other row
+// goes through validateOne, the rules ingest applies. Never accepts what validateOne refuses.
+import {
+  acceptedTimestamp,
+  canonicalIsoMs,
+  validateOne,
+  type ValidateOptions,
+} from '../metrics/point.js';
+import { cachedSeriesDef, type SeriesDef } from '../metrics/series.js';
+import type { FieldIssue, Row } from './rows.js';
+import { SeriesTable, type Known } from './series-table.js';
+
+/** Where a reader hands its rows. */
+export interface RowSink {
+  /** A valid row: its series, epoch ms, value and line. */
+  add(def: SeriesDef, ts: number, value: number, line: number): void;
+  /** A row that breaks a rule. */
+  refuse(line: number, issues: FieldIssue[]): void;
+  /** True when reading must stop until the rows taken so far are submitted. */
+  readonly full: boolean;
+}
+
+const MISSING_TIMESTAMP: FieldIssue = {
+  field: 'timestamp',
+  reason: 'is required in an import (a point without one would be stored again by every run)',
+};
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The two digits at text[at…] as a number, or -1. */
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+export class RowChecker {
+  private readonly opts: ValidateOptions;
+  // The hour of the last time read as `YYYY-MM-DDTHH:MM:SS.sssZ` (its first 14 characters) and
+  // its epoch ms: rows in time order share it, and then only minutes to milliseconds are read.
+  private hourText = '\u0000';
+  private hourMs = 0;
+  /** The series of rows seen before (readers look rows up there first). */
+  readonly known = new SeriesTable();
+
+  constructor(acceptMs: number, now = Date.now()) {
+    this.opts = { now, maxPoints: 1, acceptMs };
+  }
+
+  /** The clock the time rules use (readers set it once per chunk, as ingest does per request). */
+  set now(now: number) {
+    this.opts.now = now;
+  }
+
+  /** A timestamp by the rules: a number, or an ISO-8601 string's contents text[at, end). */
+  time(t: number): number | undefined;
+  time(text: string, at: number, end: number): number | undefined;
+  time(t: number | string, at = 0, end = 0): number | undefined {
+    if (typeof t === 'number') return acceptedTimestamp(t, this.opts);
+    if (end - at === 24 && t.startsWith(this.hourText, at)) {
+      const mm = twoDigits(t, at + 14);
+      const ss = twoDigits(t, at + 17);
+      const frac = twoDigits(t, at + 20);
+      const ms = t.charCodeAt(at + 22) - 48;
+      if (
+        mm >= 0 &&
+        mm <= 59 &&
+        ss >= 0 &&
+        ss <= 59 &&
+        frac >= 0 &&
+        ms >= 0 &&
+        ms <= 9 &&
+        t.charCodeAt(at + 16) === 58 &&
+        t.charCodeAt(at + 19) === 46 &&
+        t.charCodeAt(at + 23) === 90
+      )
+        // The same number the text gives: the rules for it are the rules for the number.
+        return acceptedTimestamp(
+          this.hourMs + mm * 60_000 + ss * 1_000 + frac * 10 + ms,
+          this.opts,
+        );
+    }
+    if (end - at === 24) {
+      const ms = canonicalIsoMs(t, at, end);
+      if (!Number.isNaN(ms)) {
+        this.hourText = JSON.parse(JSON.stringify(t.slice(at, at + 14))) as string;
+        this.hourMs = ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
+      }
+    }
+    return acceptedTimestamp(t, this.opts, at, end);
+  }
+
+  /**
+   * A row read the general way, through every rule; a valid one goes to the sink and, given
+   * where its series fields are in `text`, its series is remembered by them (and returned).
+   */
+  check(row: Row, sink: RowSink, text?: string, spans?: Int32Array): Known | undefined {
+    let issues = row.errors;
+    if (row.point !== undefined) {
+      const checked = validateOne(row.point, this.opts);
+      if (Array.isArray(checked)) {
+        issues = [...(issues ?? [])];
+        for (const e of checked) issues.push({ field: e.field, reason: e.reason });
+      } else if (
+        issues === undefined &&
+        (row.point as { timestamp?: unknown }).timestamp !== undefined
+      ) {
+        const def = cachedSeriesDef(checked);
+        const known =
+          text !== undefined && spans !== undefined
+            ? this.known.remember(text, spans, def)
+            : undefined;
+        if (known !== undefined) this.known.saw(known);
+        sink.add(def, checked.ts, checked.value, row.line);
+        return known;
+      }
+    }
+    if (isPlainObject(row.point) && row.point.timestamp === undefined)
+      issues = [...(issues ?? []), MISSING_TIMESTAMP];
+    sink.refuse(row.line, issues ?? []);
+    return undefined;
+  }
+}

@@ -1,0 +1,308 @@
+// CSV rows, read in place. A line of the shape of its series' last line (the same cells around
+// a plain time and value) costs three in-place comparisons; another record on one line whose
+// time and value cells are plain (unquoted) is split where it lies, its series found by its
+// series cells' text. The header, records across lines and anything else go through the
+// RFC 4180 parser (csv.ts) and the full rules, so every answer is the same.
+import type { RowChecker, RowSink } from './check.js';
+import { CsvParser, MAX_RECORD_CHARS, type CsvRecord } from './csv.js';
+import { csvHeader, csvRow, type CsvColumn } from './rows.js';
+import { decimalValue, digitsEnd, smallInteger } from './scan.js';
+import { SERIES_FIELDS, type Known } from './series-table.js';
+
+const CR = 13;
+const QUOTE = 34;
+const PLUS = 43;
+const COMMA = 44;
+const MINUS = 45;
+const DOT = 46;
+const UPPER_E = 69;
+const LOWER_E = 101;
+
+// What a column holds, for the line path: one of the series fields (SeriesTable's order), or
+// the time or a value.
+const TIME = SERIES_FIELDS;
+const METRIC_VALUE = SERIES_FIELDS + 1;
+const VALUE = SERIES_FIELDS + 2;
+const ROLES: Record<CsvColumn, number> = {
+  metric_name: 0,
+  tags: 1,
+  source_agent_id: 2,
+  instance_id: 3,
+  timestamp: TIME,
+  metric_value: METRIC_VALUE,
+  value: VALUE,
+};
+
+/**
+ * Where the decimal number starting at `at` ends, as a CSV value cell reads one (rows.ts:
+ * `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`), or -1 when none starts there.
+ */
+function decimalEnd(text: string, at: number, end: number): number {
+  let i = at;
+  const sign = text.charCodeAt(i);
+  if (sign === PLUS || sign === MINUS) i += 1;
+  const intEnd = digitsEnd(text, i, end);
+  let any = intEnd > i;
+  i = intEnd;
+  if (i < end && text.charCodeAt(i) === DOT) {
+    const fracEnd = digitsEnd(text, i + 1, end);
+    any ||= fracEnd > i + 1;
+    i = fracEnd;
+  }
+  if (!any) return -1;
+  const e = text.charCodeAt(i);
+  if ((e === LOWER_E || e === UPPER_E) && i < end) {
+    let j = i + 1;
+    const s = text.charCodeAt(j);
+    if ((s === PLUS || s === MINUS) && j < end) j += 1;
+    const expEnd = digitsEnd(text, j, end);
+    if (expEnd > j) i = expEnd;
+  }
+  return i;
+}
+
+export class CsvReader {
+  private readonly parser = new CsvParser();
+  private columns: CsvColumn[] | undefined;
+  private roles = new Int8Array(0);
+  private text = '';
+  private pos = 0;
+  private carry = '';
+  private line = 0;
+  /** Records the parser finished, not yet handed to the sink. */
+  private pending: CsvRecord[] = [];
+  private pendingAt = 0;
+  private finishing = false;
+  private ended = false;
+  // Where the line path found the cells of the current line: start and end per role.
+  private readonly cells = new Int32Array(2 * (VALUE + 1));
+  /** The time and value cells of the current line: start and end of each, and 1 if not digits. */
+  private readonly cut = new Int32Array(5);
+
+  constructor(
+    private readonly checker: RowChecker,
+    private readonly name: string,
+  ) {}
+
+  /** The next chunk of text; the previous one must have been read to its end. */
+  feed(text: string): void {
+    this.text = text;
+    this.pos = 0;
+  }
+
+  /** After the last chunk: what is left is read by the next read() calls. */
+  finish(): void {
+    this.finishing = true;
+    this.feed(this.carry.length > 0 ? '\n' : '');
+  }
+
+  /** Reads rows into the sink until the chunk is used up (false) or the sink is full (true). */
+  read(sink: RowSink): boolean {
+    for (;;) {
+      while (this.pendingAt < this.pending.length) {
+        if (sink.full) return true;
+        this.record(this.pending[this.pendingAt++] as CsvRecord, sink);
+      }
+      this.pending = [];
+      this.pendingAt = 0;
+      if (sink.full) return true;
+      const text = this.text;
+      const start = this.pos;
+      const nl = text.indexOf('\n', start);
+      if (nl === -1) {
+        if (start < text.length) this.rest(text.slice(start));
+        this.pos = text.length;
+        if (!this.finishing || this.ended) return false;
+        this.ended = true;
+        this.parser.end(this.pending);
+        if (this.pending.length === 0 && this.columns === undefined)
+          csvHeader(undefined, this.name);
+        continue;
+      }
+      this.line += 1;
+      this.pos = nl + 1;
+      if (this.carry.length > 0) {
+        const whole = this.carry + text.slice(start, nl);
+        this.carry = '';
+        this.lineOf(whole, 0, whole.length, sink);
+      } else {
+        this.lineOf(text, start, nl, sink);
+      }
+    }
+  }
+
+  /** The end of a chunk without a line break: kept for the next one, or streamed if too long. */
+  private rest(part: string): void {
+    if (!this.parser.inRecord && this.carry.length + part.length <= MAX_RECORD_CHARS) {
+      this.carry += part;
+      return;
+    }
+    // A record this long is the parser's to report; it holds no more than the limit.
+    if (!this.parser.inRecord) this.parser.startAt(this.line + 1);
+    this.parser.push(this.carry + part, this.pending);
+    this.carry = '';
+  }
+
+  /** One physical line, text[at, end) without its line break. */
+  private lineOf(text: string, at: number, end: number, sink: RowSink): void {
+    if (!this.parser.inRecord && this.columns !== undefined && this.fast(text, at, end, sink))
+      return;
+    if (!this.parser.inRecord) this.parser.startAt(this.line);
+    this.parser.push(`${text.slice(at, end)}\n`, this.pending);
+  }
+
+  private record(record: CsvRecord, sink: RowSink): void {
+    if (this.columns === undefined) {
+      this.columns = csvHeader(record, this.name);
+      this.roles = Int8Array.from(this.columns, (c) => ROLES[c]);
+      return;
+    }
+    this.checker.check(csvRow(this.columns, record), sink);
+  }
+
+  /**
+   * The line path: true when the line went to the sink or the parser as one record; false
+   * when it is no plain record on one line (the caller hands it to the parser then).
+   */
+  private fast(text: string, at: number, end: number, sink: RowSink): boolean {
+    if (end > at && text.charCodeAt(end - 1) === CR) end -= 1;
+    const table = this.checker.known;
+    // The quick way: the line has the shape of the last line of the series expected.
+    const shaped = table.shaped(text, at, end, decimalEnd);
+    if (shaped !== undefined) {
+      const h = table.holes;
+      if (
+        this.take(
+          shaped,
+          text,
+          h[0] as number,
+          h[1] as number,
+          h[2] as number,
+          h[3] as number,
+          sink,
+        )
+      )
+        return true;
+    }
+    if (!this.split(text, at, end)) return false;
+    const cut = this.cutOut(text);
+    const [timeAt, timeEnd, valueAt, valueEnd] = cut;
+    // The series cells are the first SERIES_FIELDS pairs: the spans SeriesTable compares.
+    const known = table.find(text, this.cells);
+    if (
+      known !== undefined &&
+      this.take(
+        known,
+        text,
+        timeAt as number,
+        timeEnd as number,
+        valueAt as number,
+        valueEnd as number,
+        sink,
+      )
+    ) {
+      table.learn(known, text, at, end, cut);
+      return true;
+    }
+    // Through the parser and every rule; a valid row's series is remembered by its cells.
+    const record: CsvRecord[] = [];
+    this.parser.startAt(this.line);
+    this.parser.push(`${text.slice(at, end)}\n`, record);
+    if (record.length !== 1 || this.columns === undefined) {
+      this.pending.push(...record);
+      return true;
+    }
+    const valid = this.checker.check(
+      csvRow(this.columns, record[0] as CsvRecord),
+      sink,
+      text,
+      this.cells,
+    );
+    if (valid !== undefined) table.learn(valid, text, at, end, cut);
+    return true;
+  }
+
+  /** Finds the cells of a one-line record into `cells`; false if the line is not one. */
+  private split(text: string, at: number, end: number): boolean {
+    const roles = this.roles;
+    const cells = this.cells;
+    cells.fill(-1);
+    let i = at;
+    for (let k = 0; k < roles.length; k++) {
+      const role = roles[k] as number;
+      let to: number;
+      if (text.charCodeAt(i) === QUOTE && i < end) {
+        let j = i + 1;
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q === -1 || q >= end) return false; // the record goes on after this line
+          if (q + 1 < end && text.charCodeAt(q + 1) === QUOTE) j = q + 2;
+          else {
+            to = q + 1;
+            break;
+          }
+        }
+        if (to < end && text.charCodeAt(to) !== COMMA) return false;
+      } else {
+        const comma = text.indexOf(',', i);
+        to = comma === -1 || comma > end ? end : comma;
+      }
+      cells[2 * role] = i;
+      cells[2 * role + 1] = to;
+      if (k < roles.length - 1) {
+        if (to >= end) return false; // fewer cells than the header
+        i = to + 1;
+      } else if (to !== end) return false; // more cells than the header
+    }
+    return true;
+  }
+
+  /**
+   * The time cell and the one value cell (-1 when the time cell is empty or quoted, or the
+   * value is not exactly one unquoted decimal); the time is a number when it is all digits.
+   */
+  private cutOut(text: string): Int32Array {
+    const cells = this.cells;
+    const cut = this.cut;
+    const from = cells[2 * TIME] as number;
+    const to = cells[2 * TIME + 1] as number;
+    const plainTime = from >= 0 && to > from && text.charCodeAt(from) !== QUOTE;
+    cut[0] = plainTime ? from : -1;
+    cut[1] = to;
+    cut[4] = plainTime && digitsEnd(text, from, to) === to ? 0 : 1;
+    const a = cells[2 * METRIC_VALUE] as number;
+    const b = cells[2 * VALUE] as number;
+    const aSet = a >= 0 && (cells[2 * METRIC_VALUE + 1] as number) > a;
+    const bSet = b >= 0 && (cells[2 * VALUE + 1] as number) > b;
+    const vAt = aSet ? a : b;
+    const vEnd = (aSet ? cells[2 * METRIC_VALUE + 1] : cells[2 * VALUE + 1]) as number;
+    const one = aSet !== bSet && decimalEnd(text, vAt, vEnd) === vEnd;
+    cut[2] = one ? vAt : -1;
+    cut[3] = vEnd;
+    return cut;
+  }
+
+  /**
+   * A row of `k` whose time and value cells are at these places, if both pass the rules (a
+   * time of up to 15 digits is epoch ms, any other is read as ISO-8601): then it goes to the sink.
+   */
+  private take(
+    k: Known,
+    text: string,
+    timeAt: number,
+    timeEnd: number,
+    valueAt: number,
+    valueEnd: number,
+    sink: RowSink,
+  ): boolean {
+    if (timeAt < 0 || valueAt < 0) return false;
+    const n = smallInteger(text, timeAt, timeEnd);
+    const ts = Number.isNaN(n) ? this.checker.time(text, timeAt, timeEnd) : this.checker.time(n);
+    if (ts === undefined) return false;
+    const value = decimalValue(text, valueAt, valueEnd);
+    if (!Number.isFinite(value)) return false;
+    this.checker.known.saw(k);
+    sink.add(k.def, ts, value, this.line);
+    return true;
+  }
+}

@@ -1,0 +1,241 @@
+// rollup_1h and the regression slots of closed hours, built by a writer of history (an import,
+// the demo) from the minutes its own writes appended to rollup_1m, instead of reading every
+// minute back as the aggregate job does (its SQL merge of jsonb sketches costs more than the
+// points' COPY). Only an hour whose rollup_1m rows are all the writer's (rollup_1m holds as many
+// rows and points in it as the writer appended) is built so; any other stays dirty for the
+// aggregate job. Same rows as the aggregate job would write.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Db } from '../infra/db.js';
+import { isConnectionError } from '../infra/pg-errors.js';
+import { HOUR, MINUTE } from '../infra/time.js';
+import { BinaryCopyWriter } from './copy-binary.js';
+import { sql, text } from './queries.js';
+import type { MinuteRollups } from './rollup.js';
+import { SketchBuilder } from './sketch.js';
+
+/** Series-hours held at once (about 1 KB each); past it the writer builds what it holds. */
+export const HELD_MAX = 20_000;
+/** Hours per transaction when building (each holds its hours' exclusive locks). */
+const HOURS_PER_TX = 24;
+const SLOT = 15 * MINUTE;
+const SLOT_BYTES = 54;
+
+const COPY_ROLLUP_1H = text(sql.rollup1hCopy);
+const COPY_SLOTS = text(sql.regressionSlotsCopy);
+
+/** One series' hour, as the writer's minutes make it. */
+class HourAcc {
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  last = NaN;
+  lastTs = -Infinity;
+  /** rollup_1m rows appended. */
+  rows = 0;
+  readonly sketch = new SketchBuilder();
+  /** Per minute of the hour: the sum and count of its values (a minute may span writes). */
+  readonly minuteSum = new Float64Array(60);
+  readonly minuteCount = new Float64Array(60);
+}
+
+/** Closed hours built, and the rollup_1h rows written for them. */
+export interface HoursBuilt {
+  hours: number;
+  rows: number;
+}
+
+export class HourRollups {
+  private byHour = new Map<number, Map<number, HourAcc>>();
+  private held = 0;
+
+  constructor(private readonly db: Db) {}
+
+  /** True when the writer should build what it holds before adding more. */
+  get full(): boolean {
+    return this.held >= HELD_MAX;
+  }
+
+  /** Adds one committed write's minutes (WriteResult.minutes). */
+  add(m: MinuteRollups): void {
+    for (let i = 0; i < m.seriesIds.length; i++) {
+      const minute = (m.buckets[i] as Date).getTime();
+      const hour = minute - (((minute % HOUR) + HOUR) % HOUR);
+      let series = this.byHour.get(hour);
+      if (series === undefined) this.byHour.set(hour, (series = new Map<number, HourAcc>()));
+      const id = m.seriesIds[i] as number;
+      let acc = series.get(id);
+      if (acc === undefined) {
+        series.set(id, (acc = new HourAcc()));
+        this.held += 1;
+      }
+      const count = m.counts[i] as number;
+      const sum = m.sums[i] as number;
+      acc.count += count;
+      acc.sum += sum;
+      acc.min = Math.min(acc.min, m.mins[i] as number);
+      acc.max = Math.max(acc.max, m.maxes[i] as number);
+      const lastTs = (m.lastTimes[i] as Date).getTime();
+      if (lastTs > acc.lastTs) {
+        acc.lastTs = lastTs;
+        acc.last = m.lasts[i] as number;
+      }
+      acc.rows += 1;
+      acc.sketch.merge(m.builders[i] as SketchBuilder);
+      const k = (minute - hour) / MINUTE;
+      (acc.minuteSum[k] as number) += sum;
+      (acc.minuteCount[k] as number) += count;
+    }
+  }
+
+  /**
+   * Builds every closed hour held that is made of this writer's rows alone and still marked
+   * dirty (no aggregate job did it meanwhile); says how many hours and rollup_1h rows. Then
+   * forgets all it holds: the other hours stay dirty, for the aggregate job. Call it with no
+   * write of this writer in flight.
+   */
+  async build(now = Date.now()): Promise<HoursBuilt> {
+    const hours = [...this.byHour.keys()].filter((h) => h + HOUR <= now).sort((a, b) => a - b);
+    const built: HoursBuilt = { hours: 0, rows: 0 };
+    try {
+      for (let i = 0; i < hours.length; i += HOURS_PER_TX) {
+        const r = await this.buildSome(hours.slice(i, i + HOURS_PER_TX));
+        built.hours += r.hours;
+        built.rows += r.rows;
+      }
+    } finally {
+      this.byHour = new Map();
+      this.held = 0;
+    }
+    return built;
+  }
+
+  /** One transaction: the hours' exclusive locks, the ones made of our rows built and unmarked. */
+  private async buildSome(hours: number[]): Promise<HoursBuilt> {
+    const sco = await this.db.connect();
+    let broken = false;
+    try {
+      await sco.none('BEGIN');
+      // As the aggregate job: every write still holding these hours commits first, and no
+      // write to them commits until this transaction has.
+      await sco.one(sql.rollupHoursLock, [hours.map((h) => h / HOUR)]);
+      const totals = await sco.manyOrNone<{ hour_ms: number; rows: number; points: number }>(
+        sql.rollup1mHourTotals,
+        [hours.map((h) => new Date(h))],
+      );
+      const mine = totals.filter((t) => this.onlyMine(t)).map((t) => new Date(t.hour_ms));
+      const taken = await sco.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [mine]);
+      const dirty = taken.map((r) => r.bucket.getTime()).sort((a, b) => a - b);
+      const rows =
+        dirty.length > 0 ? await this.write(sco, sco.client as unknown as pg.ClientBase, dirty) : 0;
+      await sco.none('COMMIT');
+      return { hours: dirty.length, rows };
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await sco.done(broken);
+    }
+  }
+
+  /** True when rollup_1m holds in the hour exactly the rows and points this writer appended. */
+  private onlyMine(t: { hour_ms: number; rows: number; points: number }): boolean {
+    const series = this.byHour.get(t.hour_ms);
+    if (series === undefined) return false;
+    let rows = 0;
+    let points = 0;
+    for (const acc of series.values()) {
+      rows += acc.rows;
+      points += acc.count;
+    }
+    return rows === t.rows && points === t.points;
+  }
+
+  private async write(
+    t: Pick<Db, 'none'>,
+    client: pg.ClientBase,
+    hours: number[],
+  ): Promise<number> {
+    const ids: number[] = [];
+    const buckets: Date[] = [];
+    const rollups = new BinaryCopyWriter();
+    const slots = new BinaryCopyWriter();
+    for (const hour of hours) {
+      for (const [id, acc] of this.byHour.get(hour) as Map<number, HourAcc>) {
+        ids.push(id);
+        buckets.push(new Date(hour));
+        rollups.row(9);
+        rollups.int8(id);
+        rollups.timestamptz(hour);
+        rollups.int8(acc.count);
+        rollups.float8(acc.sum);
+        rollups.float8(acc.min);
+        rollups.float8(acc.max);
+        rollups.float8(acc.last);
+        rollups.timestamptz(acc.lastTs);
+        rollups.jsonb(acc.sketch.toJSON());
+        slots.row(3);
+        slots.int8(id);
+        slots.timestamptz(hour);
+        slots.bytea(packSlots(acc, hour));
+      }
+    }
+    await t.none(sql.rollup1hDeleteKeys, [ids, buckets]);
+    await copyInto(client, COPY_ROLLUP_1H, rollups.finish());
+    const dates = hours.map((h) => new Date(h));
+    await t.none(sql.regressionSlotsDelete, [dates]);
+    await copyInto(client, COPY_SLOTS, slots.finish());
+    return ids.length;
+  }
+}
+
+async function copyInto(client: pg.ClientBase, statement: string, chunks: Buffer[]): Promise<void> {
+  await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
+}
+
+/**
+ * The hour's 15-minute slots as minute_slots() (migration 011) packs them: per slot with data,
+ * in time order, its start (epoch ms, float8), flags (int2: 1 when every minute's mean is a
+ * whole number ≥ 0), minutes with data (int4), and the sum and maximum of the minute means,
+ * the first and last mean, and the sum of the rises from one minute with data to the next.
+ */
+function packSlots(acc: HourAcc, hour: number): Buffer {
+  const out = Buffer.allocUnsafe(4 * SLOT_BYTES);
+  let o = 0;
+  for (let slot = 0; slot < 4; slot++) {
+    let minutes = 0;
+    let vsum = 0;
+    let vmax = -Infinity;
+    let first = NaN;
+    let last = NaN;
+    let rises = 0;
+    let whole = true;
+    for (let k = slot * 15; k < slot * 15 + 15; k++) {
+      const n = acc.minuteCount[k] as number;
+      if (!(n > 0)) continue;
+      const v = (acc.minuteSum[k] as number) / n;
+      if (minutes === 0) first = v;
+      else if (v > last) rises += v - last;
+      last = v;
+      minutes += 1;
+      vsum += v;
+      if (v > vmax) vmax = v;
+      if (!(v >= 0 && v === Math.trunc(v))) whole = false;
+    }
+    if (minutes === 0) continue;
+    out.writeDoubleBE(hour + slot * SLOT, o);
+    out.writeInt16BE(whole ? 1 : 0, o + 8);
+    out.writeInt32BE(minutes, o + 10);
+    out.writeDoubleBE(vsum, o + 14);
+    out.writeDoubleBE(vmax, o + 22);
+    out.writeDoubleBE(first, o + 30);
+    out.writeDoubleBE(last, o + 38);
+    out.writeDoubleBE(rises, o + 46);
+    o += SLOT_BYTES;
+  }
+  return out.subarray(0, o);
+}
