@@ -5,7 +5,8 @@
 //                as one stream, and split in two halves over 2 parallel streams on 2 connections
 //                (the flush stage runs FLUSH_CONCURRENCY = 2 transactions); the faster one counts;
 //   2. flush     the real flush handler draining a pre-filled Redis buffer (worker concurrency);
-//   3. e2e       the real system (dist/src/main.js, as npm start runs it, in child processes) fed over HTTP until stored, per
+//   3. e2e       the real system (dist/src/main.js with the node options of its npm script, as npm
+//                start runs it, in child processes) fed over HTTP until stored, per
 //                process layout: one `all` process, and/or one `api` plus one `worker` process.
 // Stages 2 and 3 are reported as ratios to the faster baseline, so the figures compare across
 // machines.

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -285,6 +286,26 @@ export interface Child {
   child: ChildProcess;
   pid: number;
   output: OutputTail;
+}
+
+/** The npm script that starts each pulse role (`npm start` runs `all`). */
+const ROLE_SCRIPT = { all: 'start', api: 'api', worker: 'worker' } as const;
+
+/**
+ * The node options the role's npm script starts `dist/src/main.js` with (the V8 heap settings
+ * among them), read from package.json: a benchmark runs a pulse process as ops start it.
+ */
+export function roleNodeArgs(role: keyof typeof ROLE_SCRIPT): string[] {
+  const name = ROLE_SCRIPT[role];
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string | undefined>;
+  };
+  const words = (pkg.scripts[name] ?? '').trim().split(/\s+/);
+  const node = words.indexOf('node');
+  const main = words.indexOf('dist/src/main.js');
+  if (node < 0 || main < node)
+    throw new Error(`npm script "${name}" does not run node … dist/src/main.js`);
+  return words.slice(node + 1, main);
 }
 
 /** Starts `node <args>` in the repository root; cleanup stops it if the run does not. */

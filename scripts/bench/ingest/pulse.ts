@@ -10,6 +10,7 @@ import {
   type Child,
   progress,
   type Resources,
+  roleNodeArgs,
   startChild,
   stopChild,
 } from '../env.js';
@@ -56,9 +57,13 @@ export function pulseEnv(
   return env;
 }
 
-/** Starts `node dist/src/main.js <role>`; cleanup stops it if the run does not. */
+/**
+ * Starts `node dist/src/main.js <role>` with the node options of the role's npm script;
+ * cleanup stops it if the run does not.
+ */
 function startPulse(res: Resources, role: Role, env: NodeJS.ProcessEnv): PulseProcess {
-  return { ...startChild(res, role, ['dist/src/main.js', role], env, 'ignore'), role };
+  const args = [...roleNodeArgs(role), 'dist/src/main.js', role];
+  return { ...startChild(res, role, args, env, 'ignore'), role };
 }
 
 /** Stops one pulse process with SIGTERM (SIGKILL after 20 s) and says how it went. */

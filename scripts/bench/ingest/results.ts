@@ -5,6 +5,7 @@ import { ENTRY_POINTS } from '../../../src/metrics/buffer.js';
 import type { CopyRun } from '../baseline.js';
 import { COPY_ROWS_PER_CHUNK, type CopyStageFigures } from '../copy-stage.js';
 import type { Cores } from '../cpu.js';
+import { roleNodeArgs } from '../env.js';
 import { APPEND_CHUNK } from '../flush-stage.js';
 import {
   type Goal,
@@ -121,11 +122,12 @@ function setupJson(layouts: Layout[], flushF: FlushFigures) {
     httpConcurrency: HTTP_CONCURRENCY,
     copyRowsPerChunk: COPY_ROWS_PER_CHUNK,
     layouts: Object.fromEntries(layouts.map((l) => [l, LAYOUT_LABEL[l]])),
+    nodeArgs: Object.fromEntries(ROLES.map((r) => [r, roleNodeArgs(r).join(' ')])),
     notes: [
       'baseline: binary COPY data built before timing; run once as one COPY stream on one connection, then (after TRUNCATE) split in two halves copied by 2 parallel COPY streams on 2 connections; every ratio uses the faster of the two',
       'a CHECKPOINT runs before each baseline run, the flush stage and each end-to-end run',
       'flush: one untimed warm-up batch first (same handler, store and pool), unless --cold',
-      'e2e: the system runs on its default configuration (config variables from the shell are dropped); layout all = one `main.ts all` process, layout split = one `main.ts worker` plus one `main.ts api` process on the same database and Redis prefix; a fresh Redis prefix and an empty points table per layout',
+      'e2e: the system runs on its default configuration (config variables from the shell are dropped); layout all = one `node dist/src/main.js all` process, layout split = one `node dist/src/main.js worker` plus one `node dist/src/main.js api` process on the same database and Redis prefix, each with the node options of its npm script (nodeArgs); a fresh Redis prefix and an empty points table per layout',
       'rss: VmHWM of each pulse process; the goal applies to the process running the flush worker',
       'cpu: average cores used during the timed part, by process group; "other" is everything else on the machine',
     ],
@@ -231,10 +233,23 @@ function resultsMarkdown(run: RunSummary, f: Figures): string {
     'the faster of the two. *Flush* is the real flush handler (read, decode, series ids, binary COPY,',
     'ack) draining a pre-filled Redis buffer with its default concurrency, in the benchmark process.',
     '*End to end* is the real system as separate processes — one all-in-one process, or one `api`',
-    'plus one `worker` process on the same database and Redis prefix — fed over HTTP from the first',
-    'POST until every point is stored; the RSS goal applies to the process running the flush worker.',
+    'plus one `worker` process on the same database and Redis prefix, each started with the node',
+    `options of its npm script (${nodeArgsLine()}) — fed over HTTP from the first POST until every`,
+    'point is stored; the RSS goal applies to the process running the flush worker.',
     '',
   ].join('\n');
+}
+
+const ROLES = ['all', 'worker', 'api'] as const;
+
+/** The roles' node options as the text names them: once when every role has the same, else per role. */
+function nodeArgsLine(): string {
+  const args = ROLES.map((r) => roleNodeArgs(r).join(' '));
+  const same = args.every((a) => a === args[0]);
+  const shown = (a: string) => (a === '' ? 'none' : `\`${a}\``);
+  return same
+    ? shown(args[0] as string)
+    : ROLES.map((r, i) => `${r}: ${shown(args[i] as string)}`).join(', ');
 }
 
 /** Writes bench/results/ingest.json and the Ingest section of bench/RESULTS.md. */
