@@ -226,15 +226,22 @@ export function hoursOf(ts: ArrayLike<number>): number[] {
 }
 
 /** Appends `m` to rollup_1m and marks its hours dirty, with parameters (backfill's way). */
+/**
+ * Doubles as the text PostgreSQL reads back to the same double, -0 included (a number in a
+ * query's text would lose its sign, and the flush's binary COPY keeps it).
+ */
+const exactFloats = (xs: ArrayLike<number>) =>
+  Array.from(xs, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+
 export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
   await t.none(sql.rollup1mAppend, [
     m.seriesIds,
     m.buckets,
     m.counts,
-    m.sums,
-    m.mins,
-    m.maxes,
-    m.lasts,
+    exactFloats(m.sums),
+    exactFloats(m.mins),
+    exactFloats(m.maxes),
+    exactFloats(m.lasts),
     m.lastTimes,
     m.sketches,
   ]);
