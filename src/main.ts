@@ -5,7 +5,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { createApp } from './api/app.js';
+import type { createApp } from './api/app.js';
 import { DashboardCache } from './cache/dashboard-cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, type Db } from './infra/db.js';
@@ -158,6 +158,9 @@ async function startHttp(
   // A worker alone serves only /healthz, /readyz and /metrics, and only when WORKER_PORT is set.
   const httpPort = config.role === 'worker' ? config.workerPort : config.http.port;
   if (httpPort === undefined) return undefined;
+  // Loaded only by a role that listens: a worker without WORKER_PORT never holds the HTTP stack
+  // (Express, Bull Board, the routes), ~12 MB of its RSS.
+  const { createApp } = await import('./api/app.js');
   const app = createApp({
     log,
     redis,

@@ -25,7 +25,8 @@ export interface WriteResult {
   minutes?: MinuteRollups;
 }
 
-// Bounds the in-process series id cache; past it the cache starts over (a lookup, not a loss).
+// Bounds the in-process series id cache (~155 bytes a series); past it the cache starts over (a
+// lookup, not a loss). The worker passes MAX_SERIES: no more series can be active at once.
 const SERIES_CACHE_MAX = 500_000;
 
 const COPY_POINTS = text(sql.pointsCopy);
@@ -46,7 +47,10 @@ export class PointStore {
   private readonly seriesIds = new Map<string, number>();
   private readonly seriesMeta = new Map<number, SeriesMeta>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly seriesCacheMax = SERIES_CACHE_MAX,
+  ) {}
 
   /** Stores the entries' points in one transaction; duplicates of stored points are skipped. */
   async write(entries: DecodedEntry[]): Promise<WriteResult> {
@@ -98,7 +102,7 @@ export class PointStore {
       }
       await sco.none('COMMIT');
       // Only now are new series ids real: a rolled-back insert must not be cached.
-      if (this.seriesIds.size + ids.size > SERIES_CACHE_MAX) {
+      if (this.seriesIds.size + ids.size > this.seriesCacheMax) {
         this.seriesIds.clear();
         this.seriesMeta.clear();
       }

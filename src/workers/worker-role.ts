@@ -156,7 +156,8 @@ function startFlush(deps: WorkerRoleDeps): FlushWorker {
   const flush = startFlushWorker({
     ...workerBase(deps, 'flush'),
     buffer: deps.buffer,
-    store: new PointStore(deps.db),
+    // Its series id cache holds at most the series that may be active at once.
+    store: new PointStore(deps.db, config.series.maxSeries),
     concurrency: config.flush.concurrency,
     readEntries: config.flush.readEntries,
     claimIdleMs: config.flush.claimIdleMs,

@@ -103,6 +103,31 @@ describe('flush', () => {
     expect(await countPoints(ctx.db)).toBe(1);
   });
 
+  it('a series id cache smaller than the series it meets starts over and stores every point under its own series', async () => {
+    // A cache of two series: each write leaves only its own series cached, so the third write
+    // (the first one's series again) looks them up once more.
+    const store = new PointStore(ctx.db, 2);
+    const buffer = ctx.buffer();
+    await buffer.ensureGroup();
+    const t0 = Date.now() - 600_000;
+    for (const [k, offset] of [0, 4, 0].entries()) {
+      const batch = points(400, t0 + k * 1_000).map((p, i) => ({
+        ...p,
+        metricName: `m_${offset + (i % 4)}`,
+      }));
+      await buffer.append(batch);
+      expect((await flush(deps('c1', store), { reason: 'manual' })).inserted).toBe(400);
+    }
+    // Point i of a batch has value i + 0.25; its metric number is i % 4 plus the batch's offset.
+    const wrong = await ctx.db.one<{ n: number }>(
+      `SELECT count(*)::int AS n FROM points p JOIN series s ON s.id = p.series_id
+       WHERE s.metric_name NOT IN ('m_' || ((p.value - 0.25)::int % 4),
+                                   'm_' || ((p.value - 0.25)::int % 4 + 4))`,
+    );
+    expect(wrong.n).toBe(0);
+    expect(await countPoints(ctx.db)).toBe(1_200);
+  });
+
   it('a batch committed but never acknowledged (a crash) is reclaimed by another consumer and not stored again', async () => {
     const batch = points(3_000);
     const buffer = ctx.buffer();
