@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 export const FORMATS = ['ndjson', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
 
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 /** A fatal error: the import stops (exit 1). Batches committed before it stay stored. */
 export class ImportError extends Error {
