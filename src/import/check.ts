@@ -1,7 +1,7 @@
 // The ingest rules for one import row, and the series of rows seen before. Readers that find a
-// row's fields in place (ndjson-reader.ts, csv-reader.ts) check its time and value here and take its
-// series from what an earlier row with the same series text was found to be; every other row
-// goes through validateOne, the rules ingest applies. Never accepts what validateOne refuses.
+// row's fields in place (ndjson-reader.ts, csv-reader.ts) check its time and value here and take
+// its series from what an earlier row with the same series text was found to be; every other
+// row goes through validateOne, the rules ingest applies. Never accepts what validateOne refuses.
 import {
   acceptedTimestamp,
   canonicalIsoMs,
@@ -9,6 +9,7 @@ import {
   type ValidateOptions,
 } from '../metrics/point.js';
 import { cachedSeriesDef, type SeriesDef } from '../metrics/series.js';
+import { textOf } from './bytes.js';
 import type { FieldIssue, Row } from './rows.js';
 import { SeriesTable, type Known } from './series-table.js';
 
@@ -31,19 +32,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The two digits at text[at…] as a number, or -1. */
-function twoDigits(text: string, at: number): number {
-  const a = text.charCodeAt(at) - 48;
-  const b = text.charCodeAt(at + 1) - 48;
+/** The two digits at buf[at…] as a number, or -1. */
+function twoDigits(buf: Buffer, at: number): number {
+  const a = (buf[at] as number) - 48;
+  const b = (buf[at + 1] as number) - 48;
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
+
+const HOUR_TEXT = 14; // YYYY-MM-DDTHH:
 
 export class RowChecker {
   private readonly opts: ValidateOptions;
   // The hour of the last time read as `YYYY-MM-DDTHH:MM:SS.sssZ` (its first 14 characters) and
   // its epoch ms: rows in time order share it, and then only minutes to milliseconds are read.
-  private hourText = '\u0000';
-  private hourMs = 0;
+  private hourText = Buffer.alloc(HOUR_TEXT);
+  private hourMs = NaN;
   /** The series of rows seen before (readers look rows up there first). */
   readonly known = new SeriesTable();
 
@@ -56,16 +59,18 @@ export class RowChecker {
     this.opts.now = now;
   }
 
-  /** A timestamp by the rules: a number, or an ISO-8601 string's contents text[at, end). */
-  time(t: number): number | undefined;
-  time(text: string, at: number, end: number): number | undefined;
-  time(t: number | string, at = 0, end = 0): number | undefined {
-    if (typeof t === 'number') return acceptedTimestamp(t, this.opts);
-    if (end - at === 24 && t.startsWith(this.hourText, at)) {
-      const mm = twoDigits(t, at + 14);
-      const ss = twoDigits(t, at + 17);
-      const frac = twoDigits(t, at + 20);
-      const ms = t.charCodeAt(at + 22) - 48;
+  /** A timestamp given as a number, by the rules; undefined when they refuse it. */
+  time(t: number): number | undefined {
+    return acceptedTimestamp(t, this.opts);
+  }
+
+  /** A timestamp given as text (an ISO-8601 string's contents, buf[at, end)), by the rules. */
+  timeText(buf: Buffer, at: number, end: number): number | undefined {
+    if (end - at === 24 && !Number.isNaN(this.hourMs) && this.sameHour(buf, at)) {
+      const mm = twoDigits(buf, at + 14);
+      const ss = twoDigits(buf, at + 17);
+      const frac = twoDigits(buf, at + 20);
+      const ms = (buf[at + 22] as number) - 48;
       if (
         mm >= 0 &&
         mm <= 59 &&
@@ -74,9 +79,9 @@ export class RowChecker {
         frac >= 0 &&
         ms >= 0 &&
         ms <= 9 &&
-        t.charCodeAt(at + 16) === 58 &&
-        t.charCodeAt(at + 19) === 46 &&
-        t.charCodeAt(at + 23) === 90
+        buf[at + 16] === 58 &&
+        buf[at + 19] === 46 &&
+        buf[at + 23] === 90
       )
         // The same number the text gives: the rules for it are the rules for the number.
         return acceptedTimestamp(
@@ -84,21 +89,28 @@ export class RowChecker {
           this.opts,
         );
     }
-    if (end - at === 24) {
-      const ms = canonicalIsoMs(t, at, end);
+    const text = textOf(buf, at, end);
+    if (text.length === 24) {
+      const ms = canonicalIsoMs(text);
       if (!Number.isNaN(ms)) {
-        this.hourText = JSON.parse(JSON.stringify(t.slice(at, at + 14))) as string;
+        buf.copy(this.hourText, 0, at, at + HOUR_TEXT);
         this.hourMs = ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
       }
     }
-    return acceptedTimestamp(t, this.opts, at, end);
+    return acceptedTimestamp(text, this.opts, 0, text.length);
+  }
+
+  private sameHour(buf: Buffer, at: number): boolean {
+    const h = this.hourText;
+    for (let i = 0; i < HOUR_TEXT; i++) if (buf[at + i] !== h[i]) return false;
+    return true;
   }
 
   /**
    * A row read the general way, through every rule; a valid one goes to the sink and, given
-   * where its series fields are in `text`, its series is remembered by them (and returned).
+   * where its series fields are in `buf`, its series is remembered by them (and returned).
    */
-  check(row: Row, sink: RowSink, text?: string, spans?: Int32Array): Known | undefined {
+  check(row: Row, sink: RowSink, buf?: Buffer, spans?: Int32Array): Known | undefined {
     let issues = row.errors;
     if (row.point !== undefined) {
       const checked = validateOne(row.point, this.opts);
@@ -111,8 +123,8 @@ export class RowChecker {
       ) {
         const def = cachedSeriesDef(checked);
         const known =
-          text !== undefined && spans !== undefined
-            ? this.known.remember(text, spans, def)
+          buf !== undefined && spans !== undefined
+            ? this.known.remember(buf, spans, def)
             : undefined;
         if (known !== undefined) this.known.saw(known);
         sink.add(def, checked.ts, checked.value, row.line);

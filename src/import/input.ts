@@ -1,15 +1,14 @@
-// Opening an import's input (a file or stdin), settling its format, and reading it as text,
+// Opening an import's input (a file or stdin), settling its format, and reading its bytes,
 // gunzipped when it is gzip (found by its first two bytes, whatever its name).
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 
 export const FORMATS = ['ndjson', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
 
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 /** A fatal error: the import stops (exit 1). Batches committed before it stay stored. */
 export class ImportError extends Error {
@@ -91,7 +90,7 @@ async function* rawBytes(input: Input, counter: { bytesRead: number }): AsyncGen
 }
 
 /** The input's bytes, gunzipped when the first two are gzip's magic number (1f 8b). */
-async function* bytesOf(input: Input, counter: { bytesRead: number }): AsyncGenerator<Buffer> {
+async function* plainBytes(input: Input, counter: { bytesRead: number }): AsyncGenerator<Buffer> {
   const raw = rawBytes(input, counter);
   const head: Buffer[] = [];
   let headBytes = 0;
@@ -124,28 +123,20 @@ async function* bytesOf(input: Input, counter: { bytesRead: number }): AsyncGene
   }
 }
 
-/** The input as text, BOM removed, counting the bytes taken so far. */
-export async function* textOf(
+/**
+ * The input's bytes (UTF-8 text, gunzipped), counting the bytes taken so far; a failure to read
+ * them is an ImportError saying how far it got.
+ */
+export async function* bytesOf(
   input: Input,
   counter: { bytesRead: number },
-): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let first = true;
+): AsyncGenerator<Buffer> {
   try {
-    for await (const buf of bytesOf(input, counter)) {
-      let text = decoder.write(buf);
-      if (first && text.length > 0) {
-        first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      }
-      if (text.length > 0) yield text;
-    }
+    yield* plainBytes(input, counter);
   } catch (err) {
     if (err instanceof ImportError) throw err;
     throw new ImportError(
       `reading ${input.name} failed after ${counter.bytesRead} bytes: ${(err as Error).message}`,
     );
   }
-  const rest = decoder.end();
-  if (rest.length > 0) yield rest;
 }

@@ -1,16 +1,19 @@
-// NDJSON rows, read in place. A line that is one flat object of the import's fields (what
-// JSON.stringify and most exporters write) is scanned where it lies, jumping from quote to quote
-// (indexOf) and building no object; its series comes from an earlier line with the same series
-// text. Any other line is parsed and checked in full, so every answer is the same. Why a scan
-// that takes every string to end at the next quote is exact without looking for escapes or
-// control characters: each field is either compared with text known to hold none (the series
-// fields, with a line that passed JSON.parse and was checked for both before it was
-// remembered), read strictly (digits, the ISO form, the key names) or refused; a string cut
-// short at an escaped quote ends in a backslash, which none of those accepts.
+// NDJSON rows, read where they lie in the bytes of the input. A line of the shape of its
+// series' last line (the same bytes around a plain time and value) costs three in-place
+// comparisons; another line that is one flat object of the import's fields (what JSON.stringify
+// and most exporters write) is scanned in place, jumping from quote to quote, its series found by
+// its series fields' bytes. Only what neither takes is decoded and goes through JSON.parse and
+// the full rules, so every answer is the same. Why a scan that takes every string to end at the
+// next quote is exact without looking for escapes or control characters: each field is either
+// compared with bytes known to hold none (the series fields, with a line that passed JSON.parse
+// and was checked for both before it was remembered), read strictly (digits, the ISO form, the
+// key names) or refused; a string cut short at an escaped quote ends in a backslash, which none
+// of those accepts. UTF-8 keeps every byte of a multi-byte character above 0x7f, so no byte of
+// one is ever taken for a quote, a digit or a line break.
 import type { RowChecker, RowSink } from './check.js';
 import { MAX_RECORD_CHARS } from './csv.js';
+import { decimalValue, digitsEnd, equalAt, NINE, smallInteger, textOf, ZERO } from './bytes.js';
 import { ndjsonRow, type FieldIssue } from './rows.js';
-import { decimalValue, digitsEnd, NINE, smallInteger, ZERO } from './scan.js';
 import { SERIES_FIELDS, type Known } from './series-table.js';
 
 const CR = 13;
@@ -26,10 +29,23 @@ const LOWER_E = 101;
 const OPEN = 123;
 const CLOSE = 125;
 
-// What the series text of a line remembered may not hold: a control character (JSON.parse
-// refuses one raw in a string) or a backslash (an escape).
-// eslint-disable-next-line no-control-regex -- control characters are what it must find
-const SPECIAL = /[\u0000-\u001f\\]/;
+const LF = 10;
+const BACKSLASH = 92;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const NEWLINE = Buffer.from('\n');
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * True when the bytes of a line hold no control character (JSON.parse refuses one raw in a
+ * string) and no backslash (an escape): what the series text of a line remembered may not hold.
+ */
+function plain(buf: Buffer, at: number, end: number): boolean {
+  for (let i = at; i < end; i++) {
+    const c = buf[i] as number;
+    if (c < SPACE || c === BACKSLASH) return false;
+  }
+  return true;
+}
 
 // The fields a line may hold, by slot; the series fields first, in SeriesTable's order.
 const METRIC_NAME = 0;
@@ -39,7 +55,7 @@ const INSTANCE = 3;
 const TIMESTAMP = 4;
 const METRIC_VALUE = 5;
 const VALUE = 6;
-const FIELDS = [
+const FIELDS_TEXT = [
   'metric_name',
   'tags',
   'source_agent_id',
@@ -48,79 +64,78 @@ const FIELDS = [
   'metric_value',
   'value',
 ];
+const FIELDS = FIELDS_TEXT.map((f) => Buffer.from(f));
 
 const tooLong: FieldIssue = {
   field: 'line',
   reason: `is longer than ${MAX_RECORD_CHARS} characters`,
 };
 
-function skipSpaces(text: string, i: number, end: number): number {
-  if (text.charCodeAt(i) !== SPACE) return i;
-  while (i < end && text.charCodeAt(i) === SPACE) i += 1;
+function skipSpaces(buf: Buffer, i: number, end: number): number {
+  while (i < end && buf[i] === SPACE) i += 1;
   return i;
 }
 
 /** End of the string whose opening quote is at `i` as the scan takes it (the next quote), or -1. */
-function stringEnd(text: string, i: number, end: number): number {
-  const q = text.indexOf('"', i + 1);
+function stringEnd(buf: Buffer, i: number, end: number): number {
+  const q = buf.indexOf(QUOTE, i + 1);
   return q < 0 || q >= end ? -1 : q + 1;
 }
 
 /** End of the JSON number starting at `i` (RFC 8259 grammar), or -1. */
-function numberEnd(text: string, i: number, end: number): number {
-  if (text.charCodeAt(i) === MINUS) i += 1;
-  const first = text.charCodeAt(i);
+function numberEnd(buf: Buffer, i: number, end: number): number {
+  if (i < end && buf[i] === MINUS) i += 1;
+  const first = i < end ? (buf[i] as number) : -1;
   if (first === ZERO) i += 1;
-  else if (first > ZERO && first <= NINE) i = digitsEnd(text, i + 1, end);
+  else if (first > ZERO && first <= NINE) i = digitsEnd(buf, i + 1, end);
   else return -1;
-  if (text.charCodeAt(i) === DOT) {
+  if (i < end && buf[i] === DOT) {
     const from = i + 1;
-    i = digitsEnd(text, from, end);
+    i = digitsEnd(buf, from, end);
     if (i === from) return -1;
   }
-  const e = text.charCodeAt(i);
+  const e = i < end ? buf[i] : -1;
   if (e === LOWER_E || e === UPPER_E) {
     i += 1;
-    const sign = text.charCodeAt(i);
-    if (sign === PLUS || sign === MINUS) i += 1;
+    if (i < end && (buf[i] === PLUS || buf[i] === MINUS)) i += 1;
     const from = i;
-    i = digitsEnd(text, from, end);
+    i = digitsEnd(buf, from, end);
     if (i === from) return -1;
   }
-  return i > end ? -1 : i;
+  return i;
 }
 
 /** End of a tags object of string values only (`{}` included), or -1. */
-function tagsEnd(text: string, i: number, end: number): number {
-  i = skipSpaces(text, i + 1, end);
-  if (text.charCodeAt(i) === CLOSE) return i + 1;
+function tagsEnd(buf: Buffer, i: number, end: number): number {
+  i = skipSpaces(buf, i + 1, end);
+  if (buf[i] === CLOSE) return i + 1;
   for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return -1;
-    i = stringEnd(text, i, end);
+    if (buf[i] !== QUOTE) return -1;
+    i = stringEnd(buf, i, end);
     if (i < 0) return -1;
-    i = skipSpaces(text, i, end);
-    if (text.charCodeAt(i) !== COLON) return -1;
-    i = skipSpaces(text, i + 1, end);
-    if (text.charCodeAt(i) !== QUOTE) return -1;
-    i = stringEnd(text, i, end);
+    i = skipSpaces(buf, i, end);
+    if (buf[i] !== COLON) return -1;
+    i = skipSpaces(buf, i + 1, end);
+    if (buf[i] !== QUOTE) return -1;
+    i = stringEnd(buf, i, end);
     if (i < 0) return -1;
-    i = skipSpaces(text, i, end);
-    const c = text.charCodeAt(i);
-    if (c === CLOSE) return i + 1;
-    if (c !== COMMA) return -1;
-    i = skipSpaces(text, i + 1, end);
+    i = skipSpaces(buf, i, end);
+    const c = buf[i];
+    if (c === CLOSE && i < end) return i + 1;
+    if (c !== COMMA || i >= end) return -1;
+    i = skipSpaces(buf, i + 1, end);
   }
 }
 
-/** The slot of the key text[at, end), or -1 for any other key. */
-function slotOf(text: string, at: number, end: number): number {
+/** The slot of the key buf[at, end), or -1 for any other key. */
+function slotOf(buf: Buffer, at: number, end: number): number {
   let slot: number;
   switch (end - at) {
     case 9:
       slot = TIMESTAMP;
       break;
     case 11:
-      slot = text.charCodeAt(at) === 105 ? INSTANCE : METRIC_NAME; // i
+      slot = buf[at] === 105 ? INSTANCE : METRIC_NAME; // i
       break;
     case 12:
       slot = METRIC_VALUE;
@@ -137,50 +152,53 @@ function slotOf(text: string, at: number, end: number): number {
     default:
       return -1;
   }
-  return text.startsWith(FIELDS[slot] as string, at) ? slot : -1;
+  return equalAt(buf, at, FIELDS[slot] as Buffer) ? slot : -1;
 }
 
 /**
- * Finds the fields of the line text[at, end) into `spans` (start and end per slot, -1 when
+ * Finds the fields of the line buf[at, end) into `spans` (start and end per slot, -1 when
  * absent): true when it looks like one object of known fields, each once, with plain values
  * (strings, numbers, tags an object of strings). See the top of the file for escapes.
  */
-function scan(text: string, at: number, end: number, spans: Int32Array): boolean {
+function scan(buf: Buffer, at: number, end: number, spans: Int32Array): boolean {
   for (let s = 0; s < FIELDS.length; s++) spans[2 * s] = -1;
-  let i = skipSpaces(text, at, end);
-  if (text.charCodeAt(i) !== OPEN) return false;
-  i = skipSpaces(text, i + 1, end);
+  let i = skipSpaces(buf, at, end);
+  if (i >= end || buf[i] !== OPEN) return false;
+  i = skipSpaces(buf, i + 1, end);
   for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return false;
-    const keyEnd = stringEnd(text, i, end);
+    if (i >= end || buf[i] !== QUOTE) return false;
+    const keyEnd = stringEnd(buf, i, end);
     if (keyEnd < 0) return false;
-    const slot = slotOf(text, i + 1, keyEnd - 1);
+    const slot = slotOf(buf, i + 1, keyEnd - 1);
     if (slot < 0 || (spans[2 * slot] as number) >= 0) return false;
-    i = skipSpaces(text, keyEnd, end);
-    if (text.charCodeAt(i) !== COLON) return false;
-    i = skipSpaces(text, i + 1, end);
-    const c = text.charCodeAt(i);
+    i = skipSpaces(buf, keyEnd, end);
+    if (i >= end || buf[i] !== COLON) return false;
+    i = skipSpaces(buf, i + 1, end);
+    const c = i < end ? buf[i] : -1;
     let valueEnd: number;
     if (c === QUOTE)
       valueEnd =
-        slot === TAGS || slot === METRIC_VALUE || slot === VALUE ? -1 : stringEnd(text, i, end);
-    else if (c === OPEN) valueEnd = slot === TAGS ? tagsEnd(text, i, end) : -1;
-    else valueEnd = slot === TAGS || slot === METRIC_NAME ? -1 : numberEnd(text, i, end);
+        slot === TAGS || slot === METRIC_VALUE || slot === VALUE ? -1 : stringEnd(buf, i, end);
+    else if (c === OPEN) valueEnd = slot === TAGS ? tagsEnd(buf, i, end) : -1;
+    else valueEnd = slot === TAGS || slot === METRIC_NAME ? -1 : numberEnd(buf, i, end);
     if (valueEnd < 0) return false;
     spans[2 * slot] = i;
     spans[2 * slot + 1] = valueEnd;
-    i = skipSpaces(text, valueEnd, end);
-    const next = text.charCodeAt(i);
-    if (next === CLOSE) return skipSpaces(text, i + 1, end) === end;
+    i = skipSpaces(buf, valueEnd, end);
+    if (i >= end) return false;
+    const next = buf[i];
+    if (next === CLOSE) return skipSpaces(buf, i + 1, end) === end;
     if (next !== COMMA) return false;
-    i = skipSpaces(text, i + 1, end);
+    i = skipSpaces(buf, i + 1, end);
   }
 }
 
 export class NdjsonReader {
-  private text = '';
+  private buf: Buffer = EMPTY;
   private pos = 0;
-  private carry = '';
+  // The start of a line that goes on in the next chunk, and how many bytes it has so far.
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
   private overflow = false;
   private line = 0;
   private readonly spans = new Int32Array(2 * FIELDS.length);
@@ -189,64 +207,78 @@ export class NdjsonReader {
 
   constructor(private readonly checker: RowChecker) {}
 
-  /** The next chunk of text; the previous one must have been read to its end. */
-  feed(text: string): void {
-    this.text = text;
+  /** The next chunk of bytes; the previous one must have been read to its end. */
+  feed(bytes: Buffer): void {
+    this.buf = bytes;
     this.pos = 0;
   }
 
   /** After the last chunk: a last line without a line break is read by the next read(). */
   finish(): void {
-    this.feed(this.carry.length > 0 || this.overflow ? '\n' : '');
+    this.feed(this.carryBytes > 0 || this.overflow ? NEWLINE : EMPTY);
   }
 
   /** Reads rows into the sink until the chunk is used up (false) or the sink is full (true). */
   read(sink: RowSink): boolean {
-    const text = this.text;
+    const buf = this.buf;
     while (!sink.full) {
       const start = this.pos;
-      const nl = text.indexOf('\n', start);
+      const nl = buf.indexOf(LF, start);
       if (nl === -1) {
-        if (!this.overflow) {
-          this.carry += text.slice(start);
-          if (this.carry.length > MAX_RECORD_CHARS) {
-            this.overflow = true;
-            this.carry = '';
-          }
-        }
-        this.pos = text.length;
+        this.keep(buf, start);
+        this.pos = buf.length;
         return false;
       }
       this.line += 1;
       this.pos = nl + 1;
-      if (this.overflow || this.carry.length + nl - start > MAX_RECORD_CHARS) {
-        sink.refuse(this.line, [tooLong]);
-      } else if (this.carry.length > 0) {
-        const whole = this.carry + text.slice(start, nl);
-        this.row(whole, 0, whole.length, sink);
-      } else {
-        this.row(text, start, nl, sink);
-      }
-      this.carry = '';
+      if (this.overflow) sink.refuse(this.line, [tooLong]);
+      else if (this.carryBytes > 0) {
+        this.carry.push(buf.subarray(start, nl));
+        const whole = Buffer.concat(this.carry);
+        this.lineOf(whole, 0, whole.length, sink);
+      } else this.lineOf(buf, start, nl, sink);
+      this.carry = [];
+      this.carryBytes = 0;
       this.overflow = false;
     }
     return true;
   }
 
-  private row(text: string, at: number, end: number, sink: RowSink): void {
+  /** The start of a line that goes on in the next chunk; past what it may hold, only counted. */
+  private keep(buf: Buffer, start: number): void {
+    if (this.overflow || start === buf.length) return;
+    // A UTF-16 code unit takes at most 3 bytes: past 3 × the limit the line is too long anyway.
+    this.carryBytes += buf.length - start;
+    if (this.carryBytes > 3 * MAX_RECORD_CHARS) {
+      this.overflow = true;
+      this.carry = [];
+      return;
+    }
+    this.carry.push(Buffer.from(buf.subarray(start)));
+  }
+
+  /** One line, buf[at, end) without its line break; a first line loses a byte order mark. */
+  private lineOf(buf: Buffer, at: number, end: number, sink: RowSink): void {
+    if (this.line === 1 && equalAt(buf, at, BOM)) at += BOM.length;
+    if (end - at > MAX_RECORD_CHARS && textOf(buf, at, end).length > MAX_RECORD_CHARS)
+      sink.refuse(this.line, [tooLong]);
+    else this.row(buf, at, end, sink);
+  }
+
+  private row(buf: Buffer, at: number, end: number, sink: RowSink): void {
     // A line break's CR is whitespace to JSON.
     let scanEnd = end;
-    if (scanEnd > at && text.charCodeAt(scanEnd - 1) === CR) scanEnd -= 1;
+    if (scanEnd > at && buf[scanEnd - 1] === CR) scanEnd -= 1;
     const table = this.checker.known;
     // The quick way: the line has the shape of the last line of the series expected.
-    const shaped = table.shaped(text, at, scanEnd, numberEnd);
+    const shaped = table.shaped(buf, at, scanEnd, numberEnd);
     if (shaped !== undefined) {
       const h = table.holes;
       const textTime = (shaped.shape?.isoLength ?? 0) > 0;
       if (
         this.take(
           shaped,
-          text,
+          buf,
           h[0] as number,
           h[1] as number,
           textTime,
@@ -257,18 +289,18 @@ export class NdjsonReader {
       )
         return;
     }
-    if (!scan(text, at, scanEnd, this.spans)) {
-      this.slow(text, at, end, sink, false);
+    if (!scan(buf, at, scanEnd, this.spans)) {
+      this.slow(buf, at, end, sink, false);
       return;
     }
-    const cut = this.cutOut(text);
+    const cut = this.cutOut(buf);
     const [timeAt, timeEnd, valueAt, valueEnd, textTime] = cut;
-    const known = table.find(text, this.spans);
+    const known = table.find(buf, this.spans);
     const taken =
       known !== undefined &&
       this.take(
         known,
-        text,
+        buf,
         timeAt as number,
         timeEnd as number,
         textTime === 1,
@@ -276,17 +308,17 @@ export class NdjsonReader {
         valueEnd as number,
         sink,
       );
-    const valid = taken ? known : this.slow(text, at, end, sink, true);
-    if (valid !== undefined && (timeAt as number) >= 0) table.learn(valid, text, at, scanEnd, cut);
+    const valid = taken ? known : this.slow(buf, at, end, sink, true);
+    if (valid !== undefined && (timeAt as number) >= 0) table.learn(valid, buf, at, scanEnd, cut);
   }
 
   /** The scanned line's time and value (-1 where absent, or where value is not exactly one). */
-  private cutOut(text: string): Int32Array {
+  private cutOut(buf: Buffer): Int32Array {
     const spans = this.spans;
     const cut = this.cut;
     const from = spans[2 * TIMESTAMP] as number;
     const to = spans[2 * TIMESTAMP + 1] as number;
-    const quoted = from >= 0 && text.charCodeAt(from) === QUOTE;
+    const quoted = from >= 0 && buf[from] === QUOTE;
     cut[0] = quoted ? from + 1 : from;
     cut[1] = quoted ? to - 1 : to;
     cut[4] = quoted ? 1 : 0;
@@ -308,7 +340,7 @@ export class NdjsonReader {
    */
   private take(
     k: Known,
-    text: string,
+    buf: Buffer,
     timeAt: number,
     timeEnd: number,
     textTime: boolean,
@@ -318,13 +350,13 @@ export class NdjsonReader {
   ): boolean {
     if (timeAt < 0 || valueAt < 0) return false;
     let ts: number | undefined;
-    if (textTime) ts = this.checker.time(text, timeAt, timeEnd);
+    if (textTime) ts = this.checker.timeText(buf, timeAt, timeEnd);
     else {
-      const n = smallInteger(text, timeAt, timeEnd);
-      ts = this.checker.time(Number.isNaN(n) ? Number(text.slice(timeAt, timeEnd)) : n);
+      const n = smallInteger(buf, timeAt, timeEnd);
+      ts = this.checker.time(Number.isNaN(n) ? Number(textOf(buf, timeAt, timeEnd)) : n);
     }
     if (ts === undefined) return false;
-    const value = decimalValue(text, valueAt, valueEnd);
+    const value = decimalValue(buf, valueAt, valueEnd);
     if (!Number.isFinite(value)) return false;
     this.checker.known.saw(k);
     sink.add(k.def, ts, value, this.line);
@@ -337,17 +369,16 @@ export class NdjsonReader {
    * (then every string really ended at the next quote).
    */
   private slow(
-    text: string,
+    buf: Buffer,
     at: number,
     end: number,
     sink: RowSink,
     scanned: boolean,
   ): Known | undefined {
-    const line = at === 0 && end === text.length ? text : text.slice(at, end);
-    const row = ndjsonRow(line, this.line);
+    const row = ndjsonRow(textOf(buf, at, end), this.line);
     if (row === null) return undefined;
-    const plain = line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
-    if (scanned && !SPECIAL.test(plain)) return this.checker.check(row, sink, text, this.spans);
+    const plainEnd = end > at && buf[end - 1] === CR ? end - 1 : end;
+    if (scanned && plain(buf, at, plainEnd)) return this.checker.check(row, sink, buf, this.spans);
     this.checker.check(row, sink);
     return undefined;
   }

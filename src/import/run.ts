@@ -13,7 +13,7 @@ import { StoredPoints } from '../metrics/stored-points.js';
 import { ImportBatch, type Lines } from './batch.js';
 import { RowChecker } from './check.js';
 import { CsvReader } from './csv-reader.js';
-import { ImportError, openInput, textOf, type Format, type Input } from './input.js';
+import { bytesOf, ImportError, openInput, type Format, type Input } from './input.js';
 import { ImportLimits } from './limits.js';
 import { NdjsonReader } from './ndjson-reader.js';
 import { count, Progress, type Output, type Stats } from './progress.js';
@@ -84,9 +84,9 @@ async function readAll(opts: ImportOptions, r: Reading): Promise<boolean> {
   let interrupted = false;
   r.progress.start();
   try {
-    for await (const text of textOf(r.source, r.stats)) {
+    for await (const bytes of bytesOf(r.source, r.stats)) {
       checker.now = Date.now();
-      reader.feed(text);
+      reader.feed(bytes);
       while (reader.read(r.batch)) await r.batch.submit();
       if (opts.signal?.aborted) {
         interrupted = true;

@@ -83,9 +83,11 @@ function inPlace(
   const drain = () => {
     while (reader.read(sink)) sink.full = false;
   };
-  for (let i = 0; i < text.length;) {
+  // Bytes, cut anywhere (inside a character too).
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length;) {
     const n = sizes();
-    reader.feed(text.slice(i, i + n));
+    reader.feed(bytes.subarray(i, i + n));
     drain();
     i += n;
   }
@@ -309,5 +311,22 @@ describe('the in-place readers agree with JSON.parse, the CSV parser and validat
       const got = inPlace((c) => new CsvReader(c, 'f.csv'), text, splits(rng(seed + 200)));
       expect(got, `seed ${seed}`).toEqual(want);
     }
+  });
+
+  it('a byte order mark at the start of the input is not part of the first line', async () => {
+    const ndjson = Array.from({ length: 50 }, (_, i) => ndjsonLine(rng(5), i)).join('\n');
+    const csv = csvFile(rng(6), 50);
+    const split = () => () => 3;
+    expect(inPlace((c) => new NdjsonReader(c), `\ufeff${ndjson}`, split())).toEqual(
+      inPlace((c) => new NdjsonReader(c), ndjson, split()),
+    );
+    expect(inPlace((c) => new CsvReader(c, 'f.csv'), `\ufeff${csv}`, split())).toEqual(
+      await general(
+        csvRows(
+          chunked(csv, () => 4_096),
+          'f.csv',
+        ),
+      ),
+    );
   });
 });
