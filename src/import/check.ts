@@ -9,7 +9,7 @@ import {
   type ValidateOptions,
 } from '../metrics/point.js';
 import { cachedSeriesDef, type SeriesDef } from '../metrics/series.js';
-import { textOf } from './bytes.js';
+import { decimalValue, textOf } from './bytes.js';
 import type { FieldIssue, Row } from './rows.js';
 import { SeriesTable, type Known } from './series-table.js';
 
@@ -62,6 +62,28 @@ export class RowChecker {
   /** A timestamp given as a number, by the rules; undefined when they refuse it. */
   time(t: number): number | undefined {
     return acceptedTimestamp(t, this.opts);
+  }
+
+  /**
+   * Hands a row of a known series to the sink when its time (already read by the rules) and
+   * its value (buf[valueAt, valueEnd), read as a decimal) pass: what both readers' fast paths
+   * end with. False sends the row to the reader's slow path.
+   */
+  keep(
+    k: Known,
+    ts: number | undefined,
+    buf: Buffer,
+    valueAt: number,
+    valueEnd: number,
+    sink: RowSink,
+    line: number,
+  ): boolean {
+    if (ts === undefined) return false;
+    const value = decimalValue(buf, valueAt, valueEnd);
+    if (!Number.isFinite(value)) return false;
+    this.known.saw(k);
+    sink.add(k.def, ts, value, line);
+    return true;
   }
 
   /** A timestamp given as text (an ISO-8601 string's contents, buf[at, end)), by the rules. */

@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { RowChecker, RowSink } from './check.js';
 import { CsvParser, MAX_RECORD_CHARS, type CsvRecord } from './csv.js';
 import { csvHeader, csvRow, type CsvColumn } from './rows.js';
-import { byteAt, decimalValue, digitsEnd, equalAt, smallInteger, textOf } from './bytes.js';
+import { byteAt, digitsEnd, equalAt, smallInteger, textOf } from './bytes.js';
 import { SERIES_FIELDS, type Known } from './series-table.js';
 
 const LF = 10;
@@ -324,11 +324,6 @@ export class CsvReader {
     if (timeAt < 0 || valueAt < 0) return false;
     const n = smallInteger(buf, timeAt, timeEnd);
     const ts = Number.isNaN(n) ? this.checker.timeText(buf, timeAt, timeEnd) : this.checker.time(n);
-    if (ts === undefined) return false;
-    const value = decimalValue(buf, valueAt, valueEnd);
-    if (!Number.isFinite(value)) return false;
-    this.checker.known.saw(k);
-    sink.add(k.def, ts, value, this.line);
-    return true;
+    return this.checker.keep(k, ts, buf, valueAt, valueEnd, sink, this.line);
   }
 }

@@ -12,7 +12,7 @@
 // one is ever taken for a quote, a digit or a line break.
 import type { RowChecker, RowSink } from './check.js';
 import { MAX_RECORD_CHARS } from './csv.js';
-import { decimalValue, digitsEnd, equalAt, NINE, smallInteger, textOf, ZERO } from './bytes.js';
+import { digitsEnd, equalAt, NINE, smallInteger, textOf, ZERO } from './bytes.js';
 import { ndjsonRow, type FieldIssue } from './rows.js';
 import { SERIES_FIELDS, type Known } from './series-table.js';
 
@@ -355,12 +355,7 @@ export class NdjsonReader {
       const n = smallInteger(buf, timeAt, timeEnd);
       ts = this.checker.time(Number.isNaN(n) ? Number(textOf(buf, timeAt, timeEnd)) : n);
     }
-    if (ts === undefined) return false;
-    const value = decimalValue(buf, valueAt, valueEnd);
-    if (!Number.isFinite(value)) return false;
-    this.checker.known.saw(k);
-    sink.add(k.def, ts, value, this.line);
-    return true;
+    return this.checker.keep(k, ts, buf, valueAt, valueEnd, sink, this.line);
   }
 
   /**

@@ -1,6 +1,8 @@
 // The PostgreSQL pool (pg-promise). bigint columns come back as JS numbers: series ids
 // and counts stay far below 2^53, and numbers are what the rest of the code wants.
+import type pg from 'pg';
 import pgPromise from 'pg-promise';
+import { isConnectionError } from './pg-errors.js';
 
 export const pgp = pgPromise({ capSQL: true });
 
@@ -41,5 +43,33 @@ export async function postgresAnswers(db: Db): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A connection taken from the pool for one transaction (see copyTransaction). */
+export type TxConnection = Awaited<ReturnType<Db['connect']>>;
+
+/**
+ * Runs `fn` in one transaction on a connection of its own, handing it the raw client too (for
+ * COPY, which pg-promise's tasks do not stream): committed when `fn` resolves, rolled back when
+ * it throws. A connection that broke is discarded instead of going back to the pool.
+ */
+export async function copyTransaction<T>(
+  db: Db,
+  fn: (t: TxConnection, client: pg.ClientBase) => Promise<T>,
+): Promise<T> {
+  const t = await db.connect();
+  let broken = false;
+  try {
+    await t.none('BEGIN');
+    const out = await fn(t, t.client as unknown as pg.ClientBase);
+    await t.none('COMMIT');
+    return out;
+  } catch (err) {
+    broken = isConnectionError(err);
+    if (!broken) await t.none('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await t.done(broken);
   }
 }

@@ -8,8 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Db } from '../infra/db.js';
-import { isConnectionError } from '../infra/pg-errors.js';
+import { copyTransaction, type Db } from '../infra/db.js';
 import { HOUR, MINUTE } from '../infra/time.js';
 import { BinaryCopyWriter } from './copy-binary.js';
 import { sql, text } from './queries.js';
@@ -114,11 +113,8 @@ export class HourRollups {
   }
 
   /** One transaction: the hours' exclusive locks, the ones made of our rows built and unmarked. */
-  private async buildSome(hours: number[]): Promise<HoursBuilt> {
-    const sco = await this.db.connect();
-    let broken = false;
-    try {
-      await sco.none('BEGIN');
+  private buildSome(hours: number[]): Promise<HoursBuilt> {
+    return copyTransaction(this.db, async (sco, client) => {
       // As the aggregate job: every write still holding these hours commits first, and no
       // write to them commits until this transaction has.
       await sco.one(sql.rollupHoursLock, [hours.map((h) => h / HOUR)]);
@@ -129,17 +125,9 @@ export class HourRollups {
       const mine = totals.filter((t) => this.onlyMine(t)).map((t) => new Date(t.hour_ms));
       const taken = await sco.manyOrNone<{ bucket: Date }>(sql.rollupDirtyTake, [mine]);
       const dirty = taken.map((r) => r.bucket.getTime()).sort((a, b) => a - b);
-      const rows =
-        dirty.length > 0 ? await this.write(sco, sco.client as unknown as pg.ClientBase, dirty) : 0;
-      await sco.none('COMMIT');
+      const rows = dirty.length > 0 ? await this.write(sco, client, dirty) : 0;
       return { hours: dirty.length, rows };
-    } catch (err) {
-      broken = isConnectionError(err);
-      if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      await sco.done(broken);
-    }
+    });
   }
 
   /** True when rollup_1m holds in the hour exactly the rows and points this writer appended. */

@@ -53,7 +53,7 @@ export async function packDays(db: Db, cutoff: Date, signal?: AbortSignal): Prom
     try {
       result.packed.push(
         await cancellableTx(db, signal, 'pack points day', async (t) => {
-          await t.none(`SET LOCAL lock_timeout = '${PACK_LOCK_TIMEOUT}'`);
+          await t.one("SELECT set_config('lock_timeout', $1, true)", [PACK_LOCK_TIMEOUT]);
           await t.one(sql.rollupHoursLock, [hoursOfDay(day)]);
           const r = await t.one<{ points: number; packed_rows: number; raw_bytes: number }>(
             sql.pointsPackDay,

@@ -4,8 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Db } from '../infra/db.js';
-import { isConnectionError, UNIQUE_VIOLATION } from '../infra/pg-errors.js';
+import { copyTransaction, type Db } from '../infra/db.js';
+import { UNIQUE_VIOLATION } from '../infra/pg-errors.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
 import { binaryCopyChunks, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
@@ -56,18 +56,14 @@ export class PointStore {
   async write(entries: DecodedEntry[]): Promise<WriteResult> {
     const total = entries.reduce((n, e) => n + e.ts.length, 0);
     if (total === 0) return { points: 0, inserted: 0, slowPath: false };
-    const sco = await this.db.connect();
-    let broken = false;
-    try {
-      await sco.none('BEGIN');
-      const meta = new Map<number, SeriesMeta>();
+    const meta = new Map<number, SeriesMeta>();
+    const { ids, result } = await copyTransaction(this.db, async (sco, client) => {
       const ids = await this.resolveSeries(sco, entries, meta);
       const batch = toRows(entries, ids, total);
       await sco.one(sql.rollupHoursLockShared, [hoursOf(batch.ts)]);
       // Points of packed days that a packed row holds are skipped here (the primary key skips
       // the others); the rest of a packed day's points are stored unpacked and packed later.
       const { rows } = await withoutPacked(sco, batch);
-      const client = sco.client as unknown as pg.ClientBase;
       let inserted = rows.ts.length;
       let slowPath = false;
       let stored: Rows = rows;
@@ -92,32 +88,22 @@ export class PointStore {
       }
       // The rollups count exactly the rows this transaction inserted: a re-delivered point
       // was skipped above and changes nothing here.
-      let minutes: MinuteRollups | undefined;
-      if (inserted > 0) {
-        minutes = aggregateMinutes(stored);
-        await copyChunks(client, COPY_ROLLUP_1M, minuteRollupCopy(minutes));
-        await sco.none(sql.rollupDirtyMark, [minutes.hours]);
-        const metricRows = metricRollupCopy(minutes, (id) => meta.get(id) as SeriesMeta);
-        if (metricRows.length > 0) await copyChunks(client, COPY_METRIC_PARTIAL, metricRows);
-      }
-      await sco.none('COMMIT');
-      // Only now are new series ids real: a rolled-back insert must not be cached.
-      if (this.seriesIds.size + ids.size > this.seriesCacheMax) {
-        this.seriesIds.clear();
-        this.seriesMeta.clear();
-      }
-      for (const [fp, id] of ids) this.seriesIds.set(fp, id);
-      for (const [id, m] of meta) this.seriesMeta.set(id, m);
-      return minutes === undefined
-        ? { points: total, inserted, slowPath }
-        : { points: total, inserted, slowPath, minutes };
-    } catch (err) {
-      broken = isConnectionError(err);
-      if (!broken) await sco.none('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      await sco.done(broken);
+      if (inserted === 0) return { ids, result: { points: total, inserted, slowPath } };
+      const minutes = aggregateMinutes(stored);
+      await copyChunks(client, COPY_ROLLUP_1M, minuteRollupCopy(minutes));
+      await sco.none(sql.rollupDirtyMark, [minutes.hours]);
+      const metricRows = metricRollupCopy(minutes, (id) => meta.get(id) as SeriesMeta);
+      if (metricRows.length > 0) await copyChunks(client, COPY_METRIC_PARTIAL, metricRows);
+      return { ids, result: { points: total, inserted, slowPath, minutes } };
+    });
+    // Only now are new series ids real: a rolled-back insert must not be cached.
+    if (this.seriesIds.size + ids.size > this.seriesCacheMax) {
+      this.seriesIds.clear();
+      this.seriesMeta.clear();
     }
+    for (const [fp, id] of ids) this.seriesIds.set(fp, id);
+    for (const [id, m] of meta) this.seriesMeta.set(id, m);
+    return result;
   }
 
   /**
