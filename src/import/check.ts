@@ -9,7 +9,7 @@ import {
   type ValidateOptions,
 } from '../metrics/point.js';
 import { cachedSeriesDef, type SeriesDef } from '../metrics/series.js';
-import { decimalValue, textOf } from './bytes.js';
+import { decimalValue, smallInteger, textOf } from './bytes.js';
 import type { FieldIssue, Row } from './rows.js';
 import { SeriesTable, type Known } from './series-table.js';
 
@@ -41,6 +41,17 @@ function twoDigits(buf: Buffer, at: number): number {
 
 const HOUR_TEXT = 14; // YYYY-MM-DDTHH:
 
+/** How a reader found a row's time written. */
+export const TimeKind = {
+  /** A JSON number: epoch ms. */
+  Number: 0,
+  /** A string's contents: ISO-8601. */
+  Text: 1,
+  /** A CSV cell: epoch ms when it is up to 15 digits, else ISO-8601. */
+  Cell: 2,
+} as const;
+export type TimeKind = (typeof TimeKind)[keyof typeof TimeKind];
+
 export class RowChecker {
   private readonly opts: ValidateOptions;
   // The hour of the last time read as `YYYY-MM-DDTHH:MM:SS.sssZ` (its first 14 characters) and
@@ -65,19 +76,32 @@ export class RowChecker {
   }
 
   /**
-   * Hands a row of a known series to the sink when its time (already read by the rules) and
-   * its value (buf[valueAt, valueEnd), read as a decimal) pass: what both readers' fast paths
-   * end with. False sends the row to the reader's slow path.
+   * Hands a row of a known series to the sink when its time (buf[at[0], at[1]), read as `kind`
+   * says) and its value (buf[at[2], at[3]), a decimal) pass the rules: what both
+   * readers' fast paths end with. False (also when either place is -1) sends the row to the
+   * reader's slow path.
    */
-  keep(
+  take(
     k: Known,
-    ts: number | undefined,
     buf: Buffer,
-    valueAt: number,
-    valueEnd: number,
+    at: ArrayLike<number>,
+    kind: TimeKind,
     sink: RowSink,
     line: number,
   ): boolean {
+    const timeAt = at[0] as number;
+    const timeEnd = at[1] as number;
+    const valueAt = at[2] as number;
+    const valueEnd = at[3] as number;
+    if (timeAt < 0 || valueAt < 0) return false;
+    let ts: number | undefined;
+    if (kind === TimeKind.Text) ts = this.timeText(buf, timeAt, timeEnd);
+    else {
+      const n = smallInteger(buf, timeAt, timeEnd);
+      if (!Number.isNaN(n)) ts = this.time(n);
+      else if (kind === TimeKind.Cell) ts = this.timeText(buf, timeAt, timeEnd);
+      else ts = this.time(Number(textOf(buf, timeAt, timeEnd)));
+    }
     if (ts === undefined) return false;
     const value = decimalValue(buf, valueAt, valueEnd);
     if (!Number.isFinite(value)) return false;

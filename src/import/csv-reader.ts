@@ -6,11 +6,11 @@
 // answer is the same. UTF-8 keeps every byte of a multi-byte character above 0x7f, so no byte
 // of one is ever taken for a quote, a comma or a line break.
 import { StringDecoder } from 'node:string_decoder';
-import type { RowChecker, RowSink } from './check.js';
+import { TimeKind, type RowChecker, type RowSink } from './check.js';
 import { CsvParser, MAX_RECORD_CHARS, type CsvRecord } from './csv.js';
 import { csvHeader, csvRow, type CsvColumn } from './rows.js';
-import { byteAt, digitsEnd, equalAt, smallInteger, textOf } from './bytes.js';
-import { SERIES_FIELDS, type Known } from './series-table.js';
+import { byteAt, digitsEnd, equalAt, textOf } from './bytes.js';
+import { SERIES_FIELDS } from './series-table.js';
 
 const LF = 10;
 const CR = 13;
@@ -203,30 +203,16 @@ export class CsvReader {
     const table = this.checker.known;
     // The quick way: the line has the shape of the last line of the series expected.
     const shaped = table.shaped(buf, at, end, decimalEnd);
-    if (shaped !== undefined) {
-      const h = table.holes;
-      if (
-        this.take(shaped, buf, h[0] as number, h[1] as number, h[2] as number, h[3] as number, sink)
-      )
-        return true;
-    }
+    if (
+      shaped !== undefined &&
+      this.checker.take(shaped, buf, table.holes, TimeKind.Cell, sink, this.line)
+    )
+      return true;
     if (!this.split(buf, at, end)) return false;
     const cut = this.cutOut(buf);
-    const [timeAt, timeEnd, valueAt, valueEnd] = cut;
     // The series cells are the first SERIES_FIELDS pairs: the spans SeriesTable compares.
     const known = table.find(buf, this.cells);
-    if (
-      known !== undefined &&
-      this.take(
-        known,
-        buf,
-        timeAt as number,
-        timeEnd as number,
-        valueAt as number,
-        valueEnd as number,
-        sink,
-      )
-    ) {
+    if (known !== undefined && this.checker.take(known, buf, cut, TimeKind.Cell, sink, this.line)) {
       table.learn(known, buf, at, end, cut);
       return true;
     }
@@ -306,24 +292,5 @@ export class CsvReader {
     cut[2] = one ? vAt : -1;
     cut[3] = vEnd;
     return cut;
-  }
-
-  /**
-   * A row of `k` whose time and value cells are at these places, if both pass the rules (a
-   * time of up to 15 digits is epoch ms, any other is read as ISO-8601): then it goes to the sink.
-   */
-  private take(
-    k: Known,
-    buf: Buffer,
-    timeAt: number,
-    timeEnd: number,
-    valueAt: number,
-    valueEnd: number,
-    sink: RowSink,
-  ): boolean {
-    if (timeAt < 0 || valueAt < 0) return false;
-    const n = smallInteger(buf, timeAt, timeEnd);
-    const ts = Number.isNaN(n) ? this.checker.timeText(buf, timeAt, timeEnd) : this.checker.time(n);
-    return this.checker.keep(k, ts, buf, valueAt, valueEnd, sink, this.line);
   }
 }

@@ -10,9 +10,9 @@
 // key names) or refused; a string cut short at an escaped quote ends in a backslash, which none
 // of those accepts. UTF-8 keeps every byte of a multi-byte character above 0x7f, so no byte of
 // one is ever taken for a quote, a digit or a line break.
-import type { RowChecker, RowSink } from './check.js';
+import { TimeKind, type RowChecker, type RowSink } from './check.js';
 import { MAX_RECORD_CHARS } from './csv.js';
-import { digitsEnd, equalAt, NINE, smallInteger, textOf, ZERO } from './bytes.js';
+import { digitsEnd, equalAt, NINE, textOf, ZERO } from './bytes.js';
 import { ndjsonRow, type FieldIssue } from './rows.js';
 import { SERIES_FIELDS, type Known } from './series-table.js';
 
@@ -273,43 +273,27 @@ export class NdjsonReader {
     // The quick way: the line has the shape of the last line of the series expected.
     const shaped = table.shaped(buf, at, scanEnd, numberEnd);
     if (shaped !== undefined) {
-      const h = table.holes;
-      const textTime = (shaped.shape?.isoLength ?? 0) > 0;
-      if (
-        this.take(
-          shaped,
-          buf,
-          h[0] as number,
-          h[1] as number,
-          textTime,
-          h[2] as number,
-          h[3] as number,
-          sink,
-        )
-      )
-        return;
+      const kind = (shaped.shape?.isoLength ?? 0) > 0 ? TimeKind.Text : TimeKind.Number;
+      if (this.checker.take(shaped, buf, table.holes, kind, sink, this.line)) return;
     }
     if (!scan(buf, at, scanEnd, this.spans)) {
       this.slow(buf, at, end, sink, false);
       return;
     }
     const cut = this.cutOut(buf);
-    const [timeAt, timeEnd, valueAt, valueEnd, textTime] = cut;
     const known = table.find(buf, this.spans);
     const taken =
       known !== undefined &&
-      this.take(
+      this.checker.take(
         known,
         buf,
-        timeAt as number,
-        timeEnd as number,
-        textTime === 1,
-        valueAt as number,
-        valueEnd as number,
+        cut,
+        cut[4] === 1 ? TimeKind.Text : TimeKind.Number,
         sink,
+        this.line,
       );
     const valid = taken ? known : this.slow(buf, at, end, sink, true);
-    if (valid !== undefined && (timeAt as number) >= 0) table.learn(valid, buf, at, scanEnd, cut);
+    if (valid !== undefined && (cut[0] as number) >= 0) table.learn(valid, buf, at, scanEnd, cut);
   }
 
   /** The scanned line's time and value (-1 where absent, or where value is not exactly one). */
@@ -332,30 +316,6 @@ export class NdjsonReader {
         ? (spans[2 * VALUE + 1] as number)
         : (spans[2 * METRIC_VALUE + 1] as number);
     return cut;
-  }
-
-  /**
-   * A row of `k` whose time (a string's contents when `textTime`, else a number) and value are
-   * at these places, if both pass the rules: then it goes to the sink.
-   */
-  private take(
-    k: Known,
-    buf: Buffer,
-    timeAt: number,
-    timeEnd: number,
-    textTime: boolean,
-    valueAt: number,
-    valueEnd: number,
-    sink: RowSink,
-  ): boolean {
-    if (timeAt < 0 || valueAt < 0) return false;
-    let ts: number | undefined;
-    if (textTime) ts = this.checker.timeText(buf, timeAt, timeEnd);
-    else {
-      const n = smallInteger(buf, timeAt, timeEnd);
-      ts = this.checker.time(Number.isNaN(n) ? Number(textOf(buf, timeAt, timeEnd)) : n);
-    }
-    return this.checker.keep(k, ts, buf, valueAt, valueEnd, sink, this.line);
   }
 
   /**

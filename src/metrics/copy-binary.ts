@@ -56,6 +56,16 @@ export function* binaryCopyChunks(rows: Rows, rowsPerChunk = 2_000): Generator<B
   }
 }
 
+/** What every rollup row holds besides its key and sketch (lastTs in epoch ms). */
+export interface RollupStats {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  lastTs: number;
+}
+
 /**
  * Builds a binary COPY stream field by field, for tables with other columns than points'
  * (the metric-level rollup rows). Call `row(n)` and then exactly n field writes per row.
@@ -132,6 +142,16 @@ export class BinaryCopyWriter {
     const at = this.field(1 + bytes);
     this.buf[at] = 1;
     this.buf.write(json, at + 1, bytes, 'utf8');
+  }
+
+  /** A rollup's statistics: count (int8), sum, min, max, last (float8), last time (timestamptz). */
+  stats(a: RollupStats): void {
+    this.int8(a.count);
+    this.float8(a.sum);
+    this.float8(a.min);
+    this.float8(a.max);
+    this.float8(a.last);
+    this.timestamptz(a.lastTs);
   }
 
   /** The whole stream, trailer included. */

@@ -12,7 +12,7 @@ import { copyTransaction, type Db } from '../infra/db.js';
 import { HOUR, MINUTE } from '../infra/time.js';
 import { BinaryCopyWriter } from './copy-binary.js';
 import { sql, text } from './queries.js';
-import type { MinuteRollups } from './rollup.js';
+import { StatsAcc, type MinuteRollups } from './rollup.js';
 import { SketchBuilder } from './sketch.js';
 
 /** Series-hours held at once (about 1 KB each); past it the writer builds what it holds. */
@@ -26,13 +26,7 @@ const COPY_ROLLUP_1H = text(sql.rollup1hCopy);
 const COPY_SLOTS = text(sql.regressionSlotsCopy);
 
 /** One series' hour, as the writer's minutes make it. */
-class HourAcc {
-  count = 0;
-  sum = 0;
-  min = Infinity;
-  max = -Infinity;
-  last = NaN;
-  lastTs = -Infinity;
+class HourAcc extends StatsAcc {
   /** rollup_1m rows appended. */
   rows = 0;
   readonly sketch = new SketchBuilder();
@@ -73,15 +67,15 @@ export class HourRollups {
       }
       const count = m.counts[i] as number;
       const sum = m.sums[i] as number;
-      acc.count += count;
-      acc.sum += sum;
-      acc.min = Math.min(acc.min, m.mins[i] as number);
-      acc.max = Math.max(acc.max, m.maxes[i] as number);
       const lastTs = (m.lastTimes[i] as Date).getTime();
-      if (lastTs > acc.lastTs) {
-        acc.lastTs = lastTs;
-        acc.last = m.lasts[i] as number;
-      }
+      acc.addStats(
+        count,
+        sum,
+        m.mins[i] as number,
+        m.maxes[i] as number,
+        m.lasts[i] as number,
+        lastTs,
+      );
       acc.rows += 1;
       acc.sketch.merge(m.builders[i] as SketchBuilder);
       const k = (minute - hour) / MINUTE;
@@ -159,12 +153,7 @@ export class HourRollups {
         rollups.row(9);
         rollups.int8(id);
         rollups.timestamptz(hour);
-        rollups.int8(acc.count);
-        rollups.float8(acc.sum);
-        rollups.float8(acc.min);
-        rollups.float8(acc.max);
-        rollups.float8(acc.last);
-        rollups.timestamptz(acc.lastTs);
+        rollups.stats(acc);
         rollups.jsonb(acc.sketch.toJSON());
         slots.row(3);
         slots.int8(id);

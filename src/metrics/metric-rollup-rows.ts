@@ -4,7 +4,7 @@
 // metric-rollup-upkeep.ts.
 import type { Db } from '../infra/db.js';
 import { BinaryCopyWriter } from './copy-binary.js';
-import { pushAggregate, type MinuteRollups } from './rollup.js';
+import { pushAggregate, StatsAcc, type MinuteRollups } from './rollup.js';
 import { SeriesSet } from './series-set.js';
 import { SketchAcc } from './sketch.js';
 import { MINUTE, HOUR, DAY } from '../infra/time.js';
@@ -21,26 +21,9 @@ export interface SeriesMeta {
 }
 
 /** A rollup row being merged: count, sum, extremes, latest value, sketch and series set. */
-export class RollupAcc {
-  count = 0;
-  sum = 0;
-  min = Infinity;
-  max = -Infinity;
-  last = NaN;
-  lastTs = -Infinity;
+export class RollupAcc extends StatsAcc {
   readonly sketch = new SketchAcc();
   readonly series = new SeriesSet();
-
-  addStats(count: number, sum: number, min: number, max: number, last: number, lastTs: number) {
-    this.count += count;
-    this.sum += sum;
-    if (min < this.min) this.min = min;
-    if (max > this.max) this.max = max;
-    if (lastTs > this.lastTs) {
-      this.last = last;
-      this.lastTs = lastTs;
-    }
-  }
 
   /** Adds a stored row (either table). */
   addRow(r: StoredRow): void {
@@ -129,12 +112,7 @@ export class RowSet {
         w.int4(metricId);
         w.int4((WIDTHS_MS[widthIndex] as number) / 1_000);
         w.timestamptz((key - widthIndex) / 4);
-        w.int8(a.count);
-        w.float8(a.sum);
-        w.float8(a.min);
-        w.float8(a.max);
-        w.float8(a.last);
-        w.timestamptz(a.lastTs);
+        w.stats(a);
         w.bytea(a.series.encode());
         w.bytea(a.sketch.encode());
       }

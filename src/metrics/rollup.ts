@@ -1,6 +1,6 @@
 // Per-minute aggregates of the points a flush really inserted, and their rows for rollup_1m's
 // COPY. Computed in the worker so the flush transaction sends ~1 row per series and minute.
-import { BinaryCopyWriter } from './copy-binary.js';
+import { BinaryCopyWriter, type RollupStats } from './copy-binary.js';
 import { SketchBuilder } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 
@@ -17,13 +17,27 @@ interface SeriesMinutes {
 }
 
 /** An aggregate's plain figures. */
-export interface Aggregate {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-  lastTs: number;
+export type Aggregate = RollupStats;
+
+/** An aggregate being merged from others (rows, minutes, accumulators). */
+export class StatsAcc implements Aggregate {
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  last = NaN;
+  lastTs = -Infinity;
+
+  addStats(count: number, sum: number, min: number, max: number, last: number, lastTs: number) {
+    this.count += count;
+    this.sum += sum;
+    if (min < this.min) this.min = min;
+    if (max > this.max) this.max = max;
+    if (lastTs > this.lastTs) {
+      this.last = last;
+      this.lastTs = lastTs;
+    }
+  }
 }
 
 /** The columns of aggregates as the array-parameter statements take them, one entry a row. */
