@@ -16,6 +16,22 @@ export interface Goal {
   pass: boolean;
 }
 
+/** What every run summary starts with: when, where, and how many series. */
+export interface RunHeader {
+  date: string;
+  machine: ReturnType<typeof machineInfo>;
+  series: number;
+}
+
+/** A table as both the text and the Markdown reports print it. */
+export interface Table {
+  header: string[];
+  right: number[];
+  rows: string[][];
+}
+
+export const verdict = (g: Pick<Goal, 'pass'>): string => (g.pass ? 'pass' : 'FAIL');
+
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 export const fixed = (n: number, digits: number): string => n.toFixed(digits);
 
@@ -46,6 +62,23 @@ export function printTables(
 ): void {
   for (const t of tables) console.log(`${textTable(t.header, t.rows, t.right)}\n`);
 }
+
+/** bench/results/NAME.json. */
+export const resultsJsonPath = (name: string): string =>
+  path.join(ROOT, 'bench', 'results', `${name}.json`);
+
+/** A Table in Markdown. */
+export const tableMarkdown = (t: Table): string => markdownTable(t.header, t.rows, t.right);
+
+/** The stage table, the note on its baseline, and the detail table, as Markdown lines. */
+export const stagesMarkdown = (stage: Table, note: string, detail: Table): string[] => [
+  tableMarkdown(stage),
+  '',
+  note,
+  '',
+  tableMarkdown(detail),
+  '',
+];
 
 export function markdownTable(header: string[], rows: string[][], right: number[] = []): string {
   const esc = (cell: string) => cell.replace(/\|/g, '\\|');

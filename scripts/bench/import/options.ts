@@ -1,11 +1,5 @@
 // Options of the import benchmark, and what a run with other sizes says about itself.
-import {
-  COMMON_USAGE,
-  commonOptions,
-  DATABASE_URL_USAGE,
-  parseBenchArgs,
-  wholeOption,
-} from '../options.js';
+import * as cli from '../options.js';
 import { int } from '../report.js';
 
 export const DEFAULT_ROWS = 5_000_000;
@@ -24,20 +18,20 @@ export interface Options {
 export const USAGE = `usage: node --import tsx scripts/bench-import.ts [options]
   --rows N              rows in each file, NDJSON and CSV (default ${int(DEFAULT_ROWS)})
   --interval S          seconds between two points of a series (default ${DEFAULT_INTERVAL_S})
-${DATABASE_URL_USAGE}
+${cli.DATABASE_URL_USAGE}
   --redis-url URL       Redis for the series limits (default $REDIS_URL or redis://127.0.0.1:6379)
-${COMMON_USAGE}`;
+${cli.COMMON_USAGE}`;
 
 export function parseOptions(argv: string[]): Options {
-  const values = parseBenchArgs(
+  const values = cli.parseBenchArgs(
     argv,
     { rows: { type: 'string' }, interval: { type: 'string' } },
     USAGE,
   );
   return {
-    rows: wholeOption(values.rows, DEFAULT_ROWS, 'rows', 10_000),
-    intervalS: wholeOption(values.interval, DEFAULT_INTERVAL_S, 'interval', 1, 3_600),
-    ...commonOptions(values),
+    rows: cli.wholeOption(values.rows, DEFAULT_ROWS, 'rows', 10_000),
+    intervalS: cli.wholeOption(values.interval, DEFAULT_INTERVAL_S, 'interval', 1, 3_600),
+    ...cli.commonOptions(values),
   };
 }
 

@@ -1,50 +1,29 @@
 // What an import benchmark run writes: bench/results/import.json and the Import section of
 // bench/RESULTS.md.
-import path from 'node:path';
 import { WRITES_IN_FLIGHT } from '../../../src/metrics/bulk-writer.js';
 import { DEFAULT_BATCH } from '../../../src/import/run.js';
-import type { CopyRun } from '../baseline.js';
+import { baselineJson } from '../baseline.js';
 import { COPY_ROWS_PER_CHUNK, type CopyStageFigures } from '../copy-stage.js';
-import {
-  type Goal,
-  int,
-  type machineInfo,
-  markdownTable,
-  ROOT,
-  writeResultFiles,
-} from '../report.js';
+import * as report from '../report.js';
 import type { Format } from './files.js';
 import { GOALS, goalOf } from './goals.js';
 import { reducedNoteOf, type Options } from './options.js';
 import type { ImportRun } from './stages.js';
-import { NOISE_NOTE, type Table, type Tables } from './tables.js';
+import { NOISE_NOTE, type Tables } from './tables.js';
 
-export const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'import.json');
+export const RESULTS_JSON = report.resultsJsonPath('import');
 
-export interface RunSummary {
-  date: string;
-  machine: ReturnType<typeof machineInfo>;
+export interface RunSummary extends report.RunHeader {
   opts: Options;
-  series: number;
   spanHours: number;
   fileBytes: Record<Format, number>;
   baseline: CopyStageFigures;
   runs: ImportRun[];
-  goals: Goal[];
+  goals: report.Goal[];
   reduced: string[];
   noisy: boolean;
   tables: Tables;
   usedNote: string;
-}
-
-function copyJson(run: CopyRun, baseline: CopyStageFigures) {
-  return {
-    streams: run.streams,
-    cpuCores: run.cpu,
-    seconds: run.ms / 1_000,
-    rowsPerSec: run.rowsPerSec,
-    ratioToBaseline: run.rowsPerSec / baseline.rowsPerSec,
-  };
 }
 
 function runJson(r: ImportRun) {
@@ -87,14 +66,7 @@ function reportJson(run: RunSummary): Record<string, unknown> {
     },
     noisy: run.noisy,
     results: {
-      baseline: {
-        used: baseline.used,
-        rowsPerSec: baseline.rowsPerSec,
-        buildSeconds: baseline.buildMs / 1_000,
-        dataMb: baseline.bytes / 1_048_576,
-        single: copyJson(baseline.single, baseline),
-        parallel: copyJson(baseline.parallel, baseline),
-      },
+      baseline: baselineJson(baseline),
       imports: run.runs.map(runJson),
     },
     goals: Object.fromEntries(
@@ -107,7 +79,7 @@ function reportJson(run: RunSummary): Record<string, unknown> {
   };
 }
 
-const md = (x: Table) => markdownTable(x.header, x.rows, x.right);
+const md = report.tableMarkdown;
 
 function resultsMarkdown(run: RunSummary): string {
   const { date, machine, tables: t } = run;
@@ -118,16 +90,11 @@ function resultsMarkdown(run: RunSummary): string {
     'the real import (the second run must store nothing), against raw binary COPY of those rows',
     'into `points` in the same run.',
     '',
-    `Run of ${date}: ${int(run.opts.rows)} rows over ${run.series} series (a point every ${run.opts.intervalS} s, ${int(run.spanHours)} hours) on ${machine.cpu}`,
+    `Run of ${date}: ${report.int(run.opts.rows)} rows over ${run.series} series (a point every ${run.opts.intervalS} s, ${report.int(run.spanHours)} hours) on ${machine.cpu}`,
     `(${machine.cores} cores), Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}.`,
     ...(run.reduced.length > 0 ? ['', `> ${reducedNoteOf(run.reduced)}`] : []),
     '',
-    md(t.stage),
-    '',
-    run.usedNote,
-    '',
-    md(t.detail),
-    '',
+    ...report.stagesMarkdown(t.stage, run.usedNote, t.detail),
     'CPU: average cores used during each timed stage; *bench* is the benchmark process, which runs',
     'the import; *other* is every process outside the benchmark (noise on a shared machine).',
     '',
@@ -147,5 +114,11 @@ function resultsMarkdown(run: RunSummary): string {
 export async function writeResults(run: RunSummary): Promise<void> {
   const round = (_key: string, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1_000) / 1_000 : v;
-  await writeResultFiles(RESULTS_JSON, 'Import', reportJson(run), resultsMarkdown(run), round);
+  await report.writeResultFiles(
+    RESULTS_JSON,
+    'Import',
+    reportJson(run),
+    resultsMarkdown(run),
+    round,
+  );
 }

@@ -1,37 +1,16 @@
 // The import benchmark's tables: each stage against raw COPY and its goal, what each import
 // stored and built, and the CPU each timed stage used.
-import { BASELINE_LABEL, BASELINE_TEXT, type BaselineKind } from '../baseline.js';
+import { BASELINE_LABEL, BASELINE_TEXT, copyRow, noisyStage } from '../baseline.js';
 import type { CopyStageFigures } from '../copy-stage.js';
-import { type Cores, NOISE_CORES } from '../cpu.js';
-import { fixed, type Goal, int } from '../report.js';
+import { type Cores, noiseNote } from '../cpu.js';
+import { fixed, int, type Table, verdict } from '../report.js';
 import { goalOf, RUN_LABEL } from './goals.js';
 import type { ImportRun } from './stages.js';
-
-export interface Table {
-  header: string[];
-  right: number[];
-  rows: string[][];
-}
 
 export interface Tables {
   stage: Table;
   detail: Table;
   cpu: Table;
-}
-
-const verdict = (g: Goal) => (g.pass ? 'pass' : 'FAIL');
-
-function copyRow(n: number, baseline: CopyStageFigures, kind: BaselineKind): string[] {
-  const run = baseline[kind];
-  return [
-    BASELINE_LABEL[kind],
-    int(n),
-    fixed(run.ms / 1_000, 2),
-    int(run.rowsPerSec),
-    fixed(run.rowsPerSec / baseline.rowsPerSec, 2),
-    '—',
-    kind === baseline.used ? 'baseline' : '—',
-  ];
 }
 
 function stageTable(n: number, baseline: CopyStageFigures, runs: ImportRun[]): Table {
@@ -115,7 +94,7 @@ export function usedNoteOf(baseline: CopyStageFigures): string {
 /** True if processes outside the benchmark used more than NOISE_CORES during a timed stage. */
 export function noisyRun(baseline: CopyStageFigures, runs: ImportRun[]): boolean {
   const timed = [baseline.single, baseline.parallel, ...runs];
-  return timed.some((x) => x.ms >= 1_000 && x.cpu.other > NOISE_CORES);
+  return noisyStage(timed);
 }
 
-export const NOISE_NOTE = `Processes outside the benchmark used more than ${NOISE_CORES} cores during a stage: the machine was not quiet, so the ratios may be off; run again.`;
+export const NOISE_NOTE = noiseNote('a stage');

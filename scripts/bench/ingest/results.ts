@@ -1,20 +1,12 @@
 // What an ingest benchmark run writes: bench/results/ingest.json and the Ingest section of
 // bench/RESULTS.md.
-import path from 'node:path';
 import { ENTRY_POINTS } from '../../../src/metrics/buffer.js';
-import type { CopyRun } from '../baseline.js';
-import { COPY_ROWS_PER_CHUNK, type CopyStageFigures } from '../copy-stage.js';
+import { baselineJson } from '../baseline.js';
+import { COPY_ROWS_PER_CHUNK } from '../copy-stage.js';
 import type { Cores } from '../cpu.js';
 import { roleNodeArgs } from '../env.js';
 import { APPEND_CHUNK } from '../flush-stage.js';
-import {
-  type Goal,
-  int,
-  type machineInfo,
-  markdownTable,
-  ROOT,
-  writeResultFiles,
-} from '../report.js';
+import * as report from '../report.js';
 import { type E2eFigures, workerProcess } from './e2e.js';
 import type { ProcessFigures } from './pulse.js';
 import { type Figures, GOALS, type Goals, type LayoutGoals, type WarmCost } from './goals.js';
@@ -27,34 +19,21 @@ import {
   REQUEST_POINTS,
   SPAN_MS,
 } from './setup.js';
-import { NOISE_NOTE, type Table, type Tables } from './tables.js';
+import { NOISE_NOTE, type Tables } from './tables.js';
 
-export const RESULTS_JSON = path.join(ROOT, 'bench', 'results', 'ingest.json');
+export const RESULTS_JSON = report.resultsJsonPath('ingest');
 
 /** What the run says about itself besides the figures. */
-export interface RunSummary {
-  date: string;
-  machine: ReturnType<typeof machineInfo>;
+export interface RunSummary extends report.RunHeader {
   opts: Options;
-  series: number;
   goals: Goals;
   warm: WarmCost;
   /** Every goal, the warm cost's last. */
-  goalList: Goal[];
+  goalList: report.Goal[];
   noisy: boolean;
   tables: Tables;
   usedNote: string;
   warmLine: string;
-}
-
-function copyJson(run: CopyRun, baseline: CopyStageFigures) {
-  return {
-    streams: run.streams,
-    cpuCores: run.cpu,
-    seconds: run.ms / 1_000,
-    rowsPerSec: run.rowsPerSec,
-    ratioToBaseline: run.rowsPerSec / baseline.rowsPerSec,
-  };
 }
 
 /** A timed stage's cores, time, rate and ratio to the baseline. */
@@ -137,14 +116,7 @@ function setupJson(layouts: Layout[], flushF: FlushFigures) {
 function resultsJson(f: Figures, warm: WarmCost) {
   const { baseline } = f;
   return {
-    baseline: {
-      used: baseline.used,
-      rowsPerSec: baseline.rowsPerSec,
-      buildSeconds: baseline.buildMs / 1_000,
-      dataMb: baseline.bytes / 1_048_576,
-      single: copyJson(baseline.single, baseline),
-      parallel: copyJson(baseline.parallel, baseline),
-    },
+    baseline: baselineJson(baseline),
     flush: flushJson(f.flush),
     e2e: Object.fromEntries(f.e2es.map((e) => [e.layout, e2eJson(e)])),
     e2eWarmPaused: { layout: warm.layout, ...e2eJson(f.noWarm) },
@@ -152,7 +124,7 @@ function resultsJson(f: Figures, warm: WarmCost) {
   };
 }
 
-const goalJson = (g: Goal, target: number, actual: number | null) => ({
+const goalJson = (g: report.Goal, target: number, actual: number | null) => ({
   target,
   actual,
   pass: g.pass,
@@ -197,7 +169,7 @@ function reportJson(run: RunSummary, f: Figures): Record<string, unknown> {
   };
 }
 
-const md = (x: Table) => markdownTable(x.header, x.rows, x.right);
+const md = report.tableMarkdown;
 
 function resultsMarkdown(run: RunSummary, f: Figures): string {
   const { date, machine, tables: t } = run;
@@ -208,15 +180,10 @@ function resultsMarkdown(run: RunSummary, f: Figures): string {
     'Redis buffer with the real flush handler; end to end posts over HTTP to the real system until',
     'every point is stored, once per process layout.',
     '',
-    `Run of ${date}: ${int(run.opts.points)} points over ${run.series} series on ${machine.cpu}`,
+    `Run of ${date}: ${report.int(run.opts.points)} points over ${run.series} series on ${machine.cpu}`,
     `(${machine.cores} cores), Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}.`,
     '',
-    md(t.stage),
-    '',
-    run.usedNote,
-    '',
-    md(t.detail),
-    '',
+    ...report.stagesMarkdown(t.stage, run.usedNote, t.detail),
     md(t.e2eDetail),
     '',
     run.warmLine,
@@ -257,7 +224,7 @@ export async function writeResults(run: RunSummary, f: Figures): Promise<void> {
   // Three decimals are plenty for seconds, rates and ratios.
   const round = (_key: string, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1_000) / 1_000 : v;
-  await writeResultFiles(
+  await report.writeResultFiles(
     RESULTS_JSON,
     'Ingest',
     reportJson(run, f),

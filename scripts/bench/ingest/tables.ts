@@ -1,19 +1,13 @@
 // The ingest benchmark's tables and notes: each stage against raw COPY and its goal, the
 // per-process measures, the end-to-end details per layout, and the CPU each timed stage used.
-import { BASELINE_LABEL, BASELINE_TEXT, type BaselineKind } from '../baseline.js';
+import { BASELINE_LABEL, BASELINE_TEXT, copyRow, noisyStage } from '../baseline.js';
 import type { CopyStageFigures } from '../copy-stage.js';
-import { type Cores, CPU_GROUPS, NOISE_CORES } from '../cpu.js';
-import { fixed, type Goal, int } from '../report.js';
+import { type Cores, CPU_GROUPS, noiseNote } from '../cpu.js';
+import { fixed, type Goal, int, type Table, verdict } from '../report.js';
 import type { E2eFigures } from './e2e.js';
 import { type Figures, type Goals, mb, type WarmCost } from './goals.js';
 import type { Role } from './pulse.js';
 import { type FlushFigures, LAYOUT_LABEL } from './setup.js';
-
-export interface Table {
-  header: string[];
-  right: number[];
-  rows: string[][];
-}
 
 export interface Tables {
   stage: Table;
@@ -22,22 +16,8 @@ export interface Tables {
   cpu: Table;
 }
 
-const verdict = (g: Goal) => (g.pass ? 'pass' : 'FAIL');
 const e2eLabel = (e2e: E2eFigures) => `End to end (HTTP, ${LAYOUT_LABEL[e2e.layout]})`;
 const flushLabel = (flushF: FlushFigures) => `Flush (Redis → PG, ${flushF.concurrency} concurrent)`;
-
-function copyRow(n: number, baseline: CopyStageFigures, kind: BaselineKind): string[] {
-  const run = baseline[kind];
-  return [
-    BASELINE_LABEL[kind],
-    int(n),
-    fixed(run.ms / 1_000, 2),
-    int(run.rowsPerSec),
-    fixed(run.rowsPerSec / baseline.rowsPerSec, 2),
-    '—',
-    kind === baseline.used ? 'baseline' : '—',
-  ];
-}
 
 function stageTable(n: number, f: Figures, goals: Goals): Table {
   const { baseline, flush: flushF, e2es } = f;
@@ -199,7 +179,7 @@ export function warmLineOf(w: WarmCost, noWarm: E2eFigures): string {
 /** True if processes outside the benchmark used more than NOISE_CORES during a timed stage. */
 export function noisyRun(f: Figures): boolean {
   const timed = [f.baseline.single, f.baseline.parallel, f.flush, ...f.e2es, f.noWarm];
-  return timed.some((x) => x.ms >= 1_000 && x.cpu.other > NOISE_CORES);
+  return noisyStage(timed);
 }
 
-export const NOISE_NOTE = `Processes outside the benchmark used more than ${NOISE_CORES} cores during a stage: the machine was not quiet, so the ratios may be off; run again.`;
+export const NOISE_NOTE = noiseNote('a stage');

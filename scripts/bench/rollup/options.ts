@@ -1,11 +1,5 @@
 // Options of the rollup benchmark.
-import {
-  COMMON_USAGE,
-  commonOptions,
-  DATABASE_URL_USAGE,
-  parseBenchArgs,
-  wholeOption,
-} from '../options.js';
+import * as cli from '../options.js';
 import { SECOND } from '../../../src/infra/time.js';
 import { UsageError } from '../../../src/infra/usage-error.js';
 
@@ -46,12 +40,12 @@ export const USAGE = `usage: node --import tsx scripts/bench-rollup.ts [options]
   --sample-series N     of those, series whose trend() is checked one by one (default 20)
   --stages LIST         comma-separated subset of ${STAGES.join(',')} (default all; results files are
                         only written when every stage ran)
-${DATABASE_URL_USAGE}
+${cli.DATABASE_URL_USAGE}
   --redis-url URL       Redis to buffer in (default $REDIS_URL or redis://127.0.0.1:6379)
-${COMMON_USAGE}`;
+${cli.COMMON_USAGE}`;
 
 export function parseOptions(argv: string[]): Options {
-  const values = parseBenchArgs(
+  const values = cli.parseBenchArgs(
     argv,
     {
       series: { type: 'string' },
@@ -74,16 +68,16 @@ export function parseOptions(argv: string[]): Options {
     if (!STAGES.includes(s as Stage))
       throw new UsageError(`--stages: unknown stage ${s} (expected ${STAGES.join(', ')})`);
   const opts: Options = {
-    series: wholeOption(values.series, 1_000, 'series', 10),
-    points: wholeOption(values.points, 1_000_000, 'points', 10_000),
-    smallRows: wholeOption(values['small-rows'], 100_000, 'small-rows', 0),
-    largeRows: wholeOption(values['large-rows'], 10_000_000, 'large-rows', 1),
-    reps: wholeOption(values.reps, 7, 'reps', 5),
-    days: wholeOption(values.days, 7, 'days', 1),
-    accuracySeries: wholeOption(values['accuracy-series'], 100, 'accuracy-series', 1),
-    sampleSeries: wholeOption(values['sample-series'], 20, 'sample-series', 1),
+    series: cli.wholeOption(values.series, 1_000, 'series', 10),
+    points: cli.wholeOption(values.points, 1_000_000, 'points', 10_000),
+    smallRows: cli.wholeOption(values['small-rows'], 100_000, 'small-rows', 0),
+    largeRows: cli.wholeOption(values['large-rows'], 10_000_000, 'large-rows', 1),
+    reps: cli.wholeOption(values.reps, 7, 'reps', 5),
+    days: cli.wholeOption(values.days, 7, 'days', 1),
+    accuracySeries: cli.wholeOption(values['accuracy-series'], 100, 'accuracy-series', 1),
+    sampleSeries: cli.wholeOption(values['sample-series'], 20, 'sample-series', 1),
     stages: STAGES.filter((s) => stages.includes(s)),
-    ...commonOptions(values),
+    ...cli.commonOptions(values),
   };
   // Dataset.seriesIndex is a Uint16Array.
   if (opts.series > 65_535) throw new UsageError('--series: at most 65535');

@@ -2,7 +2,7 @@
 // files (bench/results/rollup.json and the Rollups section of bench/RESULTS.md).
 import path from 'node:path';
 import { ENTRY_POINTS } from '../../../src/metrics/buffer.js';
-import type { CopyRun } from '../baseline.js';
+import { baselineJson } from '../baseline.js';
 import { COPY_ROWS_PER_CHUNK, type CopyStageFigures } from '../copy-stage.js';
 import { NOISE_CORES } from '../cpu.js';
 import {
@@ -71,16 +71,6 @@ export interface RunSummary {
   tables: { main: Table; details: TitledTable[] };
 }
 
-function copyJson(r: CopyRun, b: CopyStageFigures) {
-  return {
-    streams: r.streams,
-    seconds: r.ms / 1_000,
-    rowsPerSec: r.rowsPerSec,
-    ratioToBaseline: r.rowsPerSec / b.rowsPerSec,
-    cpuCores: r.cpu,
-  };
-}
-
 function setupJson(fl: FlushFigures) {
   return {
     flushConcurrency: fl.concurrency,
@@ -102,13 +92,7 @@ function setupJson(fl: FlushFigures) {
 
 function flushJson(b: CopyStageFigures, fl: FlushFigures) {
   return {
-    baseline: {
-      used: b.used,
-      rowsPerSec: b.rowsPerSec,
-      dataMb: b.bytes / 1_048_576,
-      single: copyJson(b.single, b),
-      parallel: copyJson(b.parallel, b),
-    },
+    baseline: baselineJson(b),
     // The figure records as measured: units in the key names (…Ms in milliseconds).
     withRollups: fl,
     withoutRollups: { measured: false, reason: ROLLUPS_OFF },
