@@ -215,7 +215,6 @@ export function hoursOf(ts: ArrayLike<number>): number[] {
   return [...hours].sort((a, b) => a - b);
 }
 
-/** Appends `m` to rollup_1m and marks its hours dirty, with parameters (backfill's way). */
 /**
  * Doubles as the text PostgreSQL reads back to the same double, -0 included (a number in a
  * query's text would lose its sign, and the flush's binary COPY keeps it).
@@ -223,6 +222,7 @@ export function hoursOf(ts: ArrayLike<number>): number[] {
 const exactFloats = (xs: ArrayLike<number>) =>
   Array.from(xs, (v) => (Object.is(v, -0) ? '-0' : String(v)));
 
+/** Appends `m` to rollup_1m and marks its hours dirty, with parameters (backfill's way). */
 export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
   await t.none(sql.rollup1mAppend, [
     m.seriesIds,
