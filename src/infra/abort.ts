@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { ITask } from 'pg-promise';
-import type { Db } from './db.js';
+import { copyTransaction, type Db, type TxConnection } from './db.js';
 
 export class AbortError extends Error {
   override name = 'AbortError';
@@ -54,38 +54,61 @@ async function run<T>(
 ): Promise<T> {
   throwIfAborted(signal);
   if (!signal) return tx ? db.tx(tag, fn) : db.task(tag, fn);
-  const body = async (t: Task): Promise<T> => {
-    const { pid } = await t.one<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    let finished = false;
-    let cancelling: Promise<void> | undefined;
-    // A cancel reaching an idle connection (the task between statements, computing) is
-    // ignored by PostgreSQL, so it is sent again until the task ends: a statement started
-    // after the abort is cancelled too.
-    const onAbort = () => {
-      cancelling = (async () => {
-        while (!finished) {
-          await cancelBackend(db, pid);
-          if (!finished) await sleep(100);
-        }
-      })();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      throwIfAborted(signal);
-      return await fn(t);
-    } catch (err) {
-      if (signal.aborted && !isAbortError(err))
-        throw new AbortError(`job aborted: ${reasonOf(signal)}`, { cause: err });
-      throw err;
-    } finally {
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      // The cancel lands before the connection goes back to the pool, so it cannot cancel
-      // whatever runs next on it.
-      await cancelling;
-    }
-  };
+  const body = (t: Task) => guarded(db, signal, t, () => fn(t));
   return tx ? db.tx(tag, body) : db.task(tag, body);
+}
+
+/**
+ * copyTransaction() (a transaction with the raw client, for COPY) whose running statement is
+ * cancelled when `signal` aborts, as cancellableTx's: it rolls back and this rejects with an
+ * AbortError.
+ */
+export async function cancellableCopyTx<T>(
+  db: Db,
+  signal: AbortSignal | undefined,
+  fn: (t: TxConnection, client: pg.ClientBase) => Promise<T>,
+): Promise<T> {
+  throwIfAborted(signal);
+  if (!signal) return copyTransaction(db, fn);
+  return copyTransaction(db, (t, client) => guarded(db, signal, t, () => fn(t, client)));
+}
+
+/** Runs `fn` on connection `t`, cancelling its running statement while `signal` is aborted. */
+async function guarded<T>(
+  db: Db,
+  signal: AbortSignal,
+  t: Pick<Task, 'one'>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const { pid } = await t.one<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  let finished = false;
+  let cancelling: Promise<void> | undefined;
+  // A cancel reaching an idle connection (the task between statements, computing) is
+  // ignored by PostgreSQL, so it is sent again until the task ends: a statement started
+  // after the abort is cancelled too.
+  const onAbort = () => {
+    cancelling = (async () => {
+      while (!finished) {
+        await cancelBackend(db, pid);
+        if (!finished) await sleep(100);
+      }
+    })();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    throwIfAborted(signal);
+    return await fn();
+  } catch (err) {
+    if (signal.aborted && !isAbortError(err))
+      throw new AbortError(`job aborted: ${reasonOf(signal)}`, { cause: err });
+    throw err;
+  } finally {
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    // The cancel lands before the connection goes back to the pool, so it cannot cancel
+    // whatever runs next on it.
+    await cancelling;
+  }
 }
 
 /**

@@ -102,19 +102,23 @@ export class RowSet {
     return n;
   }
 
-  /** The rows as a binary COPY stream (metric_rollup_partial_copy.sql's column order). */
-  copyChunks(): Buffer[] {
+  /**
+   * The rows as a binary COPY stream: metric_rollup_partial_copy.sql's column order, and with
+   * `quantiles` the stored p50, p90, p95 and p99 after them (metric_rollup_stage_copy.sql).
+   */
+  copyChunks(quantiles = false): Buffer[] {
     const w = new BinaryCopyWriter();
     for (const [metricId, m] of this.byMetric) {
       for (const [key, a] of m) {
         const widthIndex = key % 4;
-        w.row(11);
+        w.row(quantiles ? 15 : 11);
         w.int4(metricId);
         w.int4((WIDTHS_MS[widthIndex] as number) / 1_000);
         w.timestamptz((key - widthIndex) / 4);
         w.stats(a);
         w.bytea(a.series.encode());
         w.bytea(a.sketch.encode());
+        if (quantiles) for (const q of a.sketch.quantiles(STORED_QUANTILES, a)) w.float8(q);
       }
     }
     return w.finish();

@@ -1,6 +1,9 @@
 // Compaction and rebuilds of the metric-level rollups. Both rewrite metric_rollup rows, so both
 // hold the compaction lock.
-import { cancellableTx, throwIfAborted } from '../infra/abort.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { cancellableCopyTx, throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import {
@@ -13,9 +16,11 @@ import {
   type Queryable,
   type StoredRow,
 } from './metric-rollup-rows.js';
-import { sql } from './queries.js';
+import { sql, text } from './queries.js';
 import { EncodedSketch, type Sketch } from './sketch.js';
 import { DAY } from '../infra/time.js';
+
+const COPY_STAGE = text(sql.metricRollupStageCopy);
 
 interface KeyedRow extends StoredRow {
   width: number;
@@ -45,7 +50,7 @@ export async function compactMetricRollups(
   for (let round = 0; round < (opts.rounds ?? 20); round++) {
     // Each round commits on its own: stopping between rounds leaves nothing half done.
     throwIfAborted(opts.signal);
-    const taken = await cancellableTx(db, opts.signal, 'compact metric rollups', async (t) => {
+    const taken = await cancellableCopyTx(db, opts.signal, async (t, client) => {
       const { locked } = await t.one<{ locked: boolean }>(sql.metricRollupLock, [false]);
       if (!locked) return 0;
       const partial = await t.manyOrNone<KeyedRow>(sql.metricRollupPartialTake, [
@@ -63,7 +68,9 @@ export async function compactMetricRollups(
         keys.map((k) => new Date(k.bucket_ms)),
       ]);
       for (const r of current) rows.at(r.metric_id, widthIndexOf(r.width), r.bucket_ms).addRow(r);
-      await writeCompacted(t, rows);
+      await t.none(sql.metricRollupStageCreate);
+      await pipeline(Readable.from(rows.copyChunks(true)), client.query(copyFrom(COPY_STAGE)));
+      await t.none(sql.metricRollupUpsertStaged);
       result.partial += partial.length;
       result.rows += rows.size;
       return partial.length;
