@@ -1,6 +1,10 @@
 // PostgreSQL's binary COPY format for (bigint, timestamptz, double precision) rows.
 // Binary skips the server's text parsing and our date formatting: both ends do less work.
 // Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 // Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
@@ -162,4 +166,13 @@ export class BinaryCopyWriter {
     this.done.push(this.buf.subarray(0, this.o));
     return this.done;
   }
+}
+
+/** Streams `chunks` (a whole binary COPY stream) into `statement`, a COPY … FROM STDIN. */
+export async function copyIn(
+  client: pg.ClientBase,
+  statement: string,
+  chunks: Iterable<Buffer>,
+): Promise<void> {
+  await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
 }

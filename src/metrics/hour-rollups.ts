@@ -4,13 +4,10 @@
 // points' COPY). Only an hour whose rollup_1m rows are all the writer's (rollup_1m holds as many
 // rows and points in it as the writer appended) is built so; any other stays dirty for the
 // aggregate job. Same rows as the aggregate job would write.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { copyTransaction, type Db } from '../infra/db.js';
 import { HOUR, MINUTE } from '../infra/time.js';
-import { BinaryCopyWriter } from './copy-binary.js';
+import { BinaryCopyWriter, copyIn } from './copy-binary.js';
 import { sql, text } from './queries.js';
 import { StatsAcc, type MinuteRollups } from './rollup.js';
 import { SketchBuilder } from './sketch.js';
@@ -162,16 +159,12 @@ export class HourRollups {
       }
     }
     await t.none(sql.rollup1hDeleteKeys, [ids, buckets]);
-    await copyInto(client, COPY_ROLLUP_1H, rollups.finish());
+    await copyIn(client, COPY_ROLLUP_1H, rollups.finish());
     const dates = hours.map((h) => new Date(h));
     await t.none(sql.regressionSlotsDelete, [dates]);
-    await copyInto(client, COPY_SLOTS, slots.finish());
+    await copyIn(client, COPY_SLOTS, slots.finish());
     return ids.length;
   }
-}
-
-async function copyInto(client: pg.ClientBase, statement: string, chunks: Buffer[]): Promise<void> {
-  await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
 }
 
 /**

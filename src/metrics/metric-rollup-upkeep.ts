@@ -1,8 +1,5 @@
 // Compaction and rebuilds of the metric-level rollups. Both rewrite metric_rollup rows, so both
 // hold the compaction lock.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
 import { cancellableCopyTx, throwIfAborted } from '../infra/abort.js';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -17,6 +14,7 @@ import {
   type StoredRow,
 } from './metric-rollup-rows.js';
 import { sql, text } from './queries.js';
+import { copyIn } from './copy-binary.js';
 import { EncodedSketch, type Sketch } from './sketch.js';
 import { DAY } from '../infra/time.js';
 
@@ -69,7 +67,7 @@ export async function compactMetricRollups(
       ]);
       for (const r of current) rows.at(r.metric_id, widthIndexOf(r.width), r.bucket_ms).addRow(r);
       await t.none(sql.metricRollupStageCreate);
-      await pipeline(Readable.from(rows.copyChunks(true)), client.query(copyFrom(COPY_STAGE)));
+      await copyIn(client, COPY_STAGE, rows.copyChunks(true));
       await t.none(sql.metricRollupUpsertStaged);
       result.partial += partial.length;
       result.rows += rows.size;

@@ -1,13 +1,9 @@
 // Writes decoded buffer entries to PostgreSQL: series first, then points by binary COPY, all in
 // one transaction. It never reports a point as stored before that transaction has committed.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { copyTransaction, type Db } from '../infra/db.js';
 import { UNIQUE_VIOLATION } from '../infra/pg-errors.js';
 import type { DecodedEntry, EntrySeries } from './buffer.js';
-import { binaryCopyChunks, type Rows } from './copy-binary.js';
+import { binaryCopyChunks, copyIn, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
 import { withoutPacked } from './packing.js';
 import { sql, text } from './queries.js';
@@ -69,13 +65,13 @@ export class PointStore {
       let stored: Rows = rows;
       await sco.none('SAVEPOINT fast_path');
       try {
-        if (inserted > 0) await copyInto(client, COPY_POINTS, rows);
+        if (inserted > 0) await copyIn(client, COPY_POINTS, binaryCopyChunks(rows));
       } catch (err) {
         if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
         slowPath = true;
         await sco.none('ROLLBACK TO SAVEPOINT fast_path');
         await sco.none(sql.pointsStagingCreate);
-        await copyInto(client, COPY_STAGING, rows);
+        await copyIn(client, COPY_STAGING, binaryCopyChunks(rows));
         const fresh = await sco.manyOrNone<{ series_id: number; ts_ms: number; value: number }>(
           sql.pointsInsertFromStagingReturning,
         );
@@ -90,10 +86,10 @@ export class PointStore {
       // was skipped above and changes nothing here.
       if (inserted === 0) return { ids, result: { points: total, inserted, slowPath } };
       const minutes = aggregateMinutes(stored);
-      await copyChunks(client, COPY_ROLLUP_1M, minuteRollupCopy(minutes));
+      await copyIn(client, COPY_ROLLUP_1M, minuteRollupCopy(minutes));
       await sco.none(sql.rollupDirtyMark, [minutes.hours]);
       const metricRows = metricRollupCopy(minutes, (id) => meta.get(id) as SeriesMeta);
-      if (metricRows.length > 0) await copyChunks(client, COPY_METRIC_PARTIAL, metricRows);
+      if (metricRows.length > 0) await copyIn(client, COPY_METRIC_PARTIAL, metricRows);
       return { ids, result: { points: total, inserted, slowPath, minutes } };
     });
     // Only now are new series ids real: a rolled-back insert must not be cached.
@@ -236,16 +232,4 @@ export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<voi
     m.sketches,
   ]);
   await t.none(sql.rollupDirtyMark, [m.hours]);
-}
-
-async function copyInto(client: pg.ClientBase, statement: string, rows: Rows): Promise<void> {
-  await copyChunks(client, statement, binaryCopyChunks(rows));
-}
-
-async function copyChunks(
-  client: pg.ClientBase,
-  statement: string,
-  chunks: Iterable<Buffer>,
-): Promise<void> {
-  await pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
 }
