@@ -7,7 +7,7 @@ import type { Logger } from '../infra/logger.js';
 import { metricIdOf } from '../metrics/metric-rollup.js';
 import { rebuildMetricRollups } from '../metrics/metric-rollup-upkeep.js';
 import { sql } from '../metrics/queries.js';
-import { aggregateMinutes } from '../metrics/rollup.js';
+import { aggregateMinutes, minuteSketchJson } from '../metrics/rollup.js';
 import { updateRollups } from '../metrics/store.js';
 import { aggregate } from './aggregate.js';
 import { HOUR } from '../infra/time.js';
@@ -66,23 +66,23 @@ export async function backfillHour(
     const changed = countChanged(m, current);
     if (!p.dryRun) {
       await t.none(sql.backfillRollup1mDelete, [start, p.metric]);
-      if (m.seriesIds.length > 0) await updateRollups(t, m);
+      if (m.length > 0) await updateRollups(t, m);
       else await t.none(sql.rollupDirtyMark, [[start]]);
       // The metric-level rows of this hour (and its day) follow the recomputed minutes.
       const metricId = p.metric === null ? null : await metricIdOf(t, p.metric);
       if (p.metric === null || metricId !== null)
         await rebuildMetricRollups(t, [start.getTime()], { metricId });
     }
-    return { hour: start.toISOString(), points: rows.length, minutes: m.seriesIds.length, changed };
+    return { hour: start.toISOString(), points: rows.length, minutes: m.length, changed };
   });
 }
 
 /** Minute rows of the recompute that are missing from, or differ from, what is stored. */
 function countChanged(m: ReturnType<typeof aggregateMinutes>, current: Current[]): number {
   const stored = new Map(current.map((c) => [`${c.series_id}:${c.bucket_ms}`, c]));
-  let changed = current.length - m.seriesIds.length > 0 ? current.length - m.seriesIds.length : 0;
-  for (let i = 0; i < m.seriesIds.length; i++) {
-    const c = stored.get(`${m.seriesIds[i]}:${(m.buckets[i] as Date).getTime()}`);
+  let changed = current.length - m.length > 0 ? current.length - m.length : 0;
+  for (let i = 0; i < m.length; i++) {
+    const c = stored.get(`${m.seriesIds[i]}:${m.buckets[i] as number}`);
     const same =
       c !== undefined &&
       Number(c.count) === m.counts[i] &&
@@ -91,7 +91,7 @@ function countChanged(m: ReturnType<typeof aggregateMinutes>, current: Current[]
       c.max === m.maxes[i] &&
       c.last === m.lasts[i] &&
       JSON.stringify(sortKeys(c.sketch)) ===
-        JSON.stringify(sortKeys(JSON.parse(m.sketches[i] as string) as Record<string, number>));
+        JSON.stringify(sortKeys(JSON.parse(minuteSketchJson(m, i)) as Record<string, number>));
     if (!same) changed += 1;
   }
   return changed;

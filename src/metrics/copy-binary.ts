@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { sketchJsonBytes, writeSketchJson } from './sketch.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 // Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
@@ -146,6 +147,25 @@ export class BinaryCopyWriter {
     const at = this.field(1 + bytes);
     this.buf[at] = 1;
     this.buf.write(json, at + 1, bytes, 'utf8');
+  }
+
+  /**
+   * A sketch's stored jsonb (see writeSketchJson) from its codes[from, to) and counts, written
+   * as ASCII in place rather than made into a string first.
+   */
+  jsonbSketch(
+    codes: ArrayLike<number>,
+    counts: ArrayLike<number>,
+    from: number,
+    to: number,
+    zero: number,
+  ): void {
+    this.ensure(5 + sketchJsonBytes(to - from));
+    const at = this.o + 4;
+    this.buf[at] = 1;
+    const end = writeSketchJson(this.buf, at + 1, codes, counts, from, to, zero);
+    this.view.setInt32(this.o, end - at);
+    this.o = end;
   }
 
   /** A rollup's statistics: count (int8), sum, min, max, last (float8), last time (timestamptz). */

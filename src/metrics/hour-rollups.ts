@@ -9,7 +9,7 @@ import { copyTransaction, type Db } from '../infra/db.js';
 import { HOUR, MINUTE } from '../infra/time.js';
 import { BinaryCopyWriter, copyIn } from './copy-binary.js';
 import { sql, text } from './queries.js';
-import { StatsAcc, type MinuteRollups } from './rollup.js';
+import { addMinuteSketch, StatsAcc, type MinuteRollups } from './rollup.js';
 import { SketchBuilder } from './sketch.js';
 
 /** Series-hours held at once (about 1 KB each); past it the writer builds what it holds. */
@@ -51,11 +51,16 @@ export class HourRollups {
 
   /** Adds one committed write's minutes (WriteResult.minutes). */
   add(m: MinuteRollups): void {
-    for (let i = 0; i < m.seriesIds.length; i++) {
-      const minute = (m.buckets[i] as Date).getTime();
+    let series: Map<number, HourAcc> | undefined;
+    let seriesHour = NaN;
+    for (let i = 0; i < m.length; i++) {
+      const minute = m.buckets[i] as number;
       const hour = minute - (((minute % HOUR) + HOUR) % HOUR);
-      let series = this.byHour.get(hour);
-      if (series === undefined) this.byHour.set(hour, (series = new Map<number, HourAcc>()));
+      if (hour !== seriesHour || series === undefined) {
+        series = this.byHour.get(hour);
+        if (series === undefined) this.byHour.set(hour, (series = new Map<number, HourAcc>()));
+        seriesHour = hour;
+      }
       const id = m.seriesIds[i] as number;
       let acc = series.get(id);
       if (acc === undefined) {
@@ -64,17 +69,16 @@ export class HourRollups {
       }
       const count = m.counts[i] as number;
       const sum = m.sums[i] as number;
-      const lastTs = (m.lastTimes[i] as Date).getTime();
       acc.addStats(
         count,
         sum,
         m.mins[i] as number,
         m.maxes[i] as number,
         m.lasts[i] as number,
-        lastTs,
+        m.lastTimes[i] as number,
       );
       acc.rows += 1;
-      acc.sketch.merge(m.builders[i] as SketchBuilder);
+      addMinuteSketch(m, i, acc.sketch);
       const k = (minute - hour) / MINUTE;
       (acc.minuteSum[k] as number) += sum;
       (acc.minuteCount[k] as number) += count;
@@ -88,17 +92,42 @@ export class HourRollups {
    * write of this writer in flight.
    */
   async build(now = Date.now()): Promise<HoursBuilt> {
-    const hours = [...this.byHour.keys()].filter((h) => h + HOUR <= now).sort((a, b) => a - b);
-    const built: HoursBuilt = { hours: 0, rows: 0 };
     try {
-      for (let i = 0; i < hours.length; i += HOURS_PER_TX) {
-        const r = await this.buildSome(hours.slice(i, i + HOURS_PER_TX));
-        built.hours += r.hours;
-        built.rows += r.rows;
-      }
+      return await this.buildHours(this.closedBefore(now));
     } finally {
       this.byHour = new Map();
       this.held = 0;
+    }
+  }
+
+  /**
+   * build() for the closed hours that end by `cutoff` (epoch ms) alone, while writes of later
+   * hours go on; the rest stays held. A write that meets one of these hours meanwhile leaves
+   * it dirty, for the aggregate job.
+   */
+  async buildBefore(cutoff: number, now = Date.now()): Promise<HoursBuilt> {
+    const hours = this.closedBefore(Math.min(cutoff, now));
+    try {
+      return await this.buildHours(hours);
+    } finally {
+      for (const h of hours) {
+        this.held -= this.byHour.get(h)?.size ?? 0;
+        this.byHour.delete(h);
+      }
+    }
+  }
+
+  /** Hours held that end by `end`, ascending. */
+  private closedBefore(end: number): number[] {
+    return [...this.byHour.keys()].filter((h) => h + HOUR <= end).sort((a, b) => a - b);
+  }
+
+  private async buildHours(hours: number[]): Promise<HoursBuilt> {
+    const built: HoursBuilt = { hours: 0, rows: 0 };
+    for (let i = 0; i < hours.length; i += HOURS_PER_TX) {
+      const r = await this.buildSome(hours.slice(i, i + HOURS_PER_TX));
+      built.hours += r.hours;
+      built.rows += r.rows;
     }
     return built;
   }

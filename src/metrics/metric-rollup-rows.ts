@@ -189,9 +189,9 @@ export function metricRollupCopy(
   // wide rows cost one merge per metric minute, not one per series minute.
   const minuteIndex = WIDTHS_MS.length - 1;
   const minutes: [number, number, RollupAcc][] = [];
-  for (let i = 0; i < m.seriesIds.length; i++) {
+  for (let i = 0; i < m.length; i++) {
     const { metricId, ordinal } = meta(m.seriesIds[i] as number);
-    const minute = (m.buckets[i] as Date).getTime();
+    const minute = m.buckets[i] as number;
     const acc = rows.at(metricId, minuteIndex, minute);
     if (acc.count === 0) minutes.push([metricId, minute, acc]);
     acc.addStats(
@@ -200,10 +200,16 @@ export function metricRollupCopy(
       m.mins[i] as number,
       m.maxes[i] as number,
       m.lasts[i] as number,
-      (m.lastTimes[i] as Date).getTime(),
+      m.lastTimes[i] as number,
     );
     acc.series.add(ordinal);
-    m.builders[i]?.addTo(acc.sketch);
+    for (let j = m.sketchAt[i] as number; j < (m.sketchAt[i + 1] as number); j++) {
+      const code = m.codes[j] as number;
+      if (code % 2 === 0) acc.sketch.addIndex(1, code / 2, m.codeCounts[j] as number);
+      else acc.sketch.addIndex(-1, (code - 1) / 2, m.codeCounts[j] as number);
+    }
+    const zero = m.zeros[i] as number;
+    if (zero > 0) acc.sketch.addIndex(0, 0, zero);
   }
   for (const [metricId, minute, acc] of minutes)
     for (let w = 0; w < minuteIndex; w++)

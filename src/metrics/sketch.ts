@@ -84,6 +84,72 @@ export function quantiles(
 
 // A builder's buckets as one integer each: 2k for the positive bucket k, 2k + 1 for the
 // negative one (the zero bucket is counted apart).
+
+/** The code codeOf gives a value of the zero bucket (below every other code). */
+export const ZERO_CODE = -(2 ** 31);
+
+/** A value's bucket as one integer: 2k (positive bucket k), 2k + 1 (negative), or ZERO_CODE. */
+export function codeOf(value: number): number {
+  if (value > MIN_INDEXABLE) return 2 * Math.ceil(Math.log(value) / LN_GAMMA);
+  if (value < -MIN_INDEXABLE) return 2 * Math.ceil(Math.log(-value) / LN_GAMMA) + 1;
+  return ZERO_CODE;
+}
+
+/** Bytes writeSketchJson needs at most for `buckets` buckets and a zero count. */
+export const sketchJsonBytes = (buckets: number): number => 2 + 30 * (buckets + 1);
+
+/** Writes the ASCII digits of a whole number (a count or bucket index); returns the end. */
+function writeWhole(buf: Uint8Array, at: number, v: number): number {
+  if (v < 0) {
+    buf[at++] = 45; // -
+    v = -v;
+  }
+  let digits = 1;
+  for (let p = 10; p <= v; p *= 10) digits += 1;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return at + digits;
+}
+
+/**
+ * The stored JSON form of a sketch given as codes (not ZERO_CODE) with their counts, codes[from,
+ * to), and a zero count: the text SketchBuilder.toJSON gives, written as ASCII into `buf` at
+ * `at` (room for sketchJsonBytes(to - from)); returns where it ends. Counts are whole numbers.
+ */
+export function writeSketchJson(
+  buf: Uint8Array,
+  at: number,
+  codes: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  from: number,
+  to: number,
+  zero: number,
+): number {
+  let o = at;
+  buf[o++] = 123; // {
+  for (let j = from; j < to; j++) {
+    if (j > from) buf[o++] = 44; // ,
+    const code = codes[j] as number;
+    buf[o++] = 34; // "
+    buf[o++] = code % 2 === 0 ? 112 : 110; // p | n
+    o = writeWhole(buf, o, code % 2 === 0 ? code / 2 : (code - 1) / 2);
+    buf[o++] = 34;
+    buf[o++] = 58; // :
+    o = writeWhole(buf, o, counts[j] as number);
+  }
+  if (zero > 0) {
+    if (to > from) buf[o++] = 44;
+    buf[o++] = 34;
+    buf[o++] = 122; // z
+    buf[o++] = 34;
+    buf[o++] = 58;
+    o = writeWhole(buf, o, zero);
+  }
+  buf[o++] = 125; // }
+  return o;
+}
 /** Distinct buckets a builder holds in plain arrays before it moves them to a Map. */
 const INLINE_BUCKETS = 8;
 
@@ -131,7 +197,12 @@ export class SketchBuilder {
     return `{${out}}`;
   }
 
-  private addCode(code: number, n: number): void {
+  /** Adds `n` values of the bucket `code` (codeOf's form; ZERO_CODE for zero). */
+  addCode(code: number, n: number): void {
+    if (code === ZERO_CODE) {
+      this.zero += n;
+      return;
+    }
     if (this.map !== null) {
       this.map.set(code, (this.map.get(code) ?? 0) + n);
       return;

@@ -7,7 +7,12 @@ import { binaryCopyChunks, copyIn, type Rows } from './copy-binary.js';
 import { metricRollupCopy, type SeriesMeta } from './metric-rollup-rows.js';
 import { withoutPacked } from './packing.js';
 import { sql, text } from './queries.js';
-import { aggregateMinutes, minuteRollupCopy, type MinuteRollups } from './rollup.js';
+import {
+  aggregateMinutes,
+  minuteRollupCopy,
+  minuteSketchJson,
+  type MinuteRollups,
+} from './rollup.js';
 import { HOUR } from '../infra/time.js';
 
 export interface WriteResult {
@@ -220,16 +225,17 @@ const exactFloats = (xs: ArrayLike<number>) =>
 
 /** Appends `m` to rollup_1m and marks its hours dirty, with parameters (backfill's way). */
 export async function updateRollups(t: Queryable, m: MinuteRollups): Promise<void> {
+  const dates = (ms: Float64Array) => Array.from(ms, (x) => new Date(x));
   await t.none(sql.rollup1mAppend, [
-    m.seriesIds,
-    m.buckets,
-    m.counts,
+    Array.from(m.seriesIds),
+    dates(m.buckets),
+    Array.from(m.counts),
     exactFloats(m.sums),
     exactFloats(m.mins),
     exactFloats(m.maxes),
     exactFloats(m.lasts),
-    m.lastTimes,
-    m.sketches,
+    dates(m.lastTimes),
+    Array.from({ length: m.length }, (_, r) => minuteSketchJson(m, r)),
   ]);
   await t.none(sql.rollupDirtyMark, [m.hours]);
 }
