@@ -151,8 +151,9 @@ async function openServices(
       log,
     });
   }
-  // A connection per write in flight, one for the reader's own statements, one for the check.
-  const db = createDb(s.pg.url, WRITES_IN_FLIGHT + 2, 'pulse-import', (e) =>
+  // A connection per write in flight, one for the reader's own statements, one for the check,
+  // one for the upkeep beside the writes (hours built, metric rollups compacted).
+  const db = createDb(s.pg.url, WRITES_IN_FLIGHT + 3, 'pulse-import', (e) =>
     log.warn({ err: e.message }, 'an idle PostgreSQL connection was closed by the server'),
   );
   s.db = db;

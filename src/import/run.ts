@@ -7,6 +7,7 @@ import type { Logger } from '../infra/logger.js';
 import { aggregateAll } from '../jobs/aggregate.js';
 import { BulkWriter, type PointWriter } from '../metrics/bulk-writer.js';
 import { HourRollups } from '../metrics/hour-rollups.js';
+import { compactMetricRollups } from '../metrics/metric-rollup-upkeep.js';
 import type { SeriesRegistry } from '../metrics/series-registry.js';
 import { PointStore } from '../metrics/store.js';
 import { StoredPoints } from '../metrics/stored-points.js';
@@ -147,6 +148,8 @@ export async function runImport(opts: ImportOptions, input?: Input): Promise<Imp
       stats.imported += done.inserted;
       stats.duplicates += done.points - done.inserted;
     },
+    // Partial metric-level rows merged while the next batches are written, not all at the end.
+    upkeep: () => compactMetricRollups(opts.db),
   });
   const batch = new ImportBatch({
     db: opts.db,

@@ -6,6 +6,7 @@
 // stored before its transaction committed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecodedEntry } from './buffer.js';
+import { HOUR } from '../infra/time.js';
 import type { HourRollups, HoursBuilt } from './hour-rollups.js';
 import type { WriteResult } from './store.js';
 import type { StoredPoints } from './stored-points.js';
@@ -17,6 +18,13 @@ export interface PointWriter {
 
 /** Write transactions in flight at once: PostgreSQL's cores are busy while the next is made. */
 export const WRITES_IN_FLIGHT = 3;
+
+/**
+ * Batches between two rounds of upkeep in the background, beside the writes: the hours the
+ * writes have left behind built, and the caller's upkeep (the metric rollups' compaction), so
+ * that little is left for the end.
+ */
+export const UPKEEP_EVERY = 8;
 
 // Two batches in flight that hold the same points in another order can deadlock on them; the
 // one PostgreSQL aborts is written again (it then finds the other's points stored).
@@ -41,6 +49,8 @@ export interface BulkWriterOptions<L> {
   hours?: HourRollups | undefined;
   /** Called as each batch ends, in the order they end. */
   onDone?: (done: BatchDone<L>) => void;
+  /** Run in each round of upkeep, after the hours (one round at a time). */
+  upkeep?: () => Promise<unknown>;
 }
 
 interface Failure<L> {
@@ -50,7 +60,12 @@ interface Failure<L> {
 }
 
 export class BulkWriter<L> {
-  private readonly running = new Set<Promise<void>>();
+  /** Writes in flight, each with the earliest time of its batch. */
+  private readonly running = new Map<Promise<void>, number>();
+  private upkeeping: Promise<void> | null = null;
+  private upkeepError: Error | null = null;
+  private sinceUpkeep = 0;
+  private readonly builtBefore: HoursBuilt = { hours: 0, rows: 0 };
   private readonly limit: number;
   private failures: Failure<L>[] = [];
   private seq = 0;
@@ -73,10 +88,10 @@ export class BulkWriter<L> {
    * writes beside it would only wait for them.
    */
   async write(entry: DecodedEntry, label: L): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
+    while (this.running.size >= this.limit) await Promise.race(this.running.keys());
     if (this.opts.hours?.full) {
       await this.drain();
-      if (!this.failed) await this.opts.hours.build();
+      if (!this.failed) this.count(await this.opts.hours.build());
     }
     if (this.failed) return;
     const seq = this.seq++;
@@ -86,8 +101,36 @@ export class BulkWriter<L> {
         this.failures.push({ label, seq, err });
       })
       .finally(() => this.running.delete(p));
-    this.running.add(p);
+    this.running.set(p, earliest(entry.ts));
     if (seq === 0) await p;
+    else if (++this.sinceUpkeep >= UPKEEP_EVERY && this.upkeeping === null) this.startUpkeep();
+  }
+
+  /**
+   * A round of upkeep in the background: the held hours that end before every batch in
+   * flight begins are built (a file in time order writes nothing to them again), then the
+   * caller's upkeep. A failure is kept for finish() (the rows are stored whatever happens).
+   */
+  private count(built: HoursBuilt): void {
+    this.builtBefore.hours += built.hours;
+    this.builtBefore.rows += built.rows;
+  }
+
+  private startUpkeep(): void {
+    this.sinceUpkeep = 0;
+    const cutoff = Math.min(...this.running.values());
+    this.upkeeping = (async () => {
+      try {
+        const hours = this.opts.hours;
+        if (hours !== undefined)
+          this.count(await hours.buildBefore(Math.floor(cutoff / HOUR) * HOUR));
+        await this.opts.upkeep?.();
+      } catch (err) {
+        this.upkeepError ??= err instanceof Error ? err : new Error(String(err));
+      } finally {
+        this.upkeeping = null;
+      }
+    })();
   }
 
   /**
@@ -95,16 +138,21 @@ export class BulkWriter<L> {
    * failed (every batch before it is stored), its label attached.
    */
   async settle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running);
+    await this.drain();
     if (this.failures.length === 0) return;
     const first = this.failures.reduce((a, b) => (b.seq < a.seq ? b : a));
     throw new BatchFailed(first.label, first.err);
   }
 
-  /** settle(), then the hours held are built; resolves with how many were (and their rows). */
+  /**
+   * settle(), then the hours held are built; resolves with how many were (and their rows),
+   * those of the rounds of upkeep included. Rejects when a round of upkeep failed.
+   */
   async finish(): Promise<HoursBuilt> {
     await this.settle();
-    return (await this.opts.hours?.build()) ?? { hours: 0, rows: 0 };
+    if (this.upkeepError !== null) throw this.upkeepError;
+    const last = (await this.opts.hours?.build()) ?? { hours: 0, rows: 0 };
+    return { hours: last.hours + this.builtBefore.hours, rows: last.rows + this.builtBefore.rows };
   }
 
   private async writeRetrying(entry: DecodedEntry): Promise<WriteResult> {
@@ -119,9 +167,13 @@ export class BulkWriter<L> {
     }
   }
 
-  /** Waits for every batch in flight, whatever became of them (after a failure elsewhere). */
+  /**
+   * Waits for every batch in flight and the round of upkeep, whatever became of them (after a
+   * failure elsewhere).
+   */
   async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running);
+    while (this.running.size > 0 || this.upkeeping !== null)
+      await Promise.all([...this.running.keys(), this.upkeeping]);
   }
 
   private async one(entry: DecodedEntry, label: L): Promise<BatchDone<L>> {
@@ -148,4 +200,10 @@ export class BatchFailed<L> extends Error {
   ) {
     super((cause as Error)?.message ?? String(cause), { cause });
   }
+}
+
+function earliest(ts: ArrayLike<number>): number {
+  let lo = Infinity;
+  for (let i = 0; i < ts.length; i++) if ((ts[i] as number) < lo) lo = ts[i] as number;
+  return lo;
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateAll } from '../../src/jobs/aggregate.js';
 import type { DecodedEntry } from '../../src/metrics/buffer.js';
-import { BulkWriter } from '../../src/metrics/bulk-writer.js';
+import { BulkWriter, UPKEEP_EVERY } from '../../src/metrics/bulk-writer.js';
 import { entryOf } from '../../src/metrics/entry.js';
 import { HourRollups } from '../../src/metrics/hour-rollups.js';
 import type { Point } from '../../src/metrics/point.js';
@@ -130,6 +130,43 @@ describe('bulk writer', () => {
     );
     expect(closed.h).toBe(closed.n);
     expect(await asTheAggregateJobBuildsThem([h0, h0 + HOUR, h0 + 2 * HOUR])).toEqual(mine);
+  });
+
+  it('builds the hours its writes have left behind while it writes, and leaves one written again to the aggregate job', async () => {
+    const list = points(h0, 3.5);
+    const entries = batches(list, 100); // dozens of batches: several rounds of upkeep
+    let rounds = 0;
+    const writer = new BulkWriter<number>({
+      store: new PointStore(ctx.db),
+      hours: new HourRollups(ctx.db),
+      upkeep: () => Promise.resolve((rounds += 1)),
+    });
+    for (const [i, e] of entries.entries()) await writer.write(e, i);
+    await writer.settle();
+    // Before finish(): the first hours are built already, by the rounds of upkeep.
+    const early = await ctx.db.one<{ n: number }>(
+      'SELECT count(DISTINCT bucket)::int AS n FROM rollup_1h',
+    );
+    expect(rounds).toBeGreaterThanOrEqual(Math.floor((entries.length - 1) / UPKEEP_EVERY) - 1);
+    expect(early.n).toBeGreaterThanOrEqual(2);
+    // A late point of the first hour (built already) after the others: that hour is left dirty.
+    const late = { ...(list[0] as Point), ts: h0 + 7 * SECOND };
+    await writer.write(entryOf([late]), entries.length);
+    expect((await writer.finish()).hours).toBe(3);
+    const dirty = await ctx.db.manyOrNone<{ bucket: Date }>(
+      'SELECT bucket FROM rollup_dirty_hours ORDER BY bucket',
+    );
+    expect(dirty.map((d) => d.bucket.getTime())).toEqual([h0, h0 + 3 * HOUR]);
+    await aggregateAll({ db: ctx.db, log: ctx.log });
+    const counts = await ctx.db.one<{ n: number; h: number; m: number }>(
+      `SELECT (SELECT count(*)::int FROM points WHERE ts < $1) AS n,
+              (SELECT sum(count)::int FROM rollup_1h) AS h,
+              (SELECT sum(count)::int FROM rollup_1m WHERE bucket < $1) AS m`,
+      [new Date(h0 + 3 * HOUR)],
+    );
+    expect(counts.n).toBe(list.filter((p) => p.ts < h0 + 3 * HOUR).length + 1);
+    expect(counts.h).toBe(counts.n);
+    expect(counts.m).toBe(counts.n);
   });
 
   it('leaves an hour that also holds rows written otherwise to the aggregate job', async () => {
