@@ -13,7 +13,7 @@
 // The file is streamed: constant memory whatever its size. Rows are read where they lie in the
 // text (src/import/ndjson-reader.ts, csv-reader.ts: the same answers as JSON.parse or the CSV
 // parser and the ingest rules, which take every row those readers do not) into batches of
-// --batch (50,000) points held as columns, written with PointStore.write, one transaction each,
+// --batch (100,000) points held as columns, written with PointStore.write, one transaction each,
 // WRITES_IN_FLIGHT (3) at once on their own connections while the next batch is read. A batch
 // whose every point is stored already is only checked, so running an import twice stores
 // nothing twice (its points are counted as duplicates); the primary key skips a stored point in

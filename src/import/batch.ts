@@ -148,7 +148,7 @@ export class ImportBatch implements RowSink {
     this.points += 1;
     const { limits } = this.deps;
     if (limits !== undefined) {
-      const verdict = limits.classify({ def, ts, value, line });
+      const verdict = limits.classify(def, ts, value, line);
       if (verdict === 'held') return;
       if (verdict !== 'keep') {
         this.refuseSeries(line, verdict);

@@ -38,12 +38,14 @@ export function smallInteger(buf: Uint8Array, at: number, end: number): number {
 }
 
 /**
- * True when buf[at…] starts with `part`, compared byte by byte in place (for the short runs a
- * line holds, a loop over the bytes costs a tenth of Buffer.compare's call).
+ * True when buf[at…] starts with `part`, compared in place: byte by byte for the short runs
+ * (there a loop costs a fraction of Buffer.compare's call), natively for long ones.
  */
-export function equalAt(buf: Uint8Array, at: number, part: Uint8Array): boolean {
+export function equalAt(buf: Buffer, at: number, part: Uint8Array): boolean {
   const n = part.length;
   if (at < 0 || at + n > buf.length) return false;
+  // From 64 bytes on, one native compare (~75 ns a call) beats the loop (~1.4 ns a byte).
+  if (n >= 64) return buf.compare(part, 0, n, at, at + n) === 0;
   for (let i = 0; i < n; i++) if (buf[at + i] !== part[i]) return false;
   return true;
 }

@@ -30,13 +30,19 @@ export class ImportLimits {
    * What becomes of a row: kept, held until its series is asked about, or refused (the series
    * was refused before).
    */
-  classify(row: Held): 'keep' | 'held' | SeriesRefusal {
-    const fp = row.def.fingerprint;
+  classify(
+    def: SeriesDef,
+    ts: number,
+    value: number,
+    line: number,
+  ): 'keep' | 'held' | SeriesRefusal {
+    const fp = def.fingerprint;
+    // Admitted first: nearly every row is of a series admitted before (no object made for it).
+    if (this.admitted.has(fp)) return 'keep';
     const refusal = this.refused.get(fp);
     if (refusal !== undefined) return refusal;
-    if (this.admitted.has(fp)) return 'keep';
-    this.held.push(row);
-    this.asking.set(fp, row.def.metricName);
+    this.held.push({ def, ts, value, line });
+    this.asking.set(fp, def.metricName);
     return 'held';
   }
 

@@ -20,7 +20,7 @@ import { NdjsonReader } from './ndjson-reader.js';
 import { count, Progress, type Output, type Stats } from './progress.js';
 import { Rejections, type RejectedRow } from './rejections.js';
 
-export const DEFAULT_BATCH = 50_000;
+export const DEFAULT_BATCH = 100_000;
 export const MAX_BATCH = 100_000;
 
 export interface ImportResult {
