@@ -123,7 +123,9 @@ export async function runBackfill(
       const state = await job.getState();
       const counted = await job.getDependenciesCount({ processed: true, unprocessed: true });
       opts.onProgress?.(counted.processed ?? 0, hours.length);
-      if (state === 'completed') return job.returnvalue as BackfillRangeResult;
+      // Read again: the job read above may predate its completion (returnvalue still null).
+      if (state === 'completed')
+        return (await Job.fromId(queue, id))?.returnvalue as BackfillRangeResult;
       if (state === 'failed') throw new Error(`backfill failed: ${job.failedReason}`);
       await new Promise((r) => setTimeout(r, 200));
     }
