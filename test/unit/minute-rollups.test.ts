@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateMinutes, minuteRollupCopy, minuteSketchJson } from '../../src/metrics/rollup.js';
+import type { RollupStats } from '../../src/metrics/copy-binary.js';
 import { add, type Sketch } from '../../src/metrics/sketch.js';
 
-interface Expected {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-  lastTs: number;
+interface Expected extends RollupStats {
   sketch: Sketch;
 }
 
