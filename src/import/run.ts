@@ -1,6 +1,7 @@
 // Imports one file of history: rows read where they lie and validated by the ingest rules (a
-// timestamp is required), gathered into batches written with a few transactions in flight,
-// then rollup_1h built for the closed hours imported. See scripts/import.ts for the command line.
+// timestamp is required), gathered into batches written with a few transactions in flight;
+// rollup_1h is built for the closed hours imported (as the writes leave them behind, and the
+// rest at the end). See scripts/import.ts for the command line.
 import type { Readable } from 'node:stream';
 import type { Db } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';

@@ -1,9 +1,10 @@
 // Writes many batches of points (an import, the demo data) through PointStore.write with a few
 // transactions in flight on their own connections, so PostgreSQL works on some while the next
 // is prepared. A batch stored whole already (a second run) is only checked, never written. The
-// hours written are built from the writes' own minutes (hour-rollups.ts) at the end, and
-// whenever more are held than that allows. Counts what was stored; never reports a batch as
-// stored before its transaction committed.
+// hours written are built from the writes' own minutes (hour-rollups.ts) in rounds of upkeep
+// beside the writes (those the writes have left behind), whenever more are held than allowed,
+// and at the end. Counts what was stored; never reports a batch as stored before its
+// transaction committed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecodedEntry } from './buffer.js';
 import { HOUR } from '../infra/time.js';
@@ -106,16 +107,17 @@ export class BulkWriter<L> {
     else if (++this.sinceUpkeep >= UPKEEP_EVERY && this.upkeeping === null) this.startUpkeep();
   }
 
-  /**
-   * A round of upkeep in the background: the held hours that end before every batch in
-   * flight begins are built (a file in time order writes nothing to them again), then the
-   * caller's upkeep. A failure is kept for finish() (the rows are stored whatever happens).
-   */
+  /** Adds hours built before finish() to what it reports. */
   private count(built: HoursBuilt): void {
     this.builtBefore.hours += built.hours;
     this.builtBefore.rows += built.rows;
   }
 
+  /**
+   * A round of upkeep in the background: the held hours that end before every batch in
+   * flight begins are built (a file in time order writes nothing to them again), then the
+   * caller's upkeep. A failure is kept for finish() (the rows are stored whatever happens).
+   */
   private startUpkeep(): void {
     this.sinceUpkeep = 0;
     const cutoff = Math.min(...this.running.values());

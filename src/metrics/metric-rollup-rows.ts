@@ -4,7 +4,7 @@
 // metric-rollup-upkeep.ts.
 import type { Db } from '../infra/db.js';
 import { BinaryCopyWriter } from './copy-binary.js';
-import { pushAggregate, StatsAcc, type MinuteRollups } from './rollup.js';
+import { addMinuteSketch, pushAggregate, StatsAcc, type MinuteRollups } from './rollup.js';
 import { SeriesSet } from './series-set.js';
 import { SketchAcc } from './sketch.js';
 import { MINUTE, HOUR, DAY } from '../infra/time.js';
@@ -203,13 +203,7 @@ export function metricRollupCopy(
       m.lastTimes[i] as number,
     );
     acc.series.add(ordinal);
-    for (let j = m.sketchAt[i] as number; j < (m.sketchAt[i + 1] as number); j++) {
-      const code = m.codes[j] as number;
-      if (code % 2 === 0) acc.sketch.addIndex(1, code / 2, m.codeCounts[j] as number);
-      else acc.sketch.addIndex(-1, (code - 1) / 2, m.codeCounts[j] as number);
-    }
-    const zero = m.zeros[i] as number;
-    if (zero > 0) acc.sketch.addIndex(0, 0, zero);
+    addMinuteSketch(m, i, acc.sketch);
   }
   for (const [metricId, minute, acc] of minutes)
     for (let w = 0; w < minuteIndex; w++)

@@ -1,13 +1,7 @@
 // Per-minute aggregates of the points a flush really inserted, and their rows for rollup_1m's
 // COPY. Computed in the worker so the flush transaction sends ~1 row per series and minute.
 import { BinaryCopyWriter, type RollupStats } from './copy-binary.js';
-import {
-  codeOf,
-  sketchJsonBytes,
-  type SketchBuilder,
-  writeSketchJson,
-  ZERO_CODE,
-} from './sketch.js';
+import { codeOf, type SketchAcc, type SketchBuilder, sketchJsonText, ZERO_CODE } from './sketch.js';
 import { MINUTE, HOUR } from '../infra/time.js';
 
 /** An aggregate's plain figures. */
@@ -234,15 +228,19 @@ function emptyMinutes(length: number, points: number): MinuteRollups {
 
 /** Row r's sketch in its stored JSON form (keys as keyOf gives). */
 export function minuteSketchJson(m: MinuteRollups, r: number): string {
-  const from = m.sketchAt[r] as number;
   const to = m.sketchAt[r + 1] as number;
-  const buf = Buffer.allocUnsafe(sketchJsonBytes(to - from));
-  const end = writeSketchJson(buf, 0, m.codes, m.codeCounts, from, to, m.zeros[r] as number);
-  return buf.toString('latin1', 0, end);
+  return sketchJsonText(m.codes, m.codeCounts, m.sketchAt[r] as number, to, m.zeros[r] as number);
 }
 
-/** Adds row r's sketch to a builder (the minutes of an hour into the hour). */
-export function addMinuteSketch(m: MinuteRollups, r: number, to: SketchBuilder): void {
+/**
+ * Adds row r's sketch to a sketch being merged: a builder (the minutes of an hour into the
+ * hour) or an accumulator (the metric-level rollups).
+ */
+export function addMinuteSketch(
+  m: MinuteRollups,
+  r: number,
+  to: Pick<SketchBuilder | SketchAcc, 'addCode'>,
+): void {
   for (let j = m.sketchAt[r] as number; j < (m.sketchAt[r + 1] as number); j++)
     to.addCode(m.codes[j] as number, m.codeCounts[j] as number);
   const zero = m.zeros[r] as number;

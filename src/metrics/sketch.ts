@@ -153,6 +153,18 @@ export function writeSketchJson(
 /** Distinct buckets a builder holds in plain arrays before it moves them to a Map. */
 const INLINE_BUCKETS = 8;
 
+/** writeSketchJson's text as a string (for the few sketches a statement's parameters take). */
+export function sketchJsonText(
+  codes: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  from: number,
+  to: number,
+  zero: number,
+): string {
+  const buf = Buffer.allocUnsafe(sketchJsonBytes(to - from));
+  return buf.toString('latin1', 0, writeSketchJson(buf, 0, codes, counts, from, to, zero));
+}
+
 /**
  * A sketch being filled on a hot path (one series' minute: a few values, a few buckets): its
  * buckets in two small arrays searched in place, moved to a Map keyed by number once there are
@@ -177,24 +189,15 @@ export class SketchBuilder {
     this.zero += other.zero;
   }
 
-  /** Adds this sketch's counts to an accumulator (metric-level rollups). */
-  addTo(acc: SketchAcc): void {
-    this.each((code, n) => {
-      if (code % 2 === 0) acc.addIndex(1, code / 2, n);
-      else acc.addIndex(-1, (code - 1) / 2, n);
-    });
-    if (this.zero > 0) acc.addIndex(0, 0, this.zero);
-  }
-
   /** The stored form as JSON: same keys as keyOf gives. */
   toJSON(): string {
-    let out = '';
+    const codes: number[] = [];
+    const counts: number[] = [];
     this.each((code, n) => {
-      const key = code % 2 === 0 ? `p${code / 2}` : `n${(code - 1) / 2}`;
-      out += out === '' ? `"${key}":${n}` : `,"${key}":${n}`;
+      codes.push(code);
+      counts.push(n);
     });
-    if (this.zero > 0) out += out === '' ? `"z":${this.zero}` : `,"z":${this.zero}`;
-    return `{${out}}`;
+    return sketchJsonText(codes, counts, 0, codes.length, this.zero);
   }
 
   /** Adds `n` values of the bucket `code` (codeOf's form; ZERO_CODE for zero). */
@@ -285,6 +288,13 @@ export class SketchAcc {
     if (value > MIN_INDEXABLE) this.pos.add(Math.ceil(Math.log(value) / LN_GAMMA), count);
     else if (value < -MIN_INDEXABLE) this.neg.add(Math.ceil(Math.log(-value) / LN_GAMMA), count);
     else this.zero += count;
+  }
+
+  /** Adds `count` values of the bucket `code` (codeOf's form; ZERO_CODE for zero). */
+  addCode(code: number, count: number): void {
+    if (code === ZERO_CODE) this.zero += count;
+    else if (code % 2 === 0) this.pos.add(code / 2, count);
+    else this.neg.add((code - 1) / 2, count);
   }
 
   /** @internal Adds `count` at a bucket: sign 1 positive, -1 negative, 0 zero. */
